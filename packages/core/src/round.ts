@@ -1,0 +1,47 @@
+/**
+ * The round contract every protocol implements: validate each incoming message, then finalize
+ * into either the next round or a result. Rounds are pure: no I/O, no clocks.
+ * @module
+ */
+import type { ProtocolMessage } from "./message.js";
+import type { PartyId } from "./party.js";
+
+/** What a round waits for from each party in `from`: a broadcast, a point-to-point message, or both. */
+export interface RoundExpectation {
+  /** Parties whose messages this round needs. */
+  readonly from: readonly PartyId[];
+  /** A broadcast from each of them. */
+  readonly broadcast: boolean;
+  /** A point-to-point message from each of them. */
+  readonly p2p: boolean;
+}
+
+/** One round of a protocol producing `T`. */
+export interface Round<T> {
+  /** 1-based round number; messages of this round carry it. */
+  readonly number: number;
+  /** Which messages the round needs before it can finalize. */
+  readonly expects: RoundExpectation;
+  /**
+   * Validates and stores one message of this round. Must throw a `ProtocolError` naming the sender
+   * when the content is invalid. Called at most once per (sender, broadcast|p2p).
+   */
+  receive(msg: ProtocolMessage): void;
+  /** Called once all expected messages were received; returns the next step. */
+  finalize(): Step<T>;
+}
+
+/** Result of starting a protocol or finalizing a round. */
+export type Step<T> =
+  | { readonly kind: "next"; readonly round: Round<T>; readonly outgoing: readonly ProtocolMessage[] }
+  | { readonly kind: "done"; readonly result: T; readonly outgoing: readonly ProtocolMessage[] };
+
+/** Helper to build a `next` step. */
+export function next<T>(round: Round<T>, outgoing: readonly ProtocolMessage[]): Step<T> {
+  return { kind: "next", round, outgoing };
+}
+
+/** Helper to build a `done` step (a final round may still emit messages, e.g. a confirmation). */
+export function done<T>(result: T, outgoing: readonly ProtocolMessage[] = []): Step<T> {
+  return { kind: "done", result, outgoing };
+}

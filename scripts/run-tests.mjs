@@ -1,0 +1,34 @@
+// Runs every compiled test file (`dist/test/**/*.test.js` in each workspace) with node's test runner.
+// Node 20's `--test` takes no globs, so we list the files here. Extra args filter by path substring.
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+const filters = process.argv.slice(2);
+const files = [];
+const walk = (dir) => {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walk(p);
+    else if (name.endsWith(".test.js")) files.push(p);
+  }
+};
+for (const root of ["packages", "apps"]) {
+  if (!existsSync(root)) continue;
+  for (const ws of readdirSync(root)) {
+    const dir = join(root, ws, "dist", "test");
+    if (existsSync(dir)) walk(dir);
+  }
+}
+const selected = files.filter((f) => filters.length === 0 || filters.some((s) => f.includes(s))).sort();
+if (selected.length === 0) {
+  console.error("no test files found: run `npm run build` first");
+  process.exit(1);
+}
+const concurrency = process.env.TEST_CONCURRENCY ?? "2";
+const r = spawnSync(
+  process.execPath,
+  ["--test", `--test-concurrency=${concurrency}`, "--test-reporter=spec", ...selected],
+  { stdio: "inherit" },
+);
+process.exit(r.status ?? 1);
