@@ -16,3 +16,12 @@ export { Session } from "./session.js";
 export type { SessionOptions } from "./session.js";
 export { runLocal } from "./local.js";
 export type { LocalRun, LocalRunOptions, Tamper } from "./local.js";
+export type {
+  KeygenParams,
+  RefreshParams,
+  Scheme,
+  SessionParams,
+  ShareInfo,
+  SignParams,
+  SignatureOutput,
+} from "./scheme.js";
