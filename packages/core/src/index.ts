@@ -25,3 +25,4 @@ export type {
   SignParams,
   SignatureOutput,
 } from "./scheme.js";
+export { equalBytes } from "./bytes.js";

@@ -1,0 +1,185 @@
+/**
+ * Folds the parties' results into operation and key records. Runs in every API instance; they
+ * compete on one durable consumer of the result stream, and every update is compare-and-set, so a
+ * redelivered result changes nothing twice.
+ *
+ * - DKG succeeds when every party stored its share from the same session with the same public key;
+ *   only then does the key become active.
+ * - Refresh succeeds when every party stored its new-epoch share with the unchanged public key; only
+ *   then does the key's active epoch move. Until then, and after a failure, the old epoch signs.
+ * - Sign succeeds with the first verified signature.
+ * - Any party's permanent failure fails the operation with that party's typed reason.
+ * @module
+ */
+import {
+  OperationEventSchema,
+  RESULT_CONSUMER,
+  RESULT_STREAM,
+  type WorkResult,
+  WorkResultSchema,
+  create,
+  fromBinary,
+  operationEventSubject,
+  toBinary,
+} from "@custody/proto";
+import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import type { KeyRecord, OperationRecord } from "./records.js";
+import type { Repository } from "./repository.js";
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+const now = () => new Date().toISOString();
+
+/** Consumes results until stopped. */
+export class ResultAggregator {
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly repo: Repository,
+    private readonly log: Logger,
+  ) {}
+
+  /** Starts consuming. */
+  async start(): Promise<void> {
+    const consumer = await this.js.consumers.get(RESULT_STREAM, RESULT_CONSUMER);
+    this.loop = (async () => {
+      while (!this.stopped) {
+        let msg: JsMsg | null = null;
+        try {
+          msg = await consumer.next({ expires: 2000 });
+        } catch (e) {
+          if (!this.stopped) this.log.warn({ err: String(e) }, "result pull failed");
+          await new Promise((r) => setTimeout(r, 500));
+        }
+        if (!msg) continue;
+        try {
+          await this.apply(fromBinary(WorkResultSchema, msg.data));
+          msg.ack();
+        } catch (e) {
+          this.log.error({ err: String(e), subject: msg.subject }, "could not apply a result: retrying");
+          msg.nak(1000);
+        }
+      }
+    })();
+  }
+
+  /** Stops consuming. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+  }
+
+  /** Applies one party result (idempotent). */
+  async apply(r: WorkResult): Promise<void> {
+    const op = await this.repo.getOperation(r.operationId);
+    if (!op) {
+      this.log.warn({ operationId: r.operationId }, "result for an unknown operation");
+      return;
+    }
+    if (op.status !== "pending") return;
+    const party = String(r.party);
+    const o = r.outcome;
+    switch (o.case) {
+      case "failure":
+        return this.finish(op, {
+          status: "failed",
+          error: { code: o.value.code, message: o.value.message, culprits: [...o.value.culprits] },
+        }, { party, report: "failed" });
+      case "skipped":
+        await this.repo.updateOperation(op.id, (cur) => ({ ...cur, reports: { ...cur.reports, [party]: "skipped" } }));
+        return;
+      case "signature": {
+        const s = o.value;
+        return this.finish(op, {
+          status: "succeeded",
+          signature: {
+            signature: hex(s.signature),
+            publicKey: hex(s.publicKey),
+            keyId: op.keyId,
+            epoch: s.epoch,
+            recoveryId: s.recoveryId,
+            der: s.der.length > 0 ? hex(s.der) : undefined,
+            path: op.request?.path,
+          },
+        }, { party, report: "signed" });
+      }
+      case "shareStored":
+        return this.shareStored(op, party, o.value.epoch, hex(o.value.publicKey), hex(o.value.chainCode), hex(o.value.sessionId));
+      default:
+        this.log.warn({ operationId: r.operationId }, "result without outcome");
+    }
+  }
+
+  private async shareStored(op: OperationRecord, party: string, epoch: number, publicKey: string, chainCode: string, session: string) {
+    const updated = await this.repo.updateOperation(op.id, (cur) =>
+      cur.status !== "pending" || cur.reports[party] === "stored"
+        ? undefined
+        : {
+            ...cur,
+            reports: { ...cur.reports, [party]: "stored" },
+            sessions: { ...cur.sessions, [party]: `${session}:${publicKey}:${chainCode}:${epoch}` },
+            updatedAt: now(),
+          },
+    );
+    if (!updated || updated.status !== "pending") return;
+    const stored = updated.participants.filter((p) => updated.reports[String(p)] === "stored");
+    if (stored.length < updated.participants.length) return;
+    const views = new Set(Object.values(updated.sessions ?? {}));
+    if (views.size !== 1) {
+      return this.finish(updated, {
+        status: "failed",
+        error: { code: "inconsistent-results", message: "parties reported different sessions or keys", culprits: [] },
+      });
+    }
+    if (updated.type === "dkg") {
+      await this.repo.updateKey(updated.keyId, (k) =>
+        k.status === "creating"
+          ? { ...k, status: "active", publicKey, chainCode: chainCode || undefined, epoch, updatedAt: now() }
+          : undefined,
+      );
+      return this.finish(updated, { status: "succeeded" });
+    }
+    const key = await this.repo.getKey(updated.keyId);
+    if (!key || key.publicKey !== publicKey) {
+      return this.finish(updated, {
+        status: "failed",
+        error: { code: "public-key-changed", message: "refresh produced another public key", culprits: [] },
+      });
+    }
+    await this.repo.updateKey(updated.keyId, (k: KeyRecord) =>
+      k.epoch < epoch ? { ...k, epoch, refreshing: undefined, updatedAt: now() } : undefined,
+    );
+    return this.finish(updated, { status: "succeeded" });
+  }
+
+  private async finish(
+    op: OperationRecord,
+    outcome: Pick<OperationRecord, "status"> & Partial<OperationRecord>,
+    report?: { party: string; report: string },
+  ): Promise<void> {
+    const done = await this.repo.updateOperation(op.id, (cur) =>
+      cur.status !== "pending"
+        ? undefined
+        : {
+            ...cur,
+            ...outcome,
+            reports: report ? { ...cur.reports, [report.party]: report.report } : cur.reports,
+            updatedAt: now(),
+          },
+    );
+    if (!done || done.status === "pending") return;
+    if (done.status === "failed") {
+      if (done.type === "dkg") await this.repo.updateKey(done.keyId, (k) => (k.status === "creating" ? { ...k, status: "failed", updatedAt: now() } : undefined));
+      if (done.type === "refresh")
+        await this.repo.updateKey(done.keyId, (k) => (k.refreshing === done.id ? { ...k, refreshing: undefined, updatedAt: now() } : undefined));
+    }
+    this.nc.publish(
+      operationEventSubject(done.id),
+      toBinary(OperationEventSchema, create(OperationEventSchema, { operationId: done.id, status: done.status })),
+    );
+  }
+}

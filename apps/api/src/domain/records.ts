@@ -1,0 +1,82 @@
+/**
+ * The API's durable records, stored as JSON in its KV buckets: keys (public facts and the active
+ * epoch) and operations (status and outcome). Nothing secret is ever stored here.
+ * @module
+ */
+
+/** Operation kinds. */
+export type OperationType = "dkg" | "sign" | "refresh";
+/** Lifecycle of an operation. */
+export type OperationStatus = "pending" | "succeeded" | "failed";
+/** Lifecycle of a key. */
+export type KeyStatus = "creating" | "active" | "failed";
+
+/** A threshold key as clients see it. */
+export interface KeyRecord {
+  id: string;
+  scheme: string;
+  threshold: number;
+  parties: number[];
+  label?: string;
+  status: KeyStatus;
+  /** Hex; set once DKG completed. */
+  publicKey?: string;
+  /** Hex BIP32 chain code (ECDSA keys). */
+  chainCode?: string;
+  /** Active share epoch: the one signing uses. */
+  epoch: number;
+  /** Operation that created the key. */
+  operationId: string;
+  /** Refresh operation in progress, if any. */
+  refreshing?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** The failure of an operation. */
+export interface OperationError {
+  code: string;
+  message: string;
+  culprits: number[];
+}
+
+/** A signature produced by an operation. */
+export interface SignatureOutcome {
+  signature: string;
+  publicKey: string;
+  keyId: string;
+  epoch: number;
+  recoveryId?: number;
+  der?: string;
+  path?: string;
+}
+
+/** An accepted request and its progress. */
+export interface OperationRecord {
+  id: string;
+  type: OperationType;
+  status: OperationStatus;
+  keyId: string;
+  /** Parties that take part (signers for sign, all parties for DKG and refresh). */
+  participants: number[];
+  /** Per-party reported outcome: `stored`, `signed`, `skipped`, `failed`. */
+  reports: Record<string, string>;
+  /** Per-party session ids (DKG and refresh), to check that all parties ran the same session. */
+  sessions?: Record<string, string>;
+  createdAt: string;
+  updatedAt: string;
+  /** For sign: the request. */
+  request?: { message: string; path?: string; epoch: number };
+  /** For refresh: the epoch being created. */
+  targetEpoch?: number;
+  signature?: SignatureOutcome;
+  error?: OperationError;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** JSON-encodes a record for KV. */
+export const encodeRecord = (r: object): Uint8Array => enc.encode(JSON.stringify(r));
+/** Parses a KV record. */
+export const decodeRecord = <T>(b: Uint8Array): T => JSON.parse(dec.decode(b)) as T;

@@ -1,0 +1,105 @@
+/**
+ * Access to the API's KV buckets with compare-and-set updates, so several API instances can run
+ * side by side without a coordinator.
+ * @module
+ */
+import { IDEMPOTENCY_BUCKET, KEYS_BUCKET, OPERATIONS_BUCKET } from "@custody/proto";
+import { type KV, Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { type KeyRecord, type OperationRecord, decodeRecord, encodeRecord } from "./records.js";
+
+/** Raised when a CAS update keeps losing (should not happen in practice). */
+export class ConcurrentUpdateError extends Error {
+  override readonly name = "ConcurrentUpdateError";
+}
+
+/** Typed access to keys, operations and idempotency entries. */
+export class Repository {
+  private constructor(
+    private readonly keys: KV,
+    private readonly ops: KV,
+    private readonly idem: KV,
+  ) {}
+
+  /** Opens the (provisioned) buckets. */
+  static async open(nc: NatsConnection): Promise<Repository> {
+    const kvm = new Kvm(nc);
+    return new Repository(await kvm.open(KEYS_BUCKET), await kvm.open(OPERATIONS_BUCKET), await kvm.open(IDEMPOTENCY_BUCKET));
+  }
+
+  /** A key by id. */
+  async getKey(id: string): Promise<KeyRecord | undefined> {
+    const e = await this.keys.get(id);
+    return e && e.operation === "PUT" ? decodeRecord<KeyRecord>(e.value) : undefined;
+  }
+
+  /** Every key (ordered by creation time). */
+  async listKeys(): Promise<KeyRecord[]> {
+    const out: KeyRecord[] = [];
+    for await (const id of await this.keys.keys()) {
+      const k = await this.getKey(id);
+      if (k) out.push(k);
+    }
+    return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /** Creates a key record; fails if it exists. */
+  async createKey(k: KeyRecord): Promise<void> {
+    await this.keys.create(k.id, encodeRecord(k));
+  }
+
+  /** Read-modify-write of a key with CAS; `change` returns undefined to leave it as is. */
+  async updateKey(id: string, change: (k: KeyRecord) => KeyRecord | undefined): Promise<KeyRecord | undefined> {
+    return this.cas(this.keys, id, change);
+  }
+
+  /** An operation by id. */
+  async getOperation(id: string): Promise<OperationRecord | undefined> {
+    const e = await this.ops.get(id);
+    return e && e.operation === "PUT" ? decodeRecord<OperationRecord>(e.value) : undefined;
+  }
+
+  /** Creates an operation record; fails if it exists. */
+  async createOperation(op: OperationRecord): Promise<void> {
+    await this.ops.create(op.id, encodeRecord(op));
+  }
+
+  /** Read-modify-write of an operation with CAS. */
+  async updateOperation(
+    id: string,
+    change: (op: OperationRecord) => OperationRecord | undefined,
+  ): Promise<OperationRecord | undefined> {
+    return this.cas(this.ops, id, change);
+  }
+
+  /**
+   * Claims an idempotency key for `operationId`. Returns the operation id that owns the key:
+   * `operationId` when the claim succeeded, the earlier one otherwise.
+   */
+  async claimIdempotencyKey(key: string, operationId: string): Promise<string> {
+    try {
+      await this.idem.create(key, new TextEncoder().encode(operationId));
+      return operationId;
+    } catch (e) {
+      const existing = await this.idem.get(key);
+      if (existing && existing.operation === "PUT") return new TextDecoder().decode(existing.value);
+      throw e;
+    }
+  }
+
+  private async cas<T>(kv: KV, id: string, change: (v: T) => T | undefined): Promise<T | undefined> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const e = await kv.get(id);
+      if (!e || e.operation !== "PUT") return undefined;
+      const next = change(decodeRecord<T>(e.value));
+      if (!next) return decodeRecord<T>(e.value);
+      try {
+        await kv.update(id, encodeRecord(next as object), e.revision);
+        return next;
+      } catch (err) {
+        if (!String(err).includes("wrong last sequence")) throw err;
+      }
+    }
+    throw new ConcurrentUpdateError(`could not update ${id}`);
+  }
+}

@@ -1,0 +1,253 @@
+/**
+ * The API's use cases. Each request becomes an operation record plus one durable work item on the
+ * request stream; workers do the rest. The service never talks to a party directly.
+ * @module
+ */
+import { randomBytes } from "node:crypto";
+import {
+  DkgWorkSchema,
+  RefreshWorkSchema,
+  SignWorkSchema,
+  type WorkItem,
+  WorkItemSchema,
+  type WorkOp,
+  create,
+  operationEventSubject,
+  requestSubject,
+  toBinary,
+} from "@custody/proto";
+import type { LivenessTracker } from "@custody/runtime";
+import type { JetStreamClient } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { Problem } from "../problems.js";
+import { parsePath } from "./paths.js";
+import type { KeyRecord, OperationRecord, OperationType } from "./records.js";
+import type { Repository } from "./repository.js";
+
+/** Schemes the service accepts, with their message rules. */
+export const SCHEME_NAMES = ["ed25519", "bip340", "ecdsa-secp256k1"] as const;
+/** A scheme name. */
+export type SchemeName = (typeof SCHEME_NAMES)[number];
+
+/** Largest message accepted for Schnorr schemes (bytes). */
+export const MAX_MESSAGE_BYTES = 64 * 1024;
+
+const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString("hex")}`;
+const now = () => new Date().toISOString();
+
+/** Dependencies of the service. */
+export interface ServiceDeps {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly repo: Repository;
+  readonly liveness: LivenessTracker;
+  /** Parties the deployment has (for DKG); default: whatever is live. */
+  readonly parties?: readonly number[];
+}
+
+/** Create / sign / refresh / wait. */
+export class CustodyService {
+  constructor(private readonly d: ServiceDeps) {}
+
+  /** Starts DKG for a new key. */
+  async createKey(
+    input: { scheme: string; threshold: number; parties: number; label?: string },
+    idempotencyKey?: string,
+  ): Promise<OperationRecord> {
+    if (!(SCHEME_NAMES as readonly string[]).includes(input.scheme))
+      throw new Problem("invalid-request", `unknown scheme ${input.scheme}`, { supported: SCHEME_NAMES });
+    if (input.threshold < 2 || input.threshold > input.parties)
+      throw new Problem("invalid-request", "threshold must be between 2 and the number of parties");
+    const live = this.d.liveness.liveParties();
+    if (live.length < input.parties)
+      throw new Problem("no-quorum", `DKG needs ${input.parties} live parties, ${live.length} are live`, { liveParties: live }, 2);
+    const parties = live.slice(0, input.parties);
+    const id = newId("op");
+    const owner = await this.claim(idempotencyKey, "dkg", id);
+    if (owner) return owner;
+    const keyId = newId("key");
+    const t = now();
+    const key: KeyRecord = {
+      id: keyId,
+      scheme: input.scheme,
+      threshold: input.threshold,
+      parties,
+      label: input.label,
+      status: "creating",
+      epoch: 0,
+      operationId: id,
+      createdAt: t,
+      updatedAt: t,
+    };
+    await this.d.repo.createKey(key);
+    const op = this.newOperation(id, "dkg", keyId, parties);
+    await this.d.repo.createOperation(op);
+    await this.enqueue(op, "dkg", this.item(op, input.scheme, { case: "dkg", value: create(DkgWorkSchema, { threshold: input.threshold, parties }) }));
+    return op;
+  }
+
+  /** Starts a signing operation with `threshold` live parties of the key. */
+  async sign(keyId: string, input: { message: string; path?: string }, idempotencyKey?: string): Promise<OperationRecord> {
+    const key = await this.activeKey(keyId);
+    if (!/^([0-9a-fA-F]{2})*$/.test(input.message)) throw new Problem("invalid-request", "message must be hex");
+    const message = Buffer.from(input.message, "hex");
+    if (key.scheme === "ecdsa-secp256k1" && message.length !== 32)
+      throw new Problem("invalid-request", "ecdsa-secp256k1 signs a 32-byte digest (64 hex characters)");
+    if (message.length > MAX_MESSAGE_BYTES) throw new Problem("invalid-request", `message longer than ${MAX_MESSAGE_BYTES} bytes`);
+    let path: number[] = [];
+    if (input.path !== undefined) {
+      const parsed = parsePath(input.path);
+      if (typeof parsed === "string") throw new Problem("invalid-request", `path: ${parsed}`);
+      if (parsed.length > 0 && key.scheme === "ed25519")
+        throw new Problem("invalid-request", "ed25519 keys do not support derivation paths");
+      path = parsed;
+    }
+    const live = new Set(this.d.liveness.liveParties());
+    const available = key.parties.filter((p) => live.has(p));
+    if (available.length < key.threshold)
+      throw new Problem(
+        "no-quorum",
+        `signing needs ${key.threshold} live parties of this key, ${available.length} are live`,
+        { liveParties: available },
+        2,
+      );
+    const signers = shuffle(available).slice(0, key.threshold).sort((a, b) => a - b);
+    const id = newId("op");
+    const owner = await this.claim(idempotencyKey, `sign:${keyId}`, id);
+    if (owner) return owner;
+    const op = this.newOperation(id, "sign", keyId, signers);
+    op.request = { message: input.message.toLowerCase(), path: input.path, epoch: key.epoch };
+    await this.d.repo.createOperation(op);
+    await this.enqueue(
+      op,
+      "sign",
+      this.item(op, key.scheme, {
+        case: "sign",
+        value: create(SignWorkSchema, { epoch: key.epoch, signers, message, path }),
+      }),
+    );
+    return op;
+  }
+
+  /** Starts a refresh of the key's shares into the next epoch. */
+  async refresh(keyId: string, idempotencyKey?: string): Promise<OperationRecord> {
+    const key = await this.activeKey(keyId);
+    if (key.refreshing) {
+      const running = await this.d.repo.getOperation(key.refreshing);
+      if (running?.status === "pending")
+        throw new Problem("conflict", "a refresh of this key is already running", { operationId: running.id });
+    }
+    const live = new Set(this.d.liveness.liveParties());
+    const down = key.parties.filter((p) => !live.has(p));
+    if (down.length > 0)
+      throw new Problem("no-quorum", "refresh needs every party of the key to be live", { downParties: down }, 2);
+    const id = newId("op");
+    const owner = await this.claim(idempotencyKey, `refresh:${keyId}`, id);
+    if (owner) return owner;
+    const op = this.newOperation(id, "refresh", keyId, key.parties);
+    op.targetEpoch = key.epoch + 1;
+    await this.d.repo.createOperation(op);
+    await this.d.repo.updateKey(keyId, (k) => ({ ...k, refreshing: id, updatedAt: now() }));
+    await this.enqueue(
+      op,
+      "refresh",
+      this.item(op, key.scheme, {
+        case: "refresh",
+        value: create(RefreshWorkSchema, { fromEpoch: key.epoch, parties: key.parties }),
+      }),
+    );
+    return op;
+  }
+
+  /** An operation, waiting up to `waitMs` for it to leave `pending`. */
+  async operation(id: string, waitMs = 0): Promise<OperationRecord> {
+    const deadline = Date.now() + Math.min(waitMs, 60_000);
+    const sub = waitMs > 0 ? this.d.nc.subscribe(operationEventSubject(id), { max: 1 }) : undefined;
+    const event = sub ? (async () => { for await (const _ of sub) return; })() : undefined;
+    try {
+      for (;;) {
+        const op = await this.d.repo.getOperation(id);
+        if (!op) throw new Problem("not-found", `no operation ${id}`);
+        if (op.status !== "pending" || Date.now() >= deadline) return op;
+        const wait = Math.min(250, deadline - Date.now());
+        await Promise.race([new Promise((r) => setTimeout(r, wait)), event]);
+      }
+    } finally {
+      sub?.unsubscribe();
+    }
+  }
+
+  /** A key, 404 when unknown. */
+  async key(id: string): Promise<KeyRecord> {
+    const k = await this.d.repo.getKey(id);
+    if (!k) throw new Problem("not-found", `no key ${id}`);
+    return k;
+  }
+
+  /** All keys. */
+  async keys(): Promise<KeyRecord[]> {
+    return this.d.repo.listKeys();
+  }
+
+  private async activeKey(id: string): Promise<KeyRecord> {
+    const k = await this.key(id);
+    if (k.status !== "active") throw new Problem("key-not-active", `key ${id} is ${k.status}`);
+    return k;
+  }
+
+  private async claim(idempotencyKey: string | undefined, scope: string, id: string): Promise<OperationRecord | undefined> {
+    if (idempotencyKey === undefined) return undefined;
+    if (!/^[\x21-\x7e]{1,200}$/.test(idempotencyKey))
+      throw new Problem("invalid-request", "Idempotency-Key must be 1-200 visible ASCII characters");
+    const k = Buffer.from(`${scope}\n${idempotencyKey}`).toString("base64url");
+    const owner = await this.d.repo.claimIdempotencyKey(k, id);
+    if (owner === id) return undefined;
+    for (let i = 0; i < 20; i++) {
+      const op = await this.d.repo.getOperation(owner);
+      if (op) return op;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Problem("conflict", "a request with this Idempotency-Key is still being accepted");
+  }
+
+  private newOperation(id: string, type: OperationType, keyId: string, participants: number[]): OperationRecord {
+    const t = now();
+    return { id, type, status: "pending", keyId, participants, reports: {}, createdAt: t, updatedAt: t };
+  }
+
+  private item(op: OperationRecord, scheme: string, work: WorkItem["op"]): WorkItem {
+    return create(WorkItemSchema, {
+      operationId: op.id,
+      keyId: op.keyId,
+      scheme,
+      createdAtMs: BigInt(Date.parse(op.createdAt)),
+      op: work,
+    });
+  }
+
+  private async enqueue(op: OperationRecord, kind: WorkOp, item: WorkItem): Promise<void> {
+    try {
+      await this.d.js.publish(requestSubject(kind, op.id), toBinary(WorkItemSchema, item), {
+        msgID: op.id,
+        timeout: 5000,
+      });
+    } catch (e) {
+      const error = { code: "not-enqueued", message: "the work queue did not accept the request", culprits: [] };
+      await this.d.repo
+        .updateOperation(op.id, (o) => ({ ...o, status: "failed", error, updatedAt: now() }))
+        .catch(() => {});
+      if (kind === "dkg") await this.d.repo.updateKey(op.keyId, (k) => ({ ...k, status: "failed", updatedAt: now() })).catch(() => {});
+      if (kind === "refresh") await this.d.repo.updateKey(op.keyId, (k) => ({ ...k, refreshing: undefined })).catch(() => {});
+      throw new Problem("unavailable", "the work queue is not accepting requests", { cause: String(e) }, 5);
+    }
+  }
+}
+
+function shuffle<T>(xs: readonly T[]): T[] {
+  const a = [...xs];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = randomBytes(4).readUInt32BE(0) % (i + 1);
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}

@@ -1,0 +1,78 @@
+/**
+ * Builds the Fastify application: OpenAPI document and docs page, routes, and one error handler
+ * that renders every failure as RFC 9457 problem+json.
+ * @module
+ */
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import type { CustodyService } from "../domain/service.js";
+import { Problem } from "../problems.js";
+import { healthRoutes } from "./routes/health.js";
+import { keyRoutes } from "./routes/keys.js";
+import { operationRoutes } from "./routes/operations.js";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** The use cases. */
+    custody: CustodyService;
+    /** Readiness: connected to NATS, and the parties seen alive. */
+    custodyReady: () => { ok: boolean; liveParties: number[] };
+  }
+}
+
+/** What the app needs. */
+export interface AppDeps {
+  readonly service: CustodyService;
+  readonly ready: () => { ok: boolean; liveParties: number[] };
+  readonly logger: Logger;
+}
+
+/** Creates the app (not listening yet). */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: 256 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.decorate("custody", deps.service);
+  app.decorate("custodyReady", deps.ready);
+
+  app.setErrorHandler((err: FastifyError | Problem, req, reply) => {
+    let problem: Problem;
+    if (err instanceof Problem) problem = err;
+    else if ((err as FastifyError).validation) problem = new Problem("invalid-request", err.message);
+    else if ((err as FastifyError).statusCode && (err as FastifyError).statusCode! < 500)
+      problem = new Problem((err as FastifyError).statusCode === 404 ? "not-found" : "invalid-request", err.message);
+    else {
+      req.log.error({ err }, "unhandled error");
+      problem = new Problem("internal", "internal error");
+    }
+    if (problem.retryAfter !== undefined) reply.header("retry-after", String(problem.retryAfter));
+    return reply.code(problem.status).type("application/problem+json").send(problem.body(req.url));
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const p = new Problem("not-found", `no route ${req.method} ${req.url.split("?")[0]}`);
+    return reply.code(404).type("application/problem+json").send(p.body(req.url));
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "Custody API",
+        version: "0.1.0",
+        description:
+          "Threshold keys (DKG), threshold signing and proactive refresh. Long work returns 202 with an operation; errors are RFC 9457 problem+json.",
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs" });
+  await app.register(healthRoutes);
+  await app.register(keyRoutes);
+  await app.register(operationRoutes);
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  return app as unknown as FastifyInstance;
+}

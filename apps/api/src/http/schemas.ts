@@ -1,0 +1,115 @@
+/**
+ * TypeBox schemas of the HTTP API: they validate requests, type the handlers and generate the
+ * OpenAPI document.
+ * @module
+ */
+import { type Static, Type } from "@sinclair/typebox";
+
+const Hex = (description: string) => Type.String({ pattern: "^([0-9a-fA-F]{2})*$", description });
+
+/** Body of POST /v1/keys. */
+export const CreateKeyBody = Type.Object(
+  {
+    scheme: Type.Union([Type.Literal("ed25519"), Type.Literal("bip340"), Type.Literal("ecdsa-secp256k1")], {
+      description: "Signature scheme",
+    }),
+    threshold: Type.Integer({ minimum: 2, maximum: 255, description: "Signers needed (t)" }),
+    parties: Type.Integer({ minimum: 2, maximum: 255, description: "Share holders (n)" }),
+    label: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+export type CreateKeyBody = Static<typeof CreateKeyBody>;
+
+/** Body of POST /v1/keys/{id}/sign. */
+export const SignBody = Type.Object(
+  {
+    message: Hex("Message to sign, hex. ecdsa-secp256k1: a 32-byte digest."),
+    path: Type.Optional(Type.String({ maxLength: 2048, description: "BIP32 non-hardened path, e.g. m/44/60/0/0/5" })),
+  },
+  { additionalProperties: false },
+);
+export type SignBody = Static<typeof SignBody>;
+
+/** Path parameter of key routes. */
+export const KeyParams = Type.Object({ id: Type.String({ pattern: "^[A-Za-z0-9_-]{1,128}$" }) });
+export type KeyParams = Static<typeof KeyParams>;
+
+/** Path parameter of operation routes. */
+export const OperationParams = Type.Object({ id: Type.String({ pattern: "^[A-Za-z0-9_-]{1,128}$" }) });
+export type OperationParams = Static<typeof OperationParams>;
+
+/** Query of GET /v1/operations/{id}. */
+export const WaitQuery = Type.Object(
+  { wait: Type.Optional(Type.Number({ minimum: 0, maximum: 60, description: "Seconds to wait for a terminal state" })) },
+  { additionalProperties: false },
+);
+export type WaitQuery = Static<typeof WaitQuery>;
+
+/** A key as returned by the API. */
+export const Key = Type.Object({
+  id: Type.String(),
+  scheme: Type.String(),
+  threshold: Type.Integer(),
+  parties: Type.Array(Type.Integer()),
+  label: Type.Optional(Type.String()),
+  status: Type.Union([Type.Literal("creating"), Type.Literal("active"), Type.Literal("failed")]),
+  publicKey: Type.Optional(Type.String({ description: "hex: Ed25519 32 bytes, BIP340 x-only 32 bytes, ECDSA 33-byte compressed" })),
+  chainCode: Type.Optional(Type.String()),
+  xpub: Type.Optional(Type.String()),
+  epoch: Type.Integer(),
+  operationId: Type.String(),
+  refreshing: Type.Optional(Type.String()),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+});
+
+/** A signature as returned in a finished sign operation. */
+export const Signature = Type.Object({
+  signature: Type.String(),
+  publicKey: Type.String(),
+  keyId: Type.String(),
+  epoch: Type.Integer(),
+  recoveryId: Type.Optional(Type.Integer()),
+  der: Type.Optional(Type.String()),
+  path: Type.Optional(Type.String()),
+});
+
+/** An operation as returned by the API. */
+export const Operation = Type.Object({
+  id: Type.String(),
+  type: Type.Union([Type.Literal("dkg"), Type.Literal("sign"), Type.Literal("refresh")]),
+  status: Type.Union([Type.Literal("pending"), Type.Literal("succeeded"), Type.Literal("failed")]),
+  keyId: Type.String(),
+  participants: Type.Array(Type.Integer()),
+  reports: Type.Record(Type.String(), Type.String()),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+  targetEpoch: Type.Optional(Type.Integer()),
+  signature: Type.Optional(Signature),
+  error: Type.Optional(
+    Type.Object({ code: Type.String(), message: Type.String(), culprits: Type.Array(Type.Integer()) }),
+  ),
+});
+
+/** RFC 9457 problem details. */
+export const ProblemBody = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.Optional(Type.String()),
+    instance: Type.Optional(Type.String()),
+  },
+  { additionalProperties: true },
+);
+
+/** Standard error responses added to every route. */
+export const problemResponses = {
+  400: ProblemBody,
+  404: ProblemBody,
+  409: ProblemBody,
+  429: ProblemBody,
+  500: ProblemBody,
+  503: ProblemBody,
+};

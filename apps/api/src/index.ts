@@ -1,0 +1,9 @@
+/**
+ * @custody/api: the HTTP API process.
+ * @module
+ */
+export { buildApp } from "./http/app.js";
+export { Problem, problemType } from "./problems.js";
+export type { ProblemCode } from "./problems.js";
+export { startApi } from "./start.js";
+export type { ApiConfig, RunningApi } from "./start.js";

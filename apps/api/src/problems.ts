@@ -1,0 +1,71 @@
+/**
+ * RFC 9457 problem details. Every error the API returns is `application/problem+json` with a
+ * stable `type` URI; clients switch on `type`, never on `detail`.
+ * @module
+ */
+
+/** Stable problem codes; the `type` is `urn:custody:problem:<code>`. */
+export type ProblemCode =
+  | "invalid-request"
+  | "not-found"
+  | "key-not-active"
+  | "conflict"
+  | "no-quorum"
+  | "unavailable"
+  | "rate-limited"
+  | "unauthorized"
+  | "forbidden"
+  | "internal";
+
+const STATUS: Record<ProblemCode, number> = {
+  "invalid-request": 400,
+  unauthorized: 401,
+  forbidden: 403,
+  "not-found": 404,
+  conflict: 409,
+  "key-not-active": 409,
+  "rate-limited": 429,
+  internal: 500,
+  "no-quorum": 503,
+  unavailable: 503,
+};
+
+const TITLE: Record<ProblemCode, string> = {
+  "invalid-request": "The request is invalid",
+  unauthorized: "Authentication required",
+  forbidden: "Not allowed",
+  "not-found": "Not found",
+  conflict: "Conflicting request",
+  "key-not-active": "The key is not active",
+  "rate-limited": "Too many requests",
+  internal: "Internal error",
+  "no-quorum": "Not enough live parties",
+  unavailable: "Service temporarily unavailable",
+};
+
+/** The type URI of a problem code. */
+export const problemType = (code: ProblemCode) => `urn:custody:problem:${code}`;
+
+/** An error that the API renders as problem+json. */
+export class Problem extends Error {
+  override readonly name = "Problem";
+  constructor(
+    readonly code: ProblemCode,
+    readonly detail: string,
+    readonly extra: Record<string, unknown> = {},
+    /** Seconds for a `Retry-After` header. */
+    readonly retryAfter?: number,
+  ) {
+    super(detail);
+  }
+
+  /** HTTP status of this problem. */
+  get status(): number {
+    return STATUS[this.code];
+  }
+
+  /** The problem+json body. */
+  body(instance?: string): Record<string, unknown> {
+    return { type: problemType(this.code), title: TITLE[this.code], status: this.status, detail: this.detail, instance, ...this.extra };
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * Process commands: `custody dev` (the whole local stack), `custody api` and `custody worker`.
+ * @module
+ */
+import { startApi } from "@custody/api";
+import { startWorker } from "@custody/worker";
+import type { Command } from "commander";
+import { Stack } from "../stack.js";
+
+const int = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`not a non-negative integer: ${v}`);
+  return n;
+};
+
+function onSignals(stop: () => Promise<void>) {
+  let stopping = false;
+  const handler = () => {
+    if (stopping) return;
+    stopping = true;
+    stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on("SIGINT", handler);
+  process.on("SIGTERM", handler);
+}
+
+/** Adds dev, api and worker to `program`. */
+export function registerServeCommands(program: Command): void {
+  program
+    .command("dev")
+    .description("run Custody locally: nats-server with JetStream, the API and every party's workers")
+    .option("--parties <n>", "number of parties", "3")
+    .option("--workers <n>", "workers per party", "1")
+    .option("--port <port>", "API port", "8080")
+    .option("--dir <dir>", "state directory", ".custody/dev")
+    .action(async (o: { parties: string; workers: string; port: string; dir: string }) => {
+      const stack = await Stack.start({
+        dir: o.dir,
+        parties: int(o.parties),
+        workers: int(o.workers),
+        apiPort: int(o.port),
+        output: "files",
+      });
+      onSignals(() => stack.stop());
+      console.log(`Custody is running: API ${stack.apiUrl} (docs ${stack.apiUrl}/docs)`);
+      console.log(`NATS ${stack.nats.url}; ${o.parties} parties x ${o.workers} worker(s); logs in ${o.dir}/logs`);
+      console.log(`profile ${o.dir}/profile.json; press Ctrl-C to stop`);
+    });
+
+  program
+    .command("api")
+    .description("run the HTTP API process")
+    .requiredOption("--nats <urls>", "comma-separated NATS URLs")
+    .requiredOption("--seed <file>", "NKey seed file of the API identity")
+    .option("--host <host>", "listen address", "127.0.0.1")
+    .option("--port <port>", "listen port (0: any free port)", "8080")
+    .option("--print-url", "print CUSTODY_API_URL=<url> once listening")
+    .action(async (o: { nats: string; seed: string; host: string; port: string; printUrl?: boolean }) => {
+      const api = await startApi({ servers: o.nats.split(","), seedFile: o.seed, host: o.host, port: int(o.port) });
+      onSignals(() => api.stop());
+      if (o.printUrl) console.log(`CUSTODY_API_URL=${api.url}`);
+    });
+
+  program
+    .command("worker")
+    .description("run one worker of one party")
+    .requiredOption("--party <n>", "party index (1..255)")
+    .requiredOption("--worker-id <id>", "worker id, unique within the party")
+    .requiredOption("--nats <urls>", "comma-separated NATS URLs")
+    .requiredOption("--seed <file>", "NKey seed file of this worker")
+    .requiredOption("--kek <file>", "the party's key-encryption key file")
+    .option("--slots <n>", "concurrent sessions", "4")
+    .option("--heartbeat-ms <ms>", "heartbeat interval", "2000")
+    .option("--round-timeout-ms <ms>", "session round timeout", "30000")
+    .option("--join-timeout-ms <ms>", "session join timeout", "20000")
+    .action(
+      async (o: {
+        party: string;
+        workerId: string;
+        nats: string;
+        seed: string;
+        kek: string;
+        slots: string;
+        heartbeatMs: string;
+        roundTimeoutMs: string;
+        joinTimeoutMs: string;
+      }) => {
+        const w = await startWorker({
+          party: int(o.party),
+          workerId: o.workerId,
+          servers: o.nats.split(","),
+          seedFile: o.seed,
+          kekFile: o.kek,
+          slots: int(o.slots),
+          heartbeatMs: int(o.heartbeatMs),
+          roundTimeoutMs: int(o.roundTimeoutMs),
+          joinTimeoutMs: int(o.joinTimeoutMs),
+        });
+        onSignals(() => w.stop(true));
+      },
+    );
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+/**
+ * The `custody` command.
+ * @module
+ */
+import { Command } from "commander";
+import { registerClientCommands } from "./commands/client.js";
+import { registerServeCommands } from "./commands/serve.js";
+
+const program = new Command()
+  .name("custody")
+  .description("Self-hostable MPC custody: threshold keys, threshold signing, proactive refresh")
+  .version("0.1.0");
+registerServeCommands(program);
+registerClientCommands(program);
+program.parseAsync(process.argv).catch((e: unknown) => {
+  console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});

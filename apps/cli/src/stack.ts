@@ -1,0 +1,230 @@
+/**
+ * The local stack behind `custody dev` and the end-to-end tests: one nats-server with JetStream
+ * (own config and store), the API and every party's workers, each a separate process with its own
+ * NKey identity. Identities and key-encryption keys are created once and reused on the next start,
+ * so stored keys survive restarts.
+ * @module
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { NatsServer } from "@custody/natsd";
+import { accountsConfig, connectNats, createIdentity, provision, publicKeyOf } from "@custody/runtime";
+import { createKekFile } from "@custody/store";
+
+/** Path of the CLI entry point (children run `node main.js api|worker ...`). */
+export const CLI_MAIN = fileURLToPath(new URL("./main.js", import.meta.url));
+
+/** What to start. */
+export interface StackOptions {
+  /** State directory (config, store, identities, secrets, logs). */
+  readonly dir: string;
+  /** Parties 1..parties. Default 3. */
+  readonly parties?: number;
+  /** Workers per party. Default 1. */
+  readonly workers?: number;
+  /** API port; 0 = free port. Default 0. */
+  readonly apiPort?: number;
+  /** Worker heartbeat interval (ms). */
+  readonly heartbeatMs?: number;
+  /** Session round timeout (ms), passed to workers. */
+  readonly roundTimeoutMs?: number;
+  /** Session join timeout (ms), passed to workers. */
+  readonly joinTimeoutMs?: number;
+  /** Where children's output goes: "inherit" (dev) or log files under dir/logs (tests). */
+  readonly output?: "inherit" | "files";
+}
+
+/** The profile other commands read (`.custody/dev/profile.json`). */
+export interface Profile {
+  readonly apiUrl: string;
+  readonly natsUrls: string[];
+  readonly credentials: Record<string, string>;
+  readonly parties: number;
+  readonly workers: number;
+}
+
+/** A started process of the stack. */
+export interface StackProcess {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+}
+
+const credsDir = (dir: string) => join(dir, "creds");
+const seedPath = (dir: string, name: string) => join(credsDir(dir), `${name}.nk`);
+const kekPath = (dir: string, party: number) => join(dir, "secrets", `party${party}.kek`);
+
+/** Identity of a (party, worker). */
+export const workerName = (party: number, worker: number) => `party${party}-w${worker}`;
+
+function ensureIdentity(dir: string, name: string): string {
+  const file = seedPath(dir, name);
+  return existsSync(file) ? publicKeyOf(file) : createIdentity(name, file).publicKey;
+}
+
+/** A running local Custody. */
+export class Stack {
+  readonly processes = new Map<string, StackProcess>();
+  private constructor(
+    readonly options: Required<Omit<StackOptions, "roundTimeoutMs" | "joinTimeoutMs" | "heartbeatMs">> &
+      Pick<StackOptions, "roundTimeoutMs" | "joinTimeoutMs" | "heartbeatMs">,
+    readonly nats: NatsServer,
+    public apiUrl: string,
+  ) {}
+
+  /** Starts everything; resolves when the API is ready and every party has a live worker. */
+  static async start(o: StackOptions): Promise<Stack> {
+    const options = { parties: 3, workers: 1, apiPort: 0, output: "files" as const, ...o, dir: resolve(o.dir) };
+    const { dir, parties, workers } = options;
+    for (const d of [dir, credsDir(dir), join(dir, "secrets"), join(dir, "logs")]) mkdirSync(d, { recursive: true, mode: 0o700 });
+    const partyIds = Array.from({ length: parties }, (_, i) => i + 1);
+    const admin = ensureIdentity(dir, "admin");
+    const api = ensureIdentity(dir, "api");
+    const workerKeys = partyIds.flatMap((party) =>
+      Array.from({ length: workers }, (_, w) => ({ party, publicKey: ensureIdentity(dir, workerName(party, w + 1)) })),
+    );
+    for (const p of partyIds) if (!existsSync(kekPath(dir, p))) createKekFile(kekPath(dir, p));
+    const nats = await NatsServer.start({
+      dir: join(dir, "nats"),
+      name: "custody-dev",
+      config: accountsConfig({ admin, api: [api], workers: workerKeys }),
+    });
+    const nc = await connectNats({ servers: [nats.url], seedFile: seedPath(dir, "admin"), name: "admin" });
+    await provision(nc, { parties: partyIds });
+    await nc.close();
+    const stack = new Stack(options, nats, "");
+    await stack.startApi();
+    for (const p of partyIds) for (let w = 1; w <= workers; w++) stack.startWorker(p, w);
+    await stack.waitReady();
+    const profile: Profile = {
+      apiUrl: stack.apiUrl,
+      natsUrls: [nats.url],
+      credentials: Object.fromEntries(
+        ["admin", "api", ...partyIds.flatMap((p) => Array.from({ length: workers }, (_, w) => workerName(p, w + 1)))].map(
+          (n) => [n, seedPath(dir, n)],
+        ),
+      ),
+      parties,
+      workers,
+    };
+    writeFileSync(join(dir, "profile.json"), `${JSON.stringify(profile, null, 2)}\n`);
+    return stack;
+  }
+
+  private spawnChild(name: string, args: string[]): StackProcess {
+    const files = this.options.output === "files";
+    const child = spawn(process.execPath, [CLI_MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env } });
+    const log = join(this.options.dir, "logs", `${name}.log`);
+    const sink = (d: Buffer) => {
+      if (files) writeFileSync(log, d, { flag: "a" });
+      else process.stderr.write(d);
+    };
+    child.stdout.on("data", sink);
+    child.stderr.on("data", sink);
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    const proc = { name, child, exited };
+    this.processes.set(name, proc);
+    return proc;
+  }
+
+  /** Starts (or restarts) the API process; resolves with its URL. */
+  async startApi(): Promise<string> {
+    const port = this.apiUrl ? Number(new URL(this.apiUrl).port) : this.options.apiPort;
+    const proc = this.spawnChild("api", [
+      "api",
+      "--nats",
+      this.nats.url,
+      "--seed",
+      seedPath(this.options.dir, "api"),
+      "--port",
+      String(port),
+      "--print-url",
+    ]);
+    const url = await new Promise<string>((resolveUrl, reject) => {
+      let buf = "";
+      const onData = (d: Buffer) => {
+        buf += d.toString();
+        const m = /CUSTODY_API_URL=(\S+)/.exec(buf);
+        if (m) {
+          proc.child.stdout?.off("data", onData);
+          resolveUrl(m[1]!);
+        }
+      };
+      proc.child.stdout?.on("data", onData);
+      proc.exited.then((code) => reject(new Error(`api exited with ${code}`)));
+    });
+    this.apiUrl = url;
+    return url;
+  }
+
+  /** Starts worker `worker` of `party`. */
+  startWorker(party: number, worker: number): StackProcess {
+    const o = this.options;
+    const args = [
+      "worker",
+      "--party",
+      String(party),
+      "--worker-id",
+      `w${worker}`,
+      "--nats",
+      this.nats.url,
+      "--seed",
+      seedPath(o.dir, workerName(party, worker)),
+      "--kek",
+      kekPath(o.dir, party),
+    ];
+    if (o.heartbeatMs) args.push("--heartbeat-ms", String(o.heartbeatMs));
+    if (o.roundTimeoutMs) args.push("--round-timeout-ms", String(o.roundTimeoutMs));
+    if (o.joinTimeoutMs) args.push("--join-timeout-ms", String(o.joinTimeoutMs));
+    return this.spawnChild(workerName(party, worker), args);
+  }
+
+  /** Waits until the API answers ready and every party (or `parties`) is live. */
+  async waitReady(parties?: readonly number[], timeoutMs = 30_000): Promise<void> {
+    const want = parties ?? Array.from({ length: this.options.parties }, (_, i) => i + 1);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const r = await fetch(`${this.apiUrl}/readyz`);
+        const body = (await r.json()) as { liveParties: number[] };
+        if (r.ok && want.every((p) => body.liveParties.includes(p))) return;
+      } catch {
+        // not up yet
+      }
+      if (Date.now() > deadline) throw new Error("stack did not become ready in time");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Sends a signal to one process (SIGKILL: crash, SIGSTOP/SIGCONT: pause). */
+  signal(name: string, sig: NodeJS.Signals): void {
+    this.processes.get(name)?.child.kill(sig);
+  }
+
+  /** Kills a process and waits for it to exit. */
+  async kill(name: string, sig: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const p = this.processes.get(name);
+    if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
+    p.child.kill(sig);
+    await p.exited;
+  }
+
+  /** Stops every process and the server. */
+  async stop(): Promise<void> {
+    for (const p of this.processes.values()) {
+      if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGCONT");
+    }
+    await Promise.all(
+      [...this.processes.values()].map(async (p) => {
+        if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+        p.child.kill("SIGTERM");
+        const t = setTimeout(() => p.child.kill("SIGKILL"), 5000);
+        await p.exited;
+        clearTimeout(t);
+      }),
+    );
+    await this.nats.stop();
+  }
+}

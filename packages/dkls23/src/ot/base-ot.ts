@@ -1,0 +1,277 @@
+/**
+ * Verified endemic base OT (spec dkls23.md §4.4 Option A; Zhou et al. eprint 2022/1525 §3) with
+ * `h_k` from RFC 9380 hash-to-curve, so the receiver cannot know `log h_k` (finding F1).
+ *
+ * Per ordered pair, κ = 256 random OTs. The base-OT *sender* (Bob, the later OTE receiver) sends
+ * `z = s·G` with a Schnorr PoK. The base-OT *receiver* (Alice, the later OTE sender) has choice
+ * bits Δ; per instance k she sends `u = r·h_k`, `v = r·G + Δ_k·h_k` and a CDS OR-composition of two
+ * Chaum–Pedersen proofs that `(u, v − c·h_k)` is a DH pair w.r.t. `(h_k, G)` for some c ∈ {0, 1}.
+ * We send the OR-proof commitments explicitly (`A_c, B_c`) so the sender can verify all 4κ
+ * equations in one randomised multi-scalar multiplication (soundness error 2^-128 per batch).
+ * Outputs: sender `k^c_k = H(ot/base/msg; T, k, c, s·(v − c·h_k))`, receiver `k^Δ_k = H(…, Δ_k, r·z)`.
+ * The instance index k and the choice c are bound into every hash (§4.4 step 5).
+ * @module
+ */
+import { check, ProtocolError, type Reader, type Writer } from "@custody/core";
+import { normalizeZ, pippenger } from "@noble/curves/abstract/curve.js";
+import { randomBytes } from "@noble/hashes/utils.js";
+import {
+  bytesToBig,
+  decodePoint,
+  decodeScalar,
+  G,
+  mod,
+  mulEphemeral,
+  mulG,
+  Point,
+  pointToBytes,
+  randomScalar,
+  scalarToBytes,
+} from "../group.js";
+import { H, HG, HS } from "../hash.js";
+import { KAPPA } from "../params.js";
+import { proveDlog, type SchnorrProof, verifyDlog } from "../zk/schnorr.js";
+
+/** Context of one ordered pair's base OTs: `T = H(ot/base/ctx; sid, sender, receiver)`. */
+export function baseOtContext(sid: Uint8Array, sender: number, receiver: number): Uint8Array {
+  return H("ot/base/ctx", [sid, sender, receiver]);
+}
+
+/** Bit k of a packed LSB-first bit string. */
+export function bit(bits: Uint8Array, k: number): number {
+  return (bits[k >> 3]! >>> (k & 7)) & 1;
+}
+
+/** Sender's first message: `z = s·G` and a PoK of s bound to T. */
+export interface BaseOtSenderMsg {
+  readonly z: Point;
+  readonly proof: SchnorrProof;
+}
+
+/** Sender's secret state between its message and the receiver's reply. */
+export interface BaseOtSenderSecret {
+  readonly s: bigint;
+  readonly z: Point;
+}
+
+/** One OT instance of the receiver's message. */
+interface ReceiverInstance {
+  readonly u: Point;
+  readonly v: Point;
+  readonly A0: Point;
+  readonly B0: Point;
+  readonly A1: Point;
+  readonly B1: Point;
+  readonly e0: bigint;
+  readonly z0: bigint;
+  readonly z1: bigint;
+}
+
+/** Receiver's message: a public seed for the `h_k` and κ instances. */
+export interface BaseOtReceiverMsg {
+  readonly seed: Uint8Array;
+  readonly inst: readonly ReceiverInstance[];
+}
+
+/** Encoded size of {@link BaseOtReceiverMsg}. */
+export const BASE_OT_RECEIVER_MSG_BYTES = 32 + KAPPA * (6 * 33 + 3 * 32);
+
+function hk(T: Uint8Array, k: number, seed: Uint8Array): Point {
+  const msg = new Uint8Array(32 + 4 + 32);
+  msg.set(T, 0);
+  new DataView(msg.buffer).setUint32(32, k);
+  msg.set(seed, 36);
+  return HG("ot/base/h", msg);
+}
+
+function orChallenge(T: Uint8Array, k: number, h: Point, it: Omit<ReceiverInstance, "e0" | "z0" | "z1">) {
+  return HS("ot/base/enc", [
+    T,
+    k,
+    pointToBytes(h),
+    pointToBytes(it.u),
+    pointToBytes(it.v),
+    pointToBytes(it.A0),
+    pointToBytes(it.B0),
+    pointToBytes(it.A1),
+    pointToBytes(it.B1),
+  ]);
+}
+
+function outKey(T: Uint8Array, k: number, c: number, P: Point): Uint8Array {
+  return H("ot/base/msg", [T, k, c, pointToBytes(P)]);
+}
+
+/** Sender step 1: pick s, publish `z = s·G` with a PoK bound to T. */
+export function baseOtSenderStart(T: Uint8Array): { msg: BaseOtSenderMsg; secret: BaseOtSenderSecret } {
+  const s = randomScalar();
+  const z = mulG(s);
+  return { msg: { z, proof: proveDlog([T, "ot/base/z"], s, z) }, secret: { s, z } };
+}
+
+/**
+ * Receiver: verifies the sender's PoK, then runs κ instances with choice bits `delta`.
+ * @returns the message for the sender and the chosen keys `k^{Δ_k}_k` (κ × 32 bytes)
+ * @throws ProtocolError `bad-message` blaming `sender` when its PoK fails.
+ */
+export function baseOtReceive(
+  T: Uint8Array,
+  delta: Uint8Array,
+  senderMsg: BaseOtSenderMsg,
+  sender: number,
+): { msg: BaseOtReceiverMsg; keys: Uint8Array } {
+  check(verifyDlog([T, "ot/base/z"], senderMsg.z, senderMsg.proof), sender, "base OT: invalid PoK of z");
+  const z = senderMsg.z;
+  z.precompute(4, false);
+  const seed = randomBytes(32);
+  // Phase 1: all points of all instances (projective), normalised together with one inversion.
+  const pts: Point[] = [];
+  const sec: { r: bigint; w: bigint; eSim: bigint; zSim: bigint; b: number }[] = [];
+  for (let k = 0; k < KAPPA; k++) {
+    const b = bit(delta, k);
+    const h = hk(T, k, seed);
+    const r = randomScalar();
+    const u = mulEphemeral(h, r);
+    const rG = mulG(r);
+    const v = b ? rG.add(h) : rG;
+    // Simulated branch 1−b: random (e, z), commitments solved from the verification equations.
+    const eSim = randomScalar();
+    const zSim = randomScalar();
+    const vSim = b ? v : rG.subtract(h); // V_{1−b} = v − (1−b)·h = r·G ± h
+    const aSim = G.mulAddUnsafe(zSim, vSim, eSim);
+    const bSim = h.mulAddUnsafe(zSim, u, eSim);
+    // Real branch b: fresh commitment.
+    const w = randomScalar();
+    const aReal = mulG(w);
+    const bReal = mulEphemeral(h, w);
+    pts.push(h, u, v, b ? aSim : aReal, b ? bSim : bReal, b ? aReal : aSim, b ? bReal : bSim);
+    sec.push({ r, w, eSim, zSim, b });
+  }
+  const np = normalizeZ(Point, pts);
+  // Phase 2: challenges and responses.
+  const inst: ReceiverInstance[] = [];
+  const shared: Point[] = [];
+  for (let k = 0; k < KAPPA; k++) {
+    const [h, u, v, A0, B0, A1, B1] = np.slice(7 * k, 7 * k + 7) as [Point, Point, Point, Point, Point, Point, Point];
+    const { r, w, eSim, zSim, b } = sec[k]!;
+    const e = orChallenge(T, k, h, { u, v, A0, B0, A1, B1 });
+    const eReal = mod(e - eSim);
+    const zReal = mod(w - eReal * r);
+    inst.push({ u, v, A0, B0, A1, B1, e0: b ? eSim : eReal, z0: b ? zSim : zReal, z1: b ? zReal : zSim });
+    shared.push(z.multiply(r));
+  }
+  const keys = new Uint8Array(KAPPA * 32);
+  normalizeZ(Point, shared).forEach((P, k) => {
+    keys.set(outKey(T, k, bit(delta, k), P), 32 * k);
+  });
+  return { msg: { seed, inst }, keys };
+}
+
+/**
+ * Sender step 2: verifies every OR-proof (one batched check) and derives both keys per instance.
+ * @returns `k0`, `k1`: κ × 32 bytes each
+ * @throws ProtocolError `bad-message` blaming `receiver` when a proof fails.
+ */
+export function baseOtSenderFinish(
+  T: Uint8Array,
+  secret: BaseOtSenderSecret,
+  msg: BaseOtReceiverMsg,
+  receiver: number,
+): { k0: Uint8Array; k1: Uint8Array } {
+  check(msg.inst.length === KAPPA, receiver, "base OT: wrong instance count");
+  const hs = normalizeZ(
+    Point,
+    msg.inst.map((_, k) => hk(T, k, msg.seed)),
+  );
+  const points: Point[] = [];
+  const scalars: bigint[] = [];
+  let gCoef = 0n;
+  const rho = () => bytesToBig(randomBytes(16));
+  for (let k = 0; k < KAPPA; k++) {
+    const it = msg.inst[k]!;
+    const h = hs[k]!;
+    const e = orChallenge(T, k, h, it);
+    const e1 = mod(e - it.e0);
+    // z0·G + e0·v = A0;  z0·h + e0·u = B0;  z1·G + e1·(v − h) = A1;  z1·h + e1·u = B1,
+    // combined with independent random 128-bit weights ρ1..ρ4.
+    const [r1, r2, r3, r4] = [rho(), rho(), rho(), rho()];
+    gCoef += r1 * it.z0 + r3 * it.z1;
+    points.push(it.v, h, it.u, it.A0, it.B0, it.A1, it.B1);
+    scalars.push(
+      mod(r1 * it.e0 + r3 * e1),
+      mod(r2 * it.z0 - r3 * e1 + r4 * it.z1),
+      mod(r2 * it.e0 + r4 * e1),
+      mod(-r1),
+      mod(-r2),
+      mod(-r3),
+      mod(-r4),
+    );
+  }
+  points.push(G);
+  scalars.push(mod(gCoef));
+  if (!pippenger(Point, points, scalars).is0())
+    throw new ProtocolError("bad-message", "base OT: invalid OR-proof", [receiver]);
+  const outs: Point[] = [];
+  for (let k = 0; k < KAPPA; k++) {
+    const it = msg.inst[k]!;
+    const v1 = it.v.subtract(hs[k]!);
+    check(!v1.is0(), receiver, "base OT: degenerate instance");
+    outs.push(mulEphemeral(it.v, secret.s), mulEphemeral(v1, secret.s));
+  }
+  const k0 = new Uint8Array(KAPPA * 32);
+  const k1 = new Uint8Array(KAPPA * 32);
+  normalizeZ(Point, outs).forEach((P, i) => {
+    const k = i >> 1;
+    (i & 1 ? k1 : k0).set(outKey(T, k, i & 1, P), 32 * k);
+  });
+  return { k0, k1 };
+}
+
+/** Writes the sender's message. */
+export function writeSenderMsg(w: Writer, m: BaseOtSenderMsg): void {
+  w.fixed(pointToBytes(m.z)).fixed(pointToBytes(m.proof.K)).fixed(scalarToBytes(m.proof.z));
+}
+
+/** Reads and validates the sender's message (points on curve, canonical scalar). */
+export function readSenderMsg(r: Reader, from: number): BaseOtSenderMsg {
+  const z = decodePoint(r.fixed(33), from, "base OT z");
+  const K = decodePoint(r.fixed(33), from, "base OT PoK commitment");
+  const zr = decodeScalar(r.fixed(32), from, "base OT PoK response");
+  return { z, proof: { K, z: zr } };
+}
+
+/** Writes the receiver's message. */
+export function writeReceiverMsg(w: Writer, m: BaseOtReceiverMsg): void {
+  w.fixed(m.seed);
+  const buf = new Uint8Array(KAPPA * (6 * 33 + 3 * 32));
+  let off = 0;
+  for (const it of m.inst) {
+    for (const P of [it.u, it.v, it.A0, it.B0, it.A1, it.B1]) {
+      buf.set(pointToBytes(P), off);
+      off += 33;
+    }
+    for (const s of [it.e0, it.z0, it.z1]) {
+      scalarToBytes(s, buf, off);
+      off += 32;
+    }
+  }
+  w.fixed(buf);
+}
+
+/** Reads and validates the receiver's message: every point on the curve and not the identity. */
+export function readReceiverMsg(r: Reader, from: number): BaseOtReceiverMsg {
+  const seed = r.fixed(32);
+  const inst: ReceiverInstance[] = [];
+  for (let k = 0; k < KAPPA; k++) {
+    const P = (what: string) => decodePoint(r.fixed(33), from, `base OT ${what}[${k}]`);
+    const S = (what: string) => decodeScalar(r.fixed(32), from, `base OT ${what}[${k}]`);
+    const u = P("u");
+    const v = P("v");
+    const A0 = P("A0");
+    const B0 = P("B0");
+    const A1 = P("A1");
+    const B1 = P("B1");
+    inst.push({ u, v, A0, B0, A1, B1, e0: S("e0"), z0: S("z0"), z1: S("z1") });
+  }
+  return { seed, inst };
+}

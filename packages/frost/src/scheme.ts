@@ -1,0 +1,47 @@
+/**
+ * Assembles a {@link Scheme} from a ciphersuite: the same DKG, signing and refresh rounds for
+ * every curve, with the curve-specific parts taken from the {@link Ciphersuite}.
+ * @module
+ */
+import { ProtocolError, type Scheme } from "@custody/core";
+import type { Ciphersuite } from "./ciphersuite.js";
+import { startKeygen } from "./keygen/round1.js";
+import { startRefresh } from "./refresh/round1.js";
+import { decodeShare, encodeShare, type FrostShare } from "./share.js";
+import { startSign } from "./sign/round1.js";
+
+/** Highest round number used by any FROST protocol here (DKG and refresh: 3; signing: 2). */
+export const FROST_MAX_ROUNDS = 3;
+
+/**
+ * Accepts any byte-string message; rejects every derivation path, since BIP32-style derivation is
+ * not implemented for either scheme yet.
+ */
+function checkSignInput(message: Uint8Array, path?: readonly number[]): void {
+  if (!(message instanceof Uint8Array)) throw new ProtocolError("bad-input", "message must be bytes");
+  if (path !== undefined && path.length > 0)
+    throw new ProtocolError("bad-input", "key derivation paths are not supported by FROST schemes");
+}
+
+/** Builds the {@link Scheme} for one ciphersuite. */
+export function createScheme(suite: Ciphersuite): Scheme<FrostShare> {
+  return Object.freeze({
+    name: suite.name,
+    maxRounds: FROST_MAX_ROUNDS,
+    keygen: (params) => startKeygen(suite, params),
+    sign: (params) => startSign(suite, params, checkSignInput),
+    refresh: (params) => startRefresh(suite, params),
+    encodeShare: (share) => encodeShare(suite, share),
+    decodeShare: (bytes) => decodeShare(suite, bytes),
+    info: (share) => {
+      if (share.scheme !== suite.name) throw new ProtocolError("bad-input", `not a ${suite.name} share`);
+      return {
+        publicKey: suite.publicKey(suite.decodePoint(share.groupKey)),
+        threshold: share.threshold,
+        parties: [...share.parties],
+        self: share.self,
+      };
+    },
+    checkSignInput,
+  } satisfies Scheme<FrostShare>);
+}

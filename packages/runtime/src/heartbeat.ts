@@ -1,0 +1,108 @@
+/**
+ * Liveness over NATS Core: workers publish heartbeats; the API tracks which parties have a live
+ * worker and picks signer sets from them. Heartbeats are never persisted.
+ * @module
+ */
+import { HeartbeatSchema, create, fromBinary, heartbeatSubject, heartbeatWildcard, toBinary } from "@custody/proto";
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+
+/** A worker counts as dead after this many missed heartbeat intervals. */
+export const MISSED_HEARTBEATS = 3;
+
+/** Publishes a worker's heartbeat every `intervalMs` until stopped. */
+export class HeartbeatPublisher {
+  private seq = 0n;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly party: number,
+    private readonly workerId: string,
+    private readonly intervalMs: number,
+    private readonly activeSessions: () => number,
+    private readonly version = "0.1.0",
+  ) {}
+
+  /** Sends one heartbeat now and then periodically. */
+  start(): void {
+    this.beat();
+    this.timer = setInterval(() => this.beat(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops publishing. */
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private beat(): void {
+    if (this.nc.isClosed()) return;
+    const hb = create(HeartbeatSchema, {
+      party: this.party,
+      workerId: this.workerId,
+      seq: this.seq++,
+      activeSessions: this.activeSessions(),
+      intervalMs: this.intervalMs,
+      sentAtMs: BigInt(Date.now()),
+      version: this.version,
+    });
+    this.nc.publish(heartbeatSubject(this.party, this.workerId), toBinary(HeartbeatSchema, hb));
+  }
+}
+
+/** One worker as last seen. */
+export interface WorkerSighting {
+  readonly party: number;
+  readonly workerId: string;
+  readonly lastSeenMs: number;
+  readonly intervalMs: number;
+  readonly activeSessions: number;
+}
+
+/** Tracks heartbeats and answers which parties are live. */
+export class LivenessTracker {
+  private readonly workers = new Map<string, WorkerSighting>();
+  private sub: Subscription | undefined;
+
+  constructor(private readonly nc: NatsConnection) {}
+
+  /** Subscribes to every heartbeat. */
+  start(): void {
+    this.sub = this.nc.subscribe(heartbeatWildcard, {
+      callback: (err, m) => {
+        if (err) return;
+        try {
+          const hb = fromBinary(HeartbeatSchema, m.data);
+          const tokens = m.subject.split(".");
+          if (Number(tokens[2]) !== hb.party || tokens[3] !== hb.workerId) return;
+          const intervalMs = Math.min(Math.max(hb.intervalMs, 100), 60_000);
+          this.workers.set(`${hb.party}/${hb.workerId}`, {
+            party: hb.party,
+            workerId: hb.workerId,
+            lastSeenMs: Date.now(),
+            intervalMs,
+            activeSessions: hb.activeSessions,
+          });
+        } catch {
+          // malformed heartbeat: ignore
+        }
+      },
+    });
+  }
+
+  /** Stops tracking. */
+  stop(): void {
+    this.sub?.unsubscribe();
+  }
+
+  /** Workers seen within their liveness window. */
+  liveWorkers(now = Date.now()): WorkerSighting[] {
+    return [...this.workers.values()].filter((w) => now - w.lastSeenMs <= w.intervalMs * MISSED_HEARTBEATS);
+  }
+
+  /** Parties with at least one live worker, ascending. */
+  liveParties(now = Date.now()): number[] {
+    return [...new Set(this.liveWorkers(now).map((w) => w.party))].sort((a, b) => a - b);
+  }
+}

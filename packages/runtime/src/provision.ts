@@ -1,0 +1,115 @@
+/**
+ * Creates (idempotently) every stream, consumer and bucket Custody uses. Run by the admin identity
+ * before the API and workers start; workers and the API have no right to create anything.
+ * @module
+ */
+import {
+  IDEMPOTENCY_BUCKET,
+  KEYS_BUCKET,
+  OPERATIONS_BUCKET,
+  REQUEST_STREAM,
+  RESULT_CONSUMER,
+  RESULT_STREAM,
+  partyConsumer,
+  requestSubjects,
+  resultSubjects,
+  shareBucket,
+} from "@custody/proto";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  type JetStreamManager,
+  ReplayPolicy,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+  jetstreamManager,
+} from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { type NatsConnection, nanos } from "@nats-io/transport-node";
+
+/** Sizing and durability of the provisioned assets. */
+export interface ProvisionOptions {
+  /** Parties that will have a consumer and a share bucket. */
+  readonly parties: readonly number[];
+  /** Replicas of every stream and bucket: 1 on one server, 3 on a cluster. */
+  readonly replicas?: number;
+  /** Redeliveries before a work item is given up. Default 5. */
+  readonly maxDeliver?: number;
+  /** Ack wait of work items in ms (workers signal progress while they run). Default 30 s. */
+  readonly ackWaitMs?: number;
+  /** In-flight work items per party consumer. Default 64. */
+  readonly maxAckPending?: number;
+}
+
+/** Defaults shared by provisioning and the workers (which must know `maxDeliver`). */
+export const WORK_DEFAULTS = { maxDeliver: 5, ackWaitMs: 30_000, maxAckPending: 64 } as const;
+
+async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }) {
+  try {
+    await jsm.streams.info(config.name);
+    await jsm.streams.update(config.name, config);
+  } catch (e) {
+    if ((e as { name?: string }).name !== "StreamNotFoundError" && !String(e).includes("not found")) throw e;
+    await jsm.streams.add(config);
+  }
+}
+
+/** Creates or updates the request and result streams, the consumers and the KV buckets. */
+export async function provision(nc: NatsConnection, options: ProvisionOptions): Promise<void> {
+  const replicas = options.replicas ?? 1;
+  const jsm = await jetstreamManager(nc);
+  await ensureStream(jsm, {
+    name: REQUEST_STREAM,
+    subjects: [requestSubjects],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    num_replicas: replicas,
+    max_age: nanos(7 * 24 * 3600_000),
+    max_bytes: 1024 ** 3,
+    max_msg_size: 1024 * 1024,
+    discard: DiscardPolicy.New,
+    duplicate_window: nanos(10 * 60_000),
+    deny_delete: true,
+    deny_purge: true,
+  });
+  await ensureStream(jsm, {
+    name: RESULT_STREAM,
+    subjects: [resultSubjects],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    num_replicas: replicas,
+    max_age: nanos(30 * 24 * 3600_000),
+    max_bytes: 1024 ** 3,
+    discard: DiscardPolicy.New,
+    duplicate_window: nanos(10 * 60_000),
+    allow_direct: true,
+    deny_delete: true,
+    deny_purge: true,
+  });
+  const consumers = [
+    ...options.parties.map((p) => ({ stream: REQUEST_STREAM, name: partyConsumer(p) })),
+    { stream: RESULT_STREAM, name: RESULT_CONSUMER },
+  ];
+  for (const c of consumers) {
+    await jsm.consumers.add(c.stream, {
+      name: c.name,
+      durable_name: c.name,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      replay_policy: ReplayPolicy.Instant,
+      ack_wait: nanos(options.ackWaitMs ?? WORK_DEFAULTS.ackWaitMs),
+      max_deliver: c.stream === REQUEST_STREAM ? (options.maxDeliver ?? WORK_DEFAULTS.maxDeliver) : -1,
+      max_ack_pending: options.maxAckPending ?? WORK_DEFAULTS.maxAckPending,
+      max_waiting: 512,
+    });
+  }
+  const kvm = new Kvm(nc);
+  const bucket = (name: string, extra: { ttl?: number; history?: number } = {}) =>
+    kvm.create(name, { replicas, storage: StorageType.File, history: extra.history ?? 1, ttl: extra.ttl });
+  await bucket(OPERATIONS_BUCKET);
+  await bucket(KEYS_BUCKET);
+  await bucket(IDEMPOTENCY_BUCKET, { ttl: 24 * 3600_000 });
+  for (const p of options.parties) await bucket(shareBucket(p), { history: 1 });
+}

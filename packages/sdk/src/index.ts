@@ -1,0 +1,127 @@
+/**
+ * @custody/sdk: a small typed client of the Custody HTTP API. Long operations are returned as
+ * operations; {@link CustodyClient.wait} follows one to its end.
+ * @module
+ */
+
+/** A threshold key. */
+export interface Key {
+  id: string;
+  scheme: string;
+  threshold: number;
+  parties: number[];
+  label?: string;
+  status: "creating" | "active" | "failed";
+  publicKey?: string;
+  chainCode?: string;
+  xpub?: string;
+  epoch: number;
+  operationId: string;
+  refreshing?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A produced signature. */
+export interface Signature {
+  signature: string;
+  publicKey: string;
+  keyId: string;
+  epoch: number;
+  recoveryId?: number;
+  der?: string;
+  path?: string;
+}
+
+/** An accepted request. */
+export interface Operation {
+  id: string;
+  type: "dkg" | "sign" | "refresh";
+  status: "pending" | "succeeded" | "failed";
+  keyId: string;
+  participants: number[];
+  reports: Record<string, string>;
+  createdAt: string;
+  updatedAt: string;
+  targetEpoch?: number;
+  signature?: Signature;
+  error?: { code: string; message: string; culprits: number[] };
+}
+
+/** An RFC 9457 problem returned by the API. */
+export class ApiProblem extends Error {
+  override readonly name = "ApiProblem";
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    readonly title: string,
+    readonly detail: string | undefined,
+    readonly body: Record<string, unknown>,
+  ) {
+    super(`${title}${detail ? `: ${detail}` : ""} (${type})`);
+  }
+}
+
+/** Options of a request. */
+export interface RequestOptions {
+  /** Makes a retried request return the same operation. */
+  idempotencyKey?: string;
+}
+
+/** Client of one Custody API. */
+export class CustodyClient {
+  constructor(private readonly baseUrl: string) {}
+
+  private async call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+    const res = await fetch(new URL(path, this.baseUrl), {
+      method,
+      headers: { ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    const json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    if (!res.ok) {
+      throw new ApiProblem(res.status, String(json.type ?? "about:blank"), String(json.title ?? res.statusText), json.detail as string | undefined, json);
+    }
+    return json as T;
+  }
+
+  private idem(o?: RequestOptions): Record<string, string> {
+    return o?.idempotencyKey ? { "idempotency-key": o.idempotencyKey } : {};
+  }
+
+  /** Starts DKG of a new key. */
+  createKey(input: { scheme: string; threshold: number; parties: number; label?: string }, o?: RequestOptions) {
+    return this.call<Operation>("POST", "/v1/keys", input, this.idem(o));
+  }
+  /** All keys. */
+  async listKeys(): Promise<Key[]> {
+    return (await this.call<{ keys: Key[] }>("GET", "/v1/keys")).keys;
+  }
+  /** One key. */
+  getKey(id: string) {
+    return this.call<Key>("GET", `/v1/keys/${encodeURIComponent(id)}`);
+  }
+  /** Starts signing `message` (hex). */
+  sign(keyId: string, input: { message: string; path?: string }, o?: RequestOptions) {
+    return this.call<Operation>("POST", `/v1/keys/${encodeURIComponent(keyId)}/sign`, input, this.idem(o));
+  }
+  /** Starts a refresh. */
+  refresh(keyId: string, o?: RequestOptions) {
+    return this.call<Operation>("POST", `/v1/keys/${encodeURIComponent(keyId)}/refresh`, undefined, this.idem(o));
+  }
+  /** One operation, waiting up to `waitSeconds` for its end. */
+  operation(id: string, waitSeconds = 0) {
+    return this.call<Operation>("GET", `/v1/operations/${encodeURIComponent(id)}?wait=${waitSeconds}`);
+  }
+  /** Follows an operation until it is no longer pending or `timeoutMs` passed. */
+  async wait(op: Operation | string, timeoutMs = 120_000): Promise<Operation> {
+    const id = typeof op === "string" ? op : op.id;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const left = Math.max(0, Math.ceil((deadline - Date.now()) / 1000));
+      const cur = await this.operation(id, Math.min(left, 30));
+      if (cur.status !== "pending" || Date.now() >= deadline) return cur;
+    }
+  }
+}

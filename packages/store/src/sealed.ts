@@ -1,0 +1,51 @@
+/**
+ * Encryption at rest: XChaCha20-Poly1305 under the party's key-encryption key (KEK), with a fresh
+ * random 24-byte nonce per write and associated data that binds the record to its key id, party,
+ * epoch and scheme, so a record copied to another slot fails to open.
+ * Layout: `version(1) || nonce(24) || ciphertext+tag`.
+ * @module
+ */
+import { frame } from "@custody/core";
+import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
+import { randomBytes } from "@noble/ciphers/utils.js";
+
+const VERSION = 1;
+const NONCE_BYTES = 24;
+
+/** Where a sealed share belongs; all of it is authenticated. */
+export interface ShareSlot {
+  readonly keyId: string;
+  readonly party: number;
+  readonly epoch: number;
+  readonly scheme: string;
+}
+
+/** Raised when a record fails to decrypt (wrong KEK, tampering, or a record moved to another slot). */
+export class SealError extends Error {
+  override readonly name = "SealError";
+}
+
+const aad = (s: ShareSlot) => frame("custody/share-at-rest/v1", [s.keyId, s.party, s.epoch, s.scheme]);
+
+/** Encrypts a share for `slot`. */
+export function seal(kek: Uint8Array, slot: ShareSlot, plaintext: Uint8Array): Uint8Array {
+  if (kek.length !== 32) throw new SealError("KEK must be 32 bytes");
+  const nonce = randomBytes(NONCE_BYTES);
+  const ct = xchacha20poly1305(kek, nonce, aad(slot)).encrypt(plaintext);
+  const out = new Uint8Array(1 + NONCE_BYTES + ct.length);
+  out[0] = VERSION;
+  out.set(nonce, 1);
+  out.set(ct, 1 + NONCE_BYTES);
+  return out;
+}
+
+/** Decrypts a record sealed for `slot`. */
+export function open(kek: Uint8Array, slot: ShareSlot, record: Uint8Array): Uint8Array {
+  if (kek.length !== 32) throw new SealError("KEK must be 32 bytes");
+  if (record.length < 1 + NONCE_BYTES + 16 || record[0] !== VERSION) throw new SealError("unsupported share record");
+  try {
+    return xchacha20poly1305(kek, record.subarray(1, 1 + NONCE_BYTES), aad(slot)).decrypt(record.subarray(1 + NONCE_BYTES));
+  } catch {
+    throw new SealError(`share record for key ${slot.keyId} epoch ${slot.epoch} failed authentication`);
+  }
+}
