@@ -32,6 +32,8 @@ export interface StackOptions {
   readonly roundTimeoutMs?: number;
   /** Session join timeout (ms), passed to workers. */
   readonly joinTimeoutMs?: number;
+  /** Ack wait of work items (ms); workers report progress at a third of it. Default 30 s. */
+  readonly ackWaitMs?: number;
   /** Where children's output goes: "inherit" (dev) or log files under dir/logs (tests). */
   readonly output?: "inherit" | "files";
 }
@@ -68,8 +70,8 @@ function ensureIdentity(dir: string, name: string): string {
 export class Stack {
   readonly processes = new Map<string, StackProcess>();
   private constructor(
-    readonly options: Required<Omit<StackOptions, "roundTimeoutMs" | "joinTimeoutMs" | "heartbeatMs">> &
-      Pick<StackOptions, "roundTimeoutMs" | "joinTimeoutMs" | "heartbeatMs">,
+    readonly options: Required<Omit<StackOptions, "roundTimeoutMs" | "joinTimeoutMs" | "heartbeatMs" | "ackWaitMs">> &
+      Pick<StackOptions, "roundTimeoutMs" | "joinTimeoutMs" | "heartbeatMs" | "ackWaitMs">,
     readonly nats: NatsServer,
     public apiUrl: string,
   ) {}
@@ -92,7 +94,7 @@ export class Stack {
       config: accountsConfig({ admin, api: [api], workers: workerKeys }),
     });
     const nc = await connectNats({ servers: [nats.url], seedFile: seedPath(dir, "admin"), name: "admin" });
-    await provision(nc, { parties: partyIds });
+    await provision(nc, { parties: partyIds, ackWaitMs: options.ackWaitMs });
     await nc.close();
     const stack = new Stack(options, nats, "");
     await stack.startApi();
@@ -178,6 +180,7 @@ export class Stack {
     if (o.heartbeatMs) args.push("--heartbeat-ms", String(o.heartbeatMs));
     if (o.roundTimeoutMs) args.push("--round-timeout-ms", String(o.roundTimeoutMs));
     if (o.joinTimeoutMs) args.push("--join-timeout-ms", String(o.joinTimeoutMs));
+    if (o.ackWaitMs) args.push("--progress-ms", String(Math.max(100, Math.floor(o.ackWaitMs / 3))));
     return this.spawnChild(workerName(party, worker), args);
   }
 

@@ -27,6 +27,8 @@ export interface WorkerConfig {
   readonly heartbeatMs?: number;
   readonly roundTimeoutMs?: number;
   readonly joinTimeoutMs?: number;
+  /** Interval of in-progress signals on a running work item. Default 10 s. */
+  readonly progressMs?: number;
   readonly tls?: { readonly caFile: string; readonly certFile: string; readonly keyFile: string };
   /** Schemes to serve; default all. */
   readonly schemes?: ReadonlyMap<string, Scheme<unknown>>;
@@ -65,6 +67,7 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
     party: config.party,
     workerId: config.workerId,
     slots: config.slots,
+    progressMs: config.progressMs,
     log,
     classify,
     handler: (ctx) => runJob(env, ctx),

@@ -111,9 +111,9 @@ export function mulEphemeral(p: Point, k: bigint): Point {
   return p.multiplyUnsafe(k);
 }
 
-/** `k·G` for a secret scalar (precomputed-table constant-time path). */
+/** `k·G` for a secret scalar (precomputed-table constant-time path); `0·G` is the identity. */
 export function mulG(k: bigint): Point {
-  return G.multiply(k);
+  return k === 0n ? Point.ZERO : G.multiply(k);
 }
 
 /** Constant-time equality of two byte strings of equal length. */

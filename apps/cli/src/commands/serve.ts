@@ -76,6 +76,7 @@ export function registerServeCommands(program: Command): void {
     .option("--heartbeat-ms <ms>", "heartbeat interval", "2000")
     .option("--round-timeout-ms <ms>", "session round timeout", "30000")
     .option("--join-timeout-ms <ms>", "session join timeout", "20000")
+    .option("--progress-ms <ms>", "interval of in-progress signals (a third of the ack wait)", "10000")
     .action(
       async (o: {
         party: string;
@@ -87,6 +88,7 @@ export function registerServeCommands(program: Command): void {
         heartbeatMs: string;
         roundTimeoutMs: string;
         joinTimeoutMs: string;
+        progressMs: string;
       }) => {
         const w = await startWorker({
           party: int(o.party),
@@ -98,6 +100,7 @@ export function registerServeCommands(program: Command): void {
           heartbeatMs: int(o.heartbeatMs),
           roundTimeoutMs: int(o.roundTimeoutMs),
           joinTimeoutMs: int(o.joinTimeoutMs),
+          progressMs: int(o.progressMs),
         });
         onSignals(() => w.stop(true));
       },
