@@ -25,7 +25,7 @@ if (selected.length === 0) {
   console.error("no test files found: run `npm run build` first");
   process.exit(1);
 }
-const concurrency = process.env.TEST_CONCURRENCY ?? "2";
+const concurrency = process.env.TEST_CONCURRENCY ?? "1";
 const r = spawnSync(
   process.execPath,
   ["--test", `--test-concurrency=${concurrency}`, "--test-reporter=spec", ...selected],
