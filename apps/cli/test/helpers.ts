@@ -9,7 +9,9 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ecc from "tiny-secp256k1";
-import { Stack, type StackOptions } from "../src/index.js";
+import { Stack, type StackOptions, workerName } from "../src/index.js";
+
+export { workerName };
 
 /** Starts a stack in a fresh temporary directory. */
 export async function startTestStack(o: Omit<StackOptions, "dir"> = {}): Promise<Stack> {

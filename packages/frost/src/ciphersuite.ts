@@ -6,7 +6,8 @@
  * - `ed25519`: FROST(Ed25519, SHA-512), RFC 9591 §6.1. Signatures are RFC 8032 Ed25519.
  * - `bip340`: FROST over secp256k1 with BIP340 even-y handling (noble's `schnorr_FROST`,
  *   "FROST-secp256k1-SHA256-TR-v1"). Signatures are BIP340 Schnorr under the x-only key.
- *   No Taproot tweak is applied: the x-only key is the untweaked DKG key.
+ *   No Taproot tweak is applied: the x-only key is the untweaked DKG key (or its BIP32
+ *   non-hardened child when signing along a path).
  * @module
  */
 import { frame, type HashPart } from "@custody/core";
@@ -53,6 +54,11 @@ export interface Ciphersuite {
   readonly name: SchemeName;
   /** Scheme id byte used in the share encoding. */
   readonly id: number;
+  /**
+   * Whether keys carry a BIP32 chain code and sign along non-hardened derivation paths (bip340:
+   * yes; ed25519: no, its shares keep no chain code and paths are rejected).
+   */
+  readonly derivation: boolean;
   /** noble's RFC 9591 ciphersuite, used for nonce commitment, signature shares and aggregation. */
   readonly frost: FROST;
   /** The scalar field (order of the prime-order group). */
@@ -89,6 +95,7 @@ export interface Ciphersuite {
 function makeSuite(cfg: {
   name: SchemeName;
   id: number;
+  derivation: boolean;
   frost: FROST;
   Point: GroupConstructor;
   pointLength: number;
@@ -100,6 +107,7 @@ function makeSuite(cfg: {
   const suite: Ciphersuite = {
     name: cfg.name,
     id: cfg.id,
+    derivation: cfg.derivation,
     frost: cfg.frost,
     Fn,
     base: Point.BASE,
@@ -141,6 +149,7 @@ function makeSuite(cfg: {
 export const ed25519Suite: Ciphersuite = makeSuite({
   name: "ed25519",
   id: 1,
+  derivation: false,
   frost: ed25519_FROST,
   Point: ed25519.Point,
   pointLength: 32,
@@ -152,6 +161,7 @@ export const ed25519Suite: Ciphersuite = makeSuite({
 export const bip340Suite: Ciphersuite = makeSuite({
   name: "bip340",
   id: 2,
+  derivation: true,
   frost: schnorr_FROST,
   Point: secp256k1.Point,
   pointLength: 33,

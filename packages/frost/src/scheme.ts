@@ -4,6 +4,7 @@
  * @module
  */
 import { ProtocolError, type Scheme } from "@custody/core";
+import { assertDerivationPath } from "./bip32.js";
 import type { Ciphersuite } from "./ciphersuite.js";
 import { startKeygen } from "./keygen/round1.js";
 import { startRefresh } from "./refresh/round1.js";
@@ -14,17 +15,22 @@ import { startSign } from "./sign/round1.js";
 export const FROST_MAX_ROUNDS = 3;
 
 /**
- * Accepts any byte-string message; rejects every derivation path, since BIP32-style derivation is
- * not implemented for either scheme yet.
+ * Accepts any byte-string message. With derivation (bip340) a path must be at most 255
+ * non-hardened indices (0..2^31-1); without it (ed25519) any non-empty path is rejected.
  */
-function checkSignInput(message: Uint8Array, path?: readonly number[]): void {
-  if (!(message instanceof Uint8Array)) throw new ProtocolError("bad-input", "message must be bytes");
-  if (path !== undefined && path.length > 0)
-    throw new ProtocolError("bad-input", "key derivation paths are not supported by FROST schemes");
+function signInputChecker(suite: Ciphersuite) {
+  return (message: Uint8Array, path?: readonly number[]): void => {
+    if (!(message instanceof Uint8Array)) throw new ProtocolError("bad-input", "message must be bytes");
+    if (path === undefined) return;
+    if (suite.derivation) assertDerivationPath(path);
+    else if (!Array.isArray(path) || path.length > 0)
+      throw new ProtocolError("bad-input", `${suite.name} keys do not support derivation paths`);
+  };
 }
 
 /** Builds the {@link Scheme} for one ciphersuite. */
 export function createScheme(suite: Ciphersuite): Scheme<FrostShare> {
+  const checkSignInput = signInputChecker(suite);
   return Object.freeze({
     name: suite.name,
     maxRounds: FROST_MAX_ROUNDS,
@@ -37,6 +43,7 @@ export function createScheme(suite: Ciphersuite): Scheme<FrostShare> {
       if (share.scheme !== suite.name) throw new ProtocolError("bad-input", `not a ${suite.name} share`);
       return {
         publicKey: suite.publicKey(suite.decodePoint(share.groupKey)),
+        ...(share.chainCode !== undefined ? { chainCode: share.chainCode.slice() } : {}),
         threshold: share.threshold,
         parties: [...share.parties],
         self: share.self,

@@ -3,6 +3,15 @@
  * paper's KeyGen): each party samples a random polynomial of degree t-1, broadcasts the Feldman
  * commitments to its coefficients with a proof of knowledge of the constant term, and, once it
  * holds every other party's valid broadcast, sends each party its share `f_i(j)` point to point.
+ *
+ * For `bip340` the DKG also produces a joint BIP32 chain code by commit-then-reveal: each party
+ * draws a random 32-byte contribution `ρ_i` and appends `H(session, sender, ρ_i)` to its round-1
+ * broadcast; it reveals `ρ_i` in round 2, appended to each point-to-point share. Every receiver
+ * checks the reveal against the broadcast commitment (blaming the sender on mismatch), so a
+ * revealed value is the same for everybody, was fixed before anyone saw another contribution, and
+ * cannot be copied from another party (the commitment binds the sender). The chain code is the
+ * hash of all contributions in party order ({@link jointChainCode}) and is bound into the
+ * confirmation transcript.
  * @module
  */
 import {
@@ -16,8 +25,10 @@ import {
   type ProtocolMessage,
   type Round,
   type Step,
+  transcriptHash,
   Writer,
 } from "@custody/core";
+import { randomBytes } from "@noble/hashes/utils.js";
 import type { Ciphersuite, GroupElement } from "../ciphersuite.js";
 import type { FrostShare } from "../share.js";
 import { evalPolynomial, randomPolynomial } from "../vss.js";
@@ -30,19 +41,57 @@ export interface KeygenContext extends PokContext {
   readonly self: PartyId;
 }
 
-/** One party's round-1 broadcast, decoded. `payload` is its (canonical) encoding. */
+/** Byte length of a chain-code contribution and of its commitment. */
+export const CHAIN_CONTRIBUTION_LENGTH = 32;
+
+/**
+ * One party's round-1 broadcast, decoded. `payload` is its (canonical) encoding:
+ * `u32 t | t × element | element R | scalar z`, then for bip340 the 32-byte chain-code commitment.
+ */
 export interface KeygenPackage {
   readonly commitments: readonly GroupElement[];
   readonly pok: Pok;
+  /** bip340 only: commitment to the sender's chain-code contribution. */
+  readonly chainCommitment: Uint8Array | undefined;
   readonly payload: Uint8Array;
 }
 
-function encodePackage(suite: Ciphersuite, commitments: readonly GroupElement[], pok: Pok): Uint8Array {
-  return new Writer()
+/** Commitment to party `sender`'s chain-code contribution, bound to the session. */
+export function commitChainContribution(
+  ctx: KeygenContext,
+  sender: PartyId,
+  contribution: Uint8Array,
+): Uint8Array {
+  return transcriptHash("custody/frost/dkg/chaincode/commit/v1", [
+    ctx.suite.name,
+    ctx.sessionId,
+    sender,
+    contribution,
+  ]);
+}
+
+/** The joint chain code: a domain-separated hash of every contribution, in party order. */
+export function jointChainCode(ctx: KeygenContext, contributions: ReadonlyMap<PartyId, Uint8Array>): Uint8Array {
+  return transcriptHash("custody/frost/dkg/chaincode/v1", [
+    ctx.suite.name,
+    ctx.sessionId,
+    Uint8Array.from(ctx.parties),
+    ...ctx.parties.flatMap((p) => [p, contributions.get(p)!]),
+  ]);
+}
+
+function encodePackage(
+  suite: Ciphersuite,
+  commitments: readonly GroupElement[],
+  pok: Pok,
+  chainCommitment: Uint8Array | undefined,
+): Uint8Array {
+  const w = new Writer()
     .list(commitments, (w, c) => w.fixed(c.toBytes()))
     .fixed(pok.R.toBytes())
-    .fixed(suite.encodeScalar(pok.z))
-    .finish();
+    .fixed(suite.encodeScalar(pok.z));
+  if (chainCommitment) w.fixed(chainCommitment);
+  return w.finish();
 }
 
 class KeygenRound1 implements Round<FrostShare> {
@@ -53,6 +102,7 @@ class KeygenRound1 implements Round<FrostShare> {
   constructor(
     private readonly ctx: KeygenContext,
     private readonly coefficients: bigint[],
+    private readonly contribution: Uint8Array | undefined,
     own: KeygenPackage,
   ) {
     this.expects = { from: others(ctx.parties, ctx.self), broadcast: true, p2p: false };
@@ -70,7 +120,8 @@ class KeygenRound1 implements Round<FrostShare> {
         `expected ${threshold} commitments, got ${commitments.length}`,
       );
       const pok = { R: readPoint(suite, r), z: readScalar(suite, r) };
-      return { commitments, pok, payload: msg.payload.slice() };
+      const chainCommitment = suite.derivation ? r.fixed(CHAIN_CONTRIBUTION_LENGTH) : undefined;
+      return { commitments, pok, chainCommitment, payload: msg.payload.slice() };
     });
     check(verifyPok(this.ctx, from, pkg.commitments, pkg.pok), from, "invalid proof of knowledge");
     this.received.set(from, pkg);
@@ -78,13 +129,12 @@ class KeygenRound1 implements Round<FrostShare> {
 
   finalize(): Step<FrostShare> {
     const { suite, self, parties } = this.ctx;
-    const out: ProtocolMessage[] = others(parties, self).map((to) => ({
-      round: 2,
-      from: self,
-      to,
-      payload: suite.encodeScalar(evalPolynomial(suite, this.coefficients, to)),
-    }));
-    return next(new KeygenRound2(this.ctx, this.coefficients, this.received), out);
+    const out: ProtocolMessage[] = others(parties, self).map((to) => {
+      const w = new Writer().fixed(suite.encodeScalar(evalPolynomial(suite, this.coefficients, to)));
+      if (this.contribution) w.fixed(this.contribution);
+      return { round: 2, from: self, to, payload: w.finish() };
+    });
+    return next(new KeygenRound2(this.ctx, this.coefficients, this.contribution, this.received), out);
   }
 }
 
@@ -107,8 +157,10 @@ export function startKeygen(suite: Ciphersuite, params: KeygenParams): Step<Fros
   };
   const { coefficients, commitments } = randomPolynomial(suite, ctx.threshold, suite.randomScalar());
   const pok = provePok(ctx, ctx.self, coefficients[0]!, commitments);
-  const payload = encodePackage(suite, commitments, pok);
-  return next(new KeygenRound1(ctx, coefficients, { commitments, pok, payload }), [
+  const contribution = suite.derivation ? randomBytes(CHAIN_CONTRIBUTION_LENGTH) : undefined;
+  const chainCommitment = contribution && commitChainContribution(ctx, ctx.self, contribution);
+  const payload = encodePackage(suite, commitments, pok, chainCommitment);
+  return next(new KeygenRound1(ctx, coefficients, contribution, { commitments, pok, chainCommitment, payload }), [
     broadcast(1, ctx.self, payload),
   ]);
 }

@@ -2,7 +2,8 @@
  * Refresh round 2: each party checks every received share `f_j(self)` against the sender's
  * commitments, adds their sum to its old signing share, updates every verifying share by the
  * summed commitments evaluated at that party, asserts the group key is unchanged, hashes the
- * transcript (including the previous key transcript) and moves to the confirmation round.
+ * transcript (including the previous key transcript) and moves to the confirmation round. The
+ * chain code (bip340) is carried over unchanged, so derived child keys stay the same.
  * @module
  */
 import {
@@ -77,6 +78,7 @@ export class RefreshRound2 implements Round<FrostShare> {
       ...parties.flatMap((p) => [p, this.packages.get(p)!.payload]),
       old.groupKey,
       ...verifying.map(([, v]) => v.toBytes()),
+      old.chainCode ?? new Uint8Array(0),
     ]);
     const share = new FrostShare(
       {
@@ -87,6 +89,7 @@ export class RefreshRound2 implements Round<FrostShare> {
         groupKey: old.groupKey,
         verifyingShares: new Map(verifying.map(([p, v]) => [p, v.toBytes()])),
         transcript,
+        chainCode: old.chainCode,
       },
       secret,
     );

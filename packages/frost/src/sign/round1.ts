@@ -2,7 +2,8 @@
  * Signing round 1 (RFC 9591 §5.1): each signer draws fresh hiding and binding nonces, hedged with
  * its share and with randomness keyed by the session id, and broadcasts their commitments
  * `hiding || binding`. Once every signer's commitments arrived it computes its signature share
- * (§5.2) and broadcasts it with the hash of the signing package it used.
+ * (§5.2) and broadcasts it with the hash of the signing package it used. With a BIP32 path (bip340)
+ * every signer signs with the child's tweaked key share (see `derive.ts`).
  * @module
  */
 import {
@@ -24,6 +25,7 @@ import { concatBytes, randomBytes } from "@noble/hashes/utils.js";
 import type { Ciphersuite } from "../ciphersuite.js";
 import { FrostShare } from "../share.js";
 import { assertSessionId, broadcast, others, parsePayload, readPoint } from "../wire.js";
+import { deriveSigningShare } from "./derive.js";
 import { commitNonces, type NonceCommitment, type SigningNonces, signatureShare } from "./primitives.js";
 import { SignRound2 } from "./round2.js";
 
@@ -31,7 +33,10 @@ import { SignRound2 } from "./round2.js";
 export interface SignContext {
   readonly suite: Ciphersuite;
   readonly sessionId: Uint8Array;
+  /** The key share signing: the stored share, or its derived child along `path`. */
   readonly share: FrostShare;
+  /** The BIP32 non-hardened derivation path (empty: the root key). */
+  readonly path: readonly number[];
   /** The signer set, sorted. */
   readonly signers: readonly PartyId[];
   readonly message: Uint8Array;
@@ -39,7 +44,8 @@ export interface SignContext {
 
 /**
  * Hash of everything a signature share commits to beyond RFC 9591's binding factors: scheme,
- * session, key epoch (transcript), message, signer set and all nonce commitments. Signers echo it
+ * session, key epoch (transcript), signing key and derivation path, message, signer set and all
+ * nonce commitments. Signers echo it
  * in round 2, so a split view of round 1 aborts instead of producing blame for honest parties.
  */
 function signingPackageHash(ctx: SignContext, commitments: readonly NonceCommitment[]): Uint8Array {
@@ -48,6 +54,7 @@ function signingPackageHash(ctx: SignContext, commitments: readonly NonceCommitm
     ctx.sessionId,
     ctx.share.transcript,
     ctx.share.groupKey,
+    Uint8Array.from(ctx.path.flatMap((i) => [i >>> 24, (i >>> 16) & 0xff, (i >>> 8) & 0xff, i & 0xff])),
     ctx.message,
     Uint8Array.from(ctx.signers),
     ...commitments.flatMap((c) => [c.party, c.hiding, c.binding]),
@@ -105,9 +112,11 @@ export function startSign(
 ): Step<SignatureOutput> {
   assertSessionId(params.sessionId);
   checkInput(params.message, params.path);
-  const share = params.share;
-  if (!(share instanceof FrostShare) || share.scheme !== suite.name)
+  const root = params.share;
+  if (!(root instanceof FrostShare) || root.scheme !== suite.name)
     throw new ProtocolError("bad-input", `not a ${suite.name} share`);
+  const path = [...(params.path ?? [])];
+  const share = deriveSigningShare(suite, root, path);
   if (params.self !== share.self)
     throw new ProtocolError("bad-input", `share belongs to party ${share.self}, not ${params.self}`);
   const signers = assertPartySet(params.signers, share.threshold, "signers");
@@ -119,6 +128,7 @@ export function startSign(
     suite,
     sessionId: params.sessionId.slice(),
     share,
+    path,
     signers,
     message: params.message.slice(),
   };
