@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import { inspect } from "node:util";
+import { test } from "node:test";
+import { ProtocolError } from "@custody/core";
+import { bytesToHex, randomBytes, utf8ToBytes } from "@noble/hashes/utils.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { decodeShare, ecdsaScheme, encodeShare, type EcdsaShare } from "../src/index.js";
+import { G, mod } from "../src/group.js";
+import { lagrangeAtZero } from "../src/poly.js";
+import { mustKeygen, refresh, sign } from "./run.js";
+import { childKey, verifyIndependently } from "./verify.js";
+
+/** Every t-subset (here: a few) interpolates to the same public key. */
+function checkInterpolation(shares: Map<number, EcdsaShare>, subsets: number[][]) {
+  const pk = bytesToHex(shares.get(1)!.publicKey);
+  for (const S of subsets) {
+    const sk = mod(S.reduce((acc, i) => acc + lagrangeAtZero(i, S) * shares.get(i)!.secret, 0n));
+    assert.equal(bytesToHex(G.multiply(sk).toBytes(true)), pk);
+  }
+}
+
+function signAndVerify(shares: Map<number, EcdsaShare>, signers: number[], path?: number[]) {
+  const message = utf8ToBytes(`pay ${bytesToHex(randomBytes(8))}`);
+  const run = sign(shares, signers, sha256(message), path);
+  assert.equal(run.errors.size, 0, String([...run.errors.values()]));
+  const share = shares.get(signers[0]!)!;
+  const expectedKey = path ? childKey(share.publicKey, share.chainCode, path) : share.publicKey;
+  const sigs = [...run.results.values()];
+  assert.equal(sigs.length, signers.length);
+  for (const s of sigs) assert.deepEqual(s.signature, sigs[0]!.signature);
+  verifyIndependently(sigs[0]!, message, expectedKey);
+}
+
+for (const [t, n, subsets] of [
+  [2, 2, [[1, 2]]],
+  [
+    2,
+    3,
+    [
+      [1, 2],
+      [1, 3],
+      [2, 3],
+      [1, 2, 3],
+    ],
+  ],
+] as [number, number, number[][]][]) {
+  test(`${t}-of-${n}: DKG → sign → refresh → sign (with and without derivation)`, () => {
+    const shares = mustKeygen(t, n);
+    const pk = shares.get(1)!.publicKey;
+    for (const s of shares.values()) {
+      assert.deepEqual(s.publicKey, pk);
+      assert.deepEqual(s.chainCode, shares.get(1)!.chainCode);
+      assert.deepEqual(s.transcript, shares.get(1)!.transcript);
+    }
+    checkInterpolation(shares, subsets);
+    for (const S of subsets) signAndVerify(shares, S);
+    signAndVerify(shares, subsets[0]!, [0, 7, 2147483647]);
+    // Round trip through the storage encoding.
+    const restored = new Map([...shares].map(([p, s]) => [p, decodeShare(encodeShare(s))]));
+    signAndVerify(restored, subsets[subsets.length - 1]!);
+    const r = refresh(shares);
+    assert.equal(r.errors.size, 0, String([...r.errors.values()]));
+    const fresh = r.results;
+    for (const [p, s] of fresh) {
+      assert.deepEqual(s.publicKey, pk);
+      assert.deepEqual(s.chainCode, shares.get(p)!.chainCode);
+      assert.notEqual(s.secret, shares.get(p)!.secret);
+      assert.notDeepEqual(s.pairs.get(p === 1 ? 2 : 1)!.delta, shares.get(p)!.pairs.get(p === 1 ? 2 : 1)!.delta);
+      assert.equal(s.epoch, 1);
+    }
+    checkInterpolation(fresh, subsets);
+    signAndVerify(fresh, subsets[0]!);
+    signAndVerify(fresh, subsets[0]!, [1, 2]);
+    // Old and new shares cannot be mixed.
+    const mixed = new Map([
+      [subsets[0]![0]!, shares.get(subsets[0]![0]!)!],
+      [subsets[0]![1]!, fresh.get(subsets[0]![1]!)!],
+    ]);
+    const bad = sign(mixed, subsets[0]!, sha256(utf8ToBytes("x")));
+    assert.equal(bad.results.size, 0);
+  });
+}
+
+test("share never prints secrets; strict decoding", () => {
+  const shares = mustKeygen(2, 2);
+  const s = shares.get(1)!;
+  const secretHex = s.secret.toString(16);
+  for (const text of [JSON.stringify(s), inspect(s), String(inspect({ nested: s }))]) {
+    assert.ok(!text.includes(secretHex));
+    assert.ok(text.includes("redacted"));
+  }
+  const enc = encodeShare(s);
+  const bad = (b: Uint8Array) =>
+    assert.throws(() => decodeShare(b), (e) => e instanceof ProtocolError && e.kind === "bad-input");
+  bad(enc.slice(0, enc.length - 1));
+  bad(Uint8Array.from([...enc, 0]));
+  const wrongVersion = enc.slice();
+  wrongVersion[16] = 9;
+  bad(wrongVersion);
+  const wrongSecret = enc.slice();
+  wrongSecret[25]! ^= 1;
+  bad(wrongSecret);
+  assert.deepEqual(ecdsaScheme.info(s).publicKey, s.publicKey);
+});
+
+test("checkSignInput and sign reject bad inputs", () => {
+  const isBadInput = (e: unknown) => e instanceof ProtocolError && e.kind === "bad-input";
+  assert.throws(() => ecdsaScheme.checkSignInput(new Uint8Array(31)), isBadInput);
+  assert.throws(() => ecdsaScheme.checkSignInput(utf8ToBytes("not a digest")), isBadInput);
+  assert.throws(() => ecdsaScheme.checkSignInput(new Uint8Array(32), [0x80000000]), isBadInput);
+  assert.throws(() => ecdsaScheme.checkSignInput(new Uint8Array(32), [-1]), isBadInput);
+  ecdsaScheme.checkSignInput(new Uint8Array(32), [0, 1]);
+  assert.throws(
+    () => ecdsaScheme.keygen({ sessionId: randomBytes(32), self: 1, parties: [1, 2, 2], threshold: 2 }),
+    isBadInput,
+  );
+  assert.throws(
+    () => ecdsaScheme.keygen({ sessionId: randomBytes(32), self: 1, parties: [0, 1, 2], threshold: 2 }),
+    isBadInput,
+  );
+  assert.throws(
+    () => ecdsaScheme.keygen({ sessionId: randomBytes(32), self: 1, parties: [1, 2], threshold: 3 }),
+    isBadInput,
+  );
+});
