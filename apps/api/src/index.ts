@@ -3,7 +3,7 @@
  * @module
  */
 export { buildApp } from "./http/app.js";
-export { Problem, problemType } from "./problems.js";
 export type { ProblemCode } from "./problems.js";
-export { startApi } from "./start.js";
+export { Problem, problemType } from "./problems.js";
 export type { ApiConfig, RunningApi } from "./start.js";
+export { startApi } from "./start.js";

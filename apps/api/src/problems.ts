@@ -66,6 +66,13 @@ export class Problem extends Error {
 
   /** The problem+json body. */
   body(instance?: string): Record<string, unknown> {
-    return { type: problemType(this.code), title: TITLE[this.code], status: this.status, detail: this.detail, instance, ...this.extra };
+    return {
+      type: problemType(this.code),
+      title: TITLE[this.code],
+      status: this.status,
+      detail: this.detail,
+      instance,
+      ...this.extra,
+    };
   }
 }

@@ -3,7 +3,7 @@
  * track liveness, fold results, serve HTTP.
  * @module
  */
-import { API_INBOX, LivenessTracker, connectNats } from "@custody/runtime";
+import { API_INBOX, connectNats, LivenessTracker } from "@custody/runtime";
 import { jetstream } from "@nats-io/jetstream";
 import { pino } from "pino";
 import { ResultAggregator } from "./domain/aggregator.js";
@@ -30,7 +30,13 @@ export interface RunningApi {
 /** Starts the API and resolves once it listens. */
 export async function startApi(config: ApiConfig): Promise<RunningApi> {
   const logger = pino({ name: "api", level: process.env.LOG_LEVEL ?? "info" });
-  const nc = await connectNats({ servers: config.servers, seedFile: config.seedFile, name: "api", inboxPrefix: API_INBOX, tls: config.tls });
+  const nc = await connectNats({
+    servers: config.servers,
+    seedFile: config.seedFile,
+    name: "api",
+    inboxPrefix: API_INBOX,
+    tls: config.tls,
+  });
   const js = jetstream(nc, { timeout: 5000 });
   const repo = await Repository.open(nc);
   const liveness = new LivenessTracker(nc);

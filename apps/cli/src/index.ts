@@ -2,5 +2,6 @@
  * @custody/cli: the `custody` command and the local stack it launches.
  * @module
  */
-export { CLI_MAIN, Stack, workerName } from "./stack.js";
+
 export type { Profile, StackOptions, StackProcess } from "./stack.js";
+export { CLI_MAIN, Stack, workerName } from "./stack.js";

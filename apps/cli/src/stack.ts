@@ -70,7 +70,9 @@ function ensureIdentity(dir: string, name: string): string {
 export class Stack {
   readonly processes = new Map<string, StackProcess>();
   private constructor(
-    readonly options: Required<Omit<StackOptions, "roundTimeoutMs" | "joinTimeoutMs" | "heartbeatMs" | "ackWaitMs">> &
+    readonly options: Required<
+      Omit<StackOptions, "roundTimeoutMs" | "joinTimeoutMs" | "heartbeatMs" | "ackWaitMs">
+    > &
       Pick<StackOptions, "roundTimeoutMs" | "joinTimeoutMs" | "heartbeatMs" | "ackWaitMs">,
     readonly nats: NatsServer,
     public apiUrl: string,
@@ -78,14 +80,25 @@ export class Stack {
 
   /** Starts everything; resolves when the API is ready and every party has a live worker. */
   static async start(o: StackOptions): Promise<Stack> {
-    const options = { parties: 3, workers: 1, apiPort: 0, output: "files" as const, ...o, dir: resolve(o.dir) };
+    const options = {
+      parties: 3,
+      workers: 1,
+      apiPort: 0,
+      output: "files" as const,
+      ...o,
+      dir: resolve(o.dir),
+    };
     const { dir, parties, workers } = options;
-    for (const d of [dir, credsDir(dir), join(dir, "secrets"), join(dir, "logs")]) mkdirSync(d, { recursive: true, mode: 0o700 });
+    for (const d of [dir, credsDir(dir), join(dir, "secrets"), join(dir, "logs")])
+      mkdirSync(d, { recursive: true, mode: 0o700 });
     const partyIds = Array.from({ length: parties }, (_, i) => i + 1);
     const admin = ensureIdentity(dir, "admin");
     const api = ensureIdentity(dir, "api");
     const workerKeys = partyIds.flatMap((party) =>
-      Array.from({ length: workers }, (_, w) => ({ party, publicKey: ensureIdentity(dir, workerName(party, w + 1)) })),
+      Array.from({ length: workers }, (_, w) => ({
+        party,
+        publicKey: ensureIdentity(dir, workerName(party, w + 1)),
+      })),
     );
     for (const p of partyIds) if (!existsSync(kekPath(dir, p))) createKekFile(kekPath(dir, p));
     const nats = await NatsServer.start({
@@ -104,9 +117,11 @@ export class Stack {
       apiUrl: stack.apiUrl,
       natsUrls: [nats.url],
       credentials: Object.fromEntries(
-        ["admin", "api", ...partyIds.flatMap((p) => Array.from({ length: workers }, (_, w) => workerName(p, w + 1)))].map(
-          (n) => [n, seedPath(dir, n)],
-        ),
+        [
+          "admin",
+          "api",
+          ...partyIds.flatMap((p) => Array.from({ length: workers }, (_, w) => workerName(p, w + 1))),
+        ].map((n) => [n, seedPath(dir, n)]),
       ),
       parties,
       workers,
@@ -117,7 +132,10 @@ export class Stack {
 
   private spawnChild(name: string, args: string[]): StackProcess {
     const files = this.options.output === "files";
-    const child = spawn(process.execPath, [CLI_MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env } });
+    const child = spawn(process.execPath, [CLI_MAIN, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env },
+    });
     const log = join(this.options.dir, "logs", `${name}.log`);
     const sink = (d: Buffer) => {
       if (files) writeFileSync(log, d, { flag: "a" });

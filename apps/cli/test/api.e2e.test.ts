@@ -31,7 +31,12 @@ async function raw(method: string, path: string, body?: unknown, headers: Record
     body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
   });
   const text = await res.text();
-  return { status: res.status, type: res.headers.get("content-type") ?? "", headers: res.headers, body: text ? JSON.parse(text) : undefined };
+  return {
+    status: res.status,
+    type: res.headers.get("content-type") ?? "",
+    headers: res.headers,
+    body: text ? JSON.parse(text) : undefined,
+  };
 }
 
 async function expectProblem(p: Promise<Awaited<ReturnType<typeof raw>>>, status: number, code: string) {
@@ -45,14 +50,34 @@ async function expectProblem(p: Promise<Awaited<ReturnType<typeof raw>>>, status
 }
 
 test("bad input is 400 problem+json with a stable type", async () => {
-  await expectProblem(raw("POST", "/v1/keys", { scheme: "rsa", threshold: 2, parties: 3 }), 400, "invalid-request");
-  await expectProblem(raw("POST", "/v1/keys", { scheme: "ed25519", threshold: 4, parties: 3 }), 400, "invalid-request");
-  await expectProblem(raw("POST", "/v1/keys", { scheme: "ed25519", threshold: 1, parties: 3 }), 400, "invalid-request");
-  await expectProblem(raw("POST", "/v1/keys", { scheme: "ed25519", threshold: 2, parties: 3, extra: 1 }), 400, "invalid-request");
+  await expectProblem(
+    raw("POST", "/v1/keys", { scheme: "rsa", threshold: 2, parties: 3 }),
+    400,
+    "invalid-request",
+  );
+  await expectProblem(
+    raw("POST", "/v1/keys", { scheme: "ed25519", threshold: 4, parties: 3 }),
+    400,
+    "invalid-request",
+  );
+  await expectProblem(
+    raw("POST", "/v1/keys", { scheme: "ed25519", threshold: 1, parties: 3 }),
+    400,
+    "invalid-request",
+  );
+  await expectProblem(
+    raw("POST", "/v1/keys", { scheme: "ed25519", threshold: 2, parties: 3, extra: 1 }),
+    400,
+    "invalid-request",
+  );
   await expectProblem(raw("POST", "/v1/keys", "{not json"), 400, "invalid-request");
   await expectProblem(raw("POST", `/v1/keys/${keyId}/sign`, { message: "abc" }), 400, "invalid-request");
   await expectProblem(raw("POST", `/v1/keys/${keyId}/sign`, { message: "zz" }), 400, "invalid-request");
-  await expectProblem(raw("POST", `/v1/keys/${keyId}/sign`, { message: "00", path: "m/0" }), 400, "invalid-request");
+  await expectProblem(
+    raw("POST", `/v1/keys/${keyId}/sign`, { message: "00", path: "m/0" }),
+    400,
+    "invalid-request",
+  );
   await expectProblem(raw("GET", "/v1/operations/op_x?wait=500"), 400, "invalid-request");
 });
 
@@ -79,7 +104,13 @@ test("OpenAPI document and docs page are served", async () => {
   const doc = await raw("GET", "/openapi.json");
   assert.equal(doc.status, 200);
   assert.equal(doc.body.openapi, "3.1.0");
-  for (const p of ["/v1/keys", "/v1/keys/{id}", "/v1/keys/{id}/sign", "/v1/keys/{id}/refresh", "/v1/operations/{id}"])
+  for (const p of [
+    "/v1/keys",
+    "/v1/keys/{id}",
+    "/v1/keys/{id}/sign",
+    "/v1/keys/{id}/refresh",
+    "/v1/operations/{id}",
+  ])
     assert.ok(doc.body.paths[p], `documents ${p}`);
   const page = await fetch(`${stack!.apiUrl}/docs/`);
   assert.equal(page.status, 200);
@@ -89,7 +120,10 @@ test("OpenAPI document and docs page are served", async () => {
 test("a lost party: signing continues with another quorum, refresh and DKG answer 503", async () => {
   await stack!.kill("party3-w1");
   await eventually(
-    async () => !((await (await fetch(`${stack!.apiUrl}/readyz`)).json()) as { liveParties: number[] }).liveParties.includes(3),
+    async () =>
+      !(
+        (await (await fetch(`${stack!.apiUrl}/readyz`)).json()) as { liveParties: number[] }
+      ).liveParties.includes(3),
     10_000,
     "party 3 to be seen dead",
   );
@@ -101,7 +135,11 @@ test("a lost party: signing continues with another quorum, refresh and DKG answe
 
   const r = await expectProblem(raw("POST", `/v1/keys/${keyId}/refresh`), 503, "no-quorum");
   assert.ok(Number(r.headers.get("retry-after")) > 0, "503 carries Retry-After");
-  await expectProblem(raw("POST", "/v1/keys", { scheme: "bip340", threshold: 2, parties: 3 }), 503, "no-quorum");
+  await expectProblem(
+    raw("POST", "/v1/keys", { scheme: "bip340", threshold: 2, parties: 3 }),
+    503,
+    "no-quorum",
+  );
   await assert.rejects(api.refresh(keyId), (e: unknown) => e instanceof ApiProblem && e.status === 503);
 
   stack!.startWorker(3, 1);

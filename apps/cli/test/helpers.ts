@@ -5,7 +5,7 @@
  * @module
  */
 import { createPublicKey, verify as opensslVerify } from "node:crypto";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ecc from "tiny-secp256k1";
@@ -16,7 +16,15 @@ export { workerName };
 /** Starts a stack in a fresh temporary directory. */
 export async function startTestStack(o: Omit<StackOptions, "dir"> = {}): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), "custody-e2e-"));
-  return Stack.start({ heartbeatMs: 500, roundTimeoutMs: 8000, joinTimeoutMs: 8000, ackWaitMs: 6000, ...o, dir, output: "files" });
+  return Stack.start({
+    heartbeatMs: 500,
+    roundTimeoutMs: 8000,
+    joinTimeoutMs: 8000,
+    ackWaitMs: 6000,
+    ...o,
+    dir,
+    output: "files",
+  });
 }
 
 /** Stops a stack and removes its directory (kept when KEEP_E2E is set, for debugging). */
@@ -30,7 +38,11 @@ const ED25519_SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
 
 /** Verifies an Ed25519 signature with OpenSSL (node:crypto). */
 export function verifyEd25519(publicKeyHex: string, message: Uint8Array, signatureHex: string): boolean {
-  const key = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, Buffer.from(publicKeyHex, "hex")]), format: "der", type: "spki" });
+  const key = createPublicKey({
+    key: Buffer.concat([ED25519_SPKI_PREFIX, Buffer.from(publicKeyHex, "hex")]),
+    format: "der",
+    type: "spki",
+  });
   return opensslVerify(null, message, key, Buffer.from(signatureHex, "hex"));
 }
 
@@ -54,7 +66,11 @@ export function logNames(stack: Stack): string[] {
 }
 
 /** Polls `cond` until true or `timeoutMs` passed. */
-export async function eventually(cond: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = "condition"): Promise<void> {
+export async function eventually(
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  what = "condition",
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -36,7 +36,10 @@ for (const scheme of ["ed25519", "bip340"] as const) {
   ] as const) {
     describe(`${scheme} ${t}-of-${n}`, () => {
       test("DKG, sign, refresh, sign: same public key, next epoch, standard signatures", async () => {
-        const created = await api.wait(await api.createKey({ scheme, threshold: t, parties: n, label: "e2e" }), 60_000);
+        const created = await api.wait(
+          await api.createKey({ scheme, threshold: t, parties: n, label: "e2e" }),
+          60_000,
+        );
         assert.equal(created.status, "succeeded", JSON.stringify(created.error));
         const key = await api.getKey(created.keyId);
         assert.equal(key.status, "active");
@@ -52,7 +55,10 @@ for (const scheme of ["ed25519", "bip340"] as const) {
         assert.equal(s1.signature?.publicKey, key.publicKey);
         assert.equal(s1.signature?.epoch, 0);
         assert.ok(verify(key.publicKey!, m1, s1.signature!.signature), "epoch-0 signature verifies");
-        assert.ok(!verify(key.publicKey!, randomBytes(32), s1.signature!.signature), "verifier rejects another message");
+        assert.ok(
+          !verify(key.publicKey!, randomBytes(32), s1.signature!.signature),
+          "verifier rejects another message",
+        );
 
         const refreshed = await api.wait(await api.refresh(key.id), 60_000);
         assert.equal(refreshed.status, "succeeded", JSON.stringify(refreshed.error));
@@ -70,7 +76,10 @@ for (const scheme of ["ed25519", "bip340"] as const) {
 }
 
 test("signing by different signer sets yields valid signatures of one key", async () => {
-  const created = await api.wait(await api.createKey({ scheme: "ed25519", threshold: 2, parties: 5 }), 60_000);
+  const created = await api.wait(
+    await api.createKey({ scheme: "ed25519", threshold: 2, parties: 5 }),
+    60_000,
+  );
   const key = await api.getKey(created.keyId);
   const sets = new Set<string>();
   for (let i = 0; i < 6; i++) {

@@ -7,7 +7,14 @@ import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
 import { CustodyClient, type Operation } from "@custody/sdk";
 import type { Stack } from "../src/index.js";
-import { eventually, logRecords, startTestStack, stopTestStack, verifyEd25519, workerName } from "./helpers.js";
+import {
+  eventually,
+  logRecords,
+  startTestStack,
+  stopTestStack,
+  verifyEd25519,
+  workerName,
+} from "./helpers.js";
 
 let stack: Stack | undefined;
 let api: CustodyClient;

@@ -6,18 +6,24 @@
  */
 import { ProtocolError, type Scheme } from "@custody/core";
 import {
+  create,
   type DkgWork,
   type RefreshWork,
-  type SignWork,
-  SignatureResultSchema,
   ShareStoredSchema,
+  SignatureResultSchema,
+  type SignWork,
   SkippedSchema,
   type WorkItem,
   type WorkResult,
   WorkResultSchema,
-  create,
 } from "@custody/proto";
-import { PermanentFailure, type SessionHost, type WorkContext, inProcessHost, runSession } from "@custody/runtime";
+import {
+  inProcessHost,
+  PermanentFailure,
+  runSession,
+  type SessionHost,
+  type WorkContext,
+} from "@custody/runtime";
 import type { ShareStore } from "@custody/store";
 import type { NatsConnection } from "@nats-io/transport-node";
 
@@ -33,7 +39,11 @@ export interface JobEnv {
   /** Join barrier timeout for sessions. */
   readonly joinTimeoutMs?: number;
   /** Builds the session host (in-process by default; a thread host for CPU-heavy schemes). */
-  readonly hostFor?: <T>(scheme: Scheme<unknown>, self: number, begin: () => import("@custody/core").Step<T>) => SessionHost<T>;
+  readonly hostFor?: <T>(
+    scheme: Scheme<unknown>,
+    self: number,
+    begin: () => import("@custody/core").Step<T>,
+  ) => SessionHost<T>;
 }
 
 const result = (item: WorkItem, party: number, outcome: WorkResult["outcome"]): WorkResult =>
@@ -48,7 +58,13 @@ function schemeOf(env: JobEnv, item: WorkItem): Scheme<unknown> {
   return s;
 }
 
-async function session<T>(env: JobEnv, ctx: WorkContext, scheme: Scheme<unknown>, participants: number[], begin: (sid: Uint8Array) => import("@custody/core").Step<T>) {
+async function session<T>(
+  env: JobEnv,
+  ctx: WorkContext,
+  scheme: Scheme<unknown>,
+  participants: number[],
+  begin: (sid: Uint8Array) => import("@custody/core").Step<T>,
+) {
   return runSession<T>({
     nc: env.nc,
     operationId: ctx.item.operationId,
@@ -59,14 +75,22 @@ async function session<T>(env: JobEnv, ctx: WorkContext, scheme: Scheme<unknown>
     roundTimeoutMs: env.roundTimeoutMs,
     joinTimeoutMs: env.joinTimeoutMs,
     host: (sid) =>
-      env.hostFor ? env.hostFor(scheme, env.party, () => begin(sid)) : inProcessHost(env.party, () => begin(sid), scheme.maxRounds),
+      env.hostFor
+        ? env.hostFor(scheme, env.party, () => begin(sid))
+        : inProcessHost(env.party, () => begin(sid), scheme.maxRounds),
   });
 }
 
-async function loadShare(env: JobEnv, scheme: Scheme<unknown>, keyId: string, epoch: number): Promise<unknown> {
+async function loadShare(
+  env: JobEnv,
+  scheme: Scheme<unknown>,
+  keyId: string,
+  epoch: number,
+): Promise<unknown> {
   const stored = await env.store.get(keyId, epoch);
   if (!stored) throw new PermanentFailure("share-not-found", `no share of key ${keyId} at epoch ${epoch}`);
-  if (stored.scheme !== scheme.name) throw new PermanentFailure("scheme-mismatch", "stored share has another scheme");
+  if (stored.scheme !== scheme.name)
+    throw new PermanentFailure("scheme-mismatch", "stored share has another scheme");
   return scheme.decodeShare(stored.share);
 }
 
@@ -152,7 +176,9 @@ export async function runJob(env: JobEnv, ctx: WorkContext): Promise<WorkResult>
 
 /** Maps errors that retrying cannot fix to a PermanentFailure. */
 export function classify(e: unknown): PermanentFailure | undefined {
-  if (e instanceof ProtocolError && !e.retryable) return new PermanentFailure(`protocol-${e.kind}`, e.message, e.culprits);
-  if (e instanceof Error && e.name === "SealError") return new PermanentFailure("share-unreadable", e.message);
+  if (e instanceof ProtocolError && !e.retryable)
+    return new PermanentFailure(`protocol-${e.kind}`, e.message, e.culprits);
+  if (e instanceof Error && e.name === "SealError")
+    return new PermanentFailure("share-unreadable", e.message);
   return undefined;
 }

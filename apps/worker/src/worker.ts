@@ -5,8 +5,8 @@
  * @module
  */
 import type { Scheme } from "@custody/core";
-import { HeartbeatPublisher, WorkLoop, connectNats, partyInbox } from "@custody/runtime";
-import { ShareStore, readKek } from "@custody/store";
+import { connectNats, HeartbeatPublisher, partyInbox, WorkLoop } from "@custody/runtime";
+import { readKek, ShareStore } from "@custody/store";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { classify, runJob } from "./jobs.js";
@@ -43,7 +43,10 @@ export interface RunningWorker {
 
 /** Starts a worker. */
 export async function startWorker(config: WorkerConfig): Promise<RunningWorker> {
-  const log = pino({ name: `party${config.party}-${config.workerId}`, level: process.env.LOG_LEVEL ?? "info" });
+  const log = pino({
+    name: `party${config.party}-${config.workerId}`,
+    level: process.env.LOG_LEVEL ?? "info",
+  });
   const kek = readKek(config.kekFile);
   const nc = await connectNats({
     servers: config.servers,
@@ -72,7 +75,13 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
     classify,
     handler: (ctx) => runJob(env, ctx),
   });
-  const heartbeat = new HeartbeatPublisher(nc, config.party, config.workerId, config.heartbeatMs ?? 2000, () => loop.activeJobs);
+  const heartbeat = new HeartbeatPublisher(
+    nc,
+    config.party,
+    config.workerId,
+    config.heartbeatMs ?? 2000,
+    () => loop.activeJobs,
+  );
   (async () => {
     for await (const s of nc.status()) {
       if (s.type === "disconnect") {

@@ -27,7 +27,8 @@ export function assertPartySet(ids: readonly number[], min = 1, title = "parties
     if (seen.has(id)) throw new ProtocolError("bad-input", `${title}: duplicate party id ${id}`);
     seen.add(id);
   }
-  if (seen.size < min) throw new ProtocolError("bad-input", `${title}: need at least ${min}, got ${seen.size}`);
+  if (seen.size < min)
+    throw new ProtocolError("bad-input", `${title}: need at least ${min}, got ${seen.size}`);
   return [...seen].sort((a, b) => a - b);
 }
 

@@ -1,19 +1,19 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  decodeWith,
+  done,
+  frame,
+  next,
   type PartyId,
   ProtocolError,
   type ProtocolMessage,
   Reader,
   type Round,
-  Session,
-  Writer,
-  decodeWith,
-  done,
-  frame,
-  next,
   runLocal,
+  Session,
   transcriptHash,
+  Writer,
 } from "../src/index.js";
 
 /** Toy protocol: round 1 broadcasts a byte, round 2 sends each peer a p2p byte; result = sum of all. */
@@ -26,7 +26,8 @@ function toy(self: PartyId, parties: PartyId[], value: number) {
     expects: { from: peers, broadcast: false, p2p: true },
     receive(m) {
       const v = decodeWith(m.payload, (r) => r.u8());
-      if (v !== got1.get(m.from)) throw new ProtocolError("bad-message", "p2p value differs from broadcast", [m.from]);
+      if (v !== got1.get(m.from))
+        throw new ProtocolError("bad-message", "p2p value differs from broadcast", [m.from]);
       got2.set(m.from, v);
     },
     finalize: () => done(value + [...got2.values()].reduce((a, b) => a + b, 0)),
@@ -35,7 +36,10 @@ function toy(self: PartyId, parties: PartyId[], value: number) {
     number: 1,
     expects: { from: peers, broadcast: true, p2p: false },
     receive(m) {
-      got1.set(m.from, decodeWith(m.payload, (r) => r.u8()));
+      got1.set(
+        m.from,
+        decodeWith(m.payload, (r) => r.u8()),
+      );
     },
     finalize: () =>
       next(
@@ -43,7 +47,8 @@ function toy(self: PartyId, parties: PartyId[], value: number) {
         peers.map((to) => ({ round: 2, from: self, to, payload: new Writer().u8(value).finish() })),
       ),
   };
-  return () => next(r1, [{ round: 1, from: self, to: "all" as const, payload: new Writer().u8(value).finish() }]);
+  return () =>
+    next(r1, [{ round: 1, from: self, to: "all" as const, payload: new Writer().u8(value).finish() }]);
 }
 
 const parties = [1, 2, 3];
@@ -80,11 +85,20 @@ test("duplicates are ignored, conflicting duplicates and misrouted messages blam
   const m: ProtocolMessage = { round: 1, from: 2, to: "all", payload: Uint8Array.of(20) };
   s.deliver(m);
   assert.deepEqual(s.deliver(m), []);
-  assert.throws(() => s.deliver({ ...m, payload: Uint8Array.of(21) }), (e: ProtocolError) => e.culprits[0] === 2);
-  assert.throws(() => s.deliver({ round: 1, from: 3, to: 2, payload: Uint8Array.of(1) }), (e: ProtocolError) => e.culprits[0] === 3);
+  assert.throws(
+    () => s.deliver({ ...m, payload: Uint8Array.of(21) }),
+    (e: ProtocolError) => e.culprits[0] === 2,
+  );
+  assert.throws(
+    () => s.deliver({ round: 1, from: 3, to: 2, payload: Uint8Array.of(1) }),
+    (e: ProtocolError) => e.culprits[0] === 3,
+  );
   assert.throws(() => s.deliver({ round: 1, from: 1, to: "all", payload: Uint8Array.of(1) }), ProtocolError);
   assert.throws(() => s.deliver({ round: 99, from: 3, to: "all", payload: Uint8Array.of(1) }), ProtocolError);
-  assert.throws(() => s.deliver({ round: 1, from: 9, to: "all", payload: Uint8Array.of(1) }), (e: ProtocolError) => e.culprits[0] === 9);
+  assert.throws(
+    () => s.deliver({ round: 1, from: 9, to: "all", payload: Uint8Array.of(1) }),
+    (e: ProtocolError) => e.culprits[0] === 9,
+  );
 });
 
 test("messages for a later round wait in the queue", () => {
@@ -98,7 +112,11 @@ test("messages for a later round wait in the queue", () => {
 });
 
 test("codec rejects truncation, trailing bytes and oversized lengths", () => {
-  const bytes = new Writer().u8(1).bytes(Uint8Array.of(1, 2, 3)).u32(7).finish();
+  const bytes = new Writer()
+    .u8(1)
+    .bytes(Uint8Array.of(1, 2, 3))
+    .u32(7)
+    .finish();
   assert.deepEqual(
     decodeWith(bytes, (r) => [r.u8(), [...r.bytes()], r.u32()]),
     [1, [1, 2, 3], 7],

@@ -34,7 +34,11 @@ for (const scheme of [ed25519Scheme, bip340Scheme]) {
       badInput(() => scheme.sign({ ...ok, signers: [1, 1] }));
       badInput(() => scheme.sign({ ...ok, self: 2 }));
       badInput(() => scheme.sign({ ...ok, sessionId: new Uint8Array(0) }));
-      badInput(() => scheme.sign({ ...ok, path: [0] }));
+      if (scheme === ed25519Scheme) badInput(() => scheme.sign({ ...ok, path: [0] }));
+      else {
+        assert.equal(scheme.sign({ ...ok, path: [0] }).kind, "next");
+        badInput(() => scheme.sign({ ...ok, path: [2 ** 31] }));
+      }
       const other = scheme === ed25519Scheme ? bip340Scheme : ed25519Scheme;
       const foreign = keygenOk(other, range(2), 2).get(1)!;
       badInput(() => scheme.sign({ ...ok, share: foreign }));
@@ -42,11 +46,19 @@ for (const scheme of [ed25519Scheme, bip340Scheme]) {
       badInput(() => scheme.info(foreign));
     });
 
-    it("checkSignInput: any byte message, no derivation path", () => {
+    it("checkSignInput: any byte message; paths only for bip340 (non-hardened, ≤ 255 long)", () => {
       scheme.checkSignInput(new Uint8Array(0));
       scheme.checkSignInput(new Uint8Array(100), []);
-      badInput(() => scheme.checkSignInput(new Uint8Array(32), [1]));
       badInput(() => scheme.checkSignInput("abc" as unknown as Uint8Array));
+      const bad = [[2 ** 31], [0, 2 ** 31 + 5], [-1], [1.5], [Number.NaN], new Array(256).fill(0)];
+      for (const path of bad) badInput(() => scheme.checkSignInput(new Uint8Array(32), path));
+      badInput(() => scheme.checkSignInput(new Uint8Array(32), "m/0" as unknown as number[]));
+      badInput(() => scheme.checkSignInput(new Uint8Array(32), ["1"] as unknown as number[]));
+      const good = [[1], [44, 60, 0, 0, 5], [2 ** 31 - 1], new Array(255).fill(7)];
+      for (const path of good) {
+        if (scheme === ed25519Scheme) badInput(() => scheme.checkSignInput(new Uint8Array(32), path));
+        else scheme.checkSignInput(new Uint8Array(32), path);
+      }
     });
 
     it("refresh: self must own the share", () => {

@@ -7,7 +7,7 @@ import { describe, it } from "node:test";
 import { inspect } from "node:util";
 import { ProtocolError } from "@custody/core";
 import { bip340Suite, ed25519Suite } from "../src/ciphersuite.js";
-import { bip340Scheme, ed25519Scheme, FrostShare } from "../src/index.js";
+import { bip340Scheme, ed25519Scheme, FrostShare, SHARE_VERSION } from "../src/index.js";
 import { badPoints, badScalars, patch, randomPoint } from "./bad.js";
 import { keygenOk, range } from "./helpers.js";
 
@@ -23,24 +23,54 @@ for (const [scheme, suite, otherScheme] of [
     const share = shares.get(2)!;
     const bytes = scheme.encodeShare(share);
     const PL = suite.pointLength;
-    // Layout: version, scheme, t, self, u32 n, n ids, secret, group key, n verifying shares, transcript.
+    // Layout: version, scheme, t, self, u32 n, n ids, secret, group key, n verifying shares,
+    // transcript, then (bip340 only) the chain code.
     const offSecret = 4 + 4 + 3;
     const offGroup = offSecret + 32;
     const offVerifying = (i: number) => offGroup + PL * (1 + i);
+    const offChain = offVerifying(3) + 32;
+    const CL = suite.derivation ? 32 : 0;
 
     it("round-trips exactly", () => {
       const back = scheme.decodeShare(bytes);
       assert.deepEqual(scheme.encodeShare(back), bytes);
       assert.equal(back.secretShare, share.secretShare);
       assert.deepEqual(scheme.info(back), scheme.info(share));
-      assert.equal(bytes.length, offVerifying(3) + 32);
+      assert.equal(bytes.length, offChain + CL);
+      assert.equal(bytes[0], SHARE_VERSION);
+      assert.equal(SHARE_VERSION, 2);
       assert.deepEqual(scheme.info(share).publicKey.length, 32);
+      if (suite.derivation) {
+        assert.deepEqual(scheme.info(back).chainCode, share.chainCode);
+        assert.deepEqual(bytes.slice(offChain), share.chainCode);
+        assert.equal(scheme.info(share).chainCode?.length, 32);
+      } else {
+        assert.equal(share.chainCode, undefined);
+        assert.ok(!("chainCode" in scheme.info(share)));
+      }
+    });
+
+    it("reads legacy version-1 shares (no chain code) and writes them back unchanged", () => {
+      const v1 = patch(bytes.slice(0, offChain), 0, Uint8Array.of(1));
+      const legacy = scheme.decodeShare(v1);
+      assert.equal(legacy.chainCode, undefined);
+      assert.equal(legacy.secretShare, share.secretShare);
+      assert.deepEqual(scheme.info(legacy).publicKey, scheme.info(share).publicKey);
+      if (suite.derivation) {
+        assert.deepEqual(scheme.encodeShare(legacy), v1);
+        // A v1 layout with a chain code appended, or a v2 layout without one, is malformed.
+        badInput(() => scheme.decodeShare(patch(bytes, 0, Uint8Array.of(1))));
+        badInput(() => scheme.decodeShare(patch(bytes.slice(0, offChain), 0, Uint8Array.of(2))));
+      } else {
+        assert.deepEqual(scheme.encodeShare(legacy), bytes);
+      }
     });
 
     it("rejects trailing bytes, truncation, unknown version and the other scheme's id", () => {
       badInput(() => scheme.decodeShare(Uint8Array.of(...bytes, 0)));
       badInput(() => scheme.decodeShare(bytes.slice(0, -1)));
-      badInput(() => scheme.decodeShare(patch(bytes, 0, Uint8Array.of(2))));
+      badInput(() => scheme.decodeShare(patch(bytes, 0, Uint8Array.of(3))));
+      badInput(() => scheme.decodeShare(patch(bytes, 0, Uint8Array.of(0))));
       badInput(() => otherScheme.decodeShare(bytes));
       badInput(() => otherScheme.encodeShare(share));
     });

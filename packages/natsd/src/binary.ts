@@ -26,10 +26,15 @@ export function findNatsServer(): string {
     if (executable(env)) return env;
     throw new NatsServerNotFoundError(`NATS_SERVER_BIN=${env} is not executable`);
   }
-  const candidates = ["/usr/sbin/nats-server", ...(process.env.PATH ?? "").split(delimiter).map((d) => join(d, "nats-server"))];
+  const candidates = [
+    "/usr/sbin/nats-server",
+    ...(process.env.PATH ?? "").split(delimiter).map((d) => join(d, "nats-server")),
+  ];
   const found = candidates.find(executable);
   if (!found) {
-    throw new NatsServerNotFoundError("nats-server not found: install the Debian package nats-server or set NATS_SERVER_BIN");
+    throw new NatsServerNotFoundError(
+      "nats-server not found: install the Debian package nats-server or set NATS_SERVER_BIN",
+    );
   }
   return found;
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { findNatsServer } from "./binary.js";
@@ -100,7 +100,11 @@ export class NatsServer {
       write_deadline: "2s",
       ping_interval: "20s",
       ping_max: 3,
-      jetstream: { store_dir: join(o.dir, "jetstream"), max_memory_store: 256 * MiB, max_file_store: 4096 * MiB },
+      jetstream: {
+        store_dir: join(o.dir, "jetstream"),
+        max_memory_store: 256 * MiB,
+        max_file_store: 4096 * MiB,
+      },
       ...o.config,
     });
   }
@@ -121,7 +125,8 @@ export class NatsServer {
     const portsFile = join(dir, `nats-server_${child.pid}.ports`);
     while (!existsSync(portsFile)) {
       if (!this.running) throw new NatsServerStartError(`nats-server exited: ${stderr || this.logTail()}`);
-      if (Date.now() > deadline) throw new NatsServerStartError("nats-server did not write its ports file in time");
+      if (Date.now() > deadline)
+        throw new NatsServerStartError("nats-server did not write its ports file in time");
       await sleep(20);
     }
     const ports = JSON.parse(readFileSync(portsFile, "utf8")) as Ports;

@@ -10,10 +10,10 @@ import {
   IDEMPOTENCY_BUCKET,
   KEYS_BUCKET,
   OPERATIONS_BUCKET,
+  partyConsumer,
   REQUEST_STREAM,
   RESULT_CONSUMER,
   RESULT_STREAM,
-  partyConsumer,
   shareBucket,
 } from "@custody/proto";
 

@@ -3,7 +3,7 @@
  * passwords, nothing anonymous), a private inbox prefix, and reconnects that never give up.
  * @module
  */
-import { type NatsConnection, connect, nkeyAuthenticator } from "@nats-io/transport-node";
+import { connect, type NatsConnection, nkeyAuthenticator } from "@nats-io/transport-node";
 import { readSeed } from "./identity.js";
 
 /** Where and as whom to connect. */

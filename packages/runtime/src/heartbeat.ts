@@ -3,7 +3,14 @@
  * worker and picks signer sets from them. Heartbeats are never persisted.
  * @module
  */
-import { HeartbeatSchema, create, fromBinary, heartbeatSubject, heartbeatWildcard, toBinary } from "@custody/proto";
+import {
+  create,
+  fromBinary,
+  HeartbeatSchema,
+  heartbeatSubject,
+  heartbeatWildcard,
+  toBinary,
+} from "@custody/proto";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 
 /** A worker counts as dead after this many missed heartbeat intervals. */

@@ -7,10 +7,10 @@ import {
   IDEMPOTENCY_BUCKET,
   KEYS_BUCKET,
   OPERATIONS_BUCKET,
+  partyConsumer,
   REQUEST_STREAM,
   RESULT_CONSUMER,
   RESULT_STREAM,
-  partyConsumer,
   requestSubjects,
   resultSubjects,
   shareBucket,
@@ -20,11 +20,11 @@ import {
   DeliverPolicy,
   DiscardPolicy,
   type JetStreamManager,
+  jetstreamManager,
   ReplayPolicy,
   RetentionPolicy,
   StorageType,
   type StreamConfig,
-  jetstreamManager,
 } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { type NatsConnection, nanos } from "@nats-io/transport-node";

@@ -12,13 +12,13 @@
  *    party tells its peers (round 0 envelope) so they abort at once instead of timing out.
  * @module
  */
-import { type PartyId, type ProtocolMessage, ProtocolError, equalBytes, transcriptHash } from "@custody/core";
+import { equalBytes, type PartyId, ProtocolError, type ProtocolMessage, transcriptHash } from "@custody/core";
 import {
+  create,
   EnvelopeAckSchema,
   EnvelopeSchema,
-  JoinSchema,
-  create,
   fromBinary,
+  JoinSchema,
   joinSubject,
   joinWildcard,
   messageInbox,
@@ -97,10 +97,14 @@ export async function runSession<T>(o: RunSessionOptions<T>): Promise<SessionOut
   const joined = new Promise<void>((resolve) => {
     resolveJoined = resolve;
   });
-  const joinBytes = toBinary(JoinSchema, create(JoinSchema, { operationId, party: self, nonce, workerId: o.workerId }));
+  const joinBytes = toBinary(
+    JoinSchema,
+    create(JoinSchema, { operationId, party: self, nonce, workerId: o.workerId }),
+  );
   const joinSub = nc.subscribe(joinWildcard(operationId), {
     callback: (err, m) => {
-      if (err) return fail(new TransportError("disconnected", "join subscription failed", [], { cause: err }));
+      if (err)
+        return fail(new TransportError("disconnected", "join subscription failed", [], { cause: err }));
       let j: ReturnType<typeof fromBinary<typeof JoinSchema>>;
       try {
         j = fromBinary(JoinSchema, m.data);
@@ -141,7 +145,8 @@ export async function runSession<T>(o: RunSessionOptions<T>): Promise<SessionOut
       try {
         const r = await nc.request(subject, bytes, { timeout: 2000 });
         const ack = fromBinary(EnvelopeAckSchema, r.data);
-        if (ack.error) fail(new TransportError("send-failed", `party ${to} rejected an envelope: ${ack.error}`));
+        if (ack.error)
+          fail(new TransportError("send-failed", `party ${to} rejected an envelope: ${ack.error}`));
         return;
       } catch {
         if (Date.now() > deadline) {
@@ -174,9 +179,9 @@ export async function runSession<T>(o: RunSessionOptions<T>): Promise<SessionOut
     if (!sessionId) return;
     const payload = encoder.encode(reason.slice(0, 200));
     for (const to of peers) {
-      nc.request(messageSubject(bytesToHex(sessionId), to, self), envelope(0, 0, payload), { timeout: 1000 }).catch(
-        () => {},
-      );
+      nc.request(messageSubject(bytesToHex(sessionId), to, self), envelope(0, 0, payload), {
+        timeout: 1000,
+      }).catch(() => {});
     }
   };
 
@@ -213,7 +218,8 @@ export async function runSession<T>(o: RunSessionOptions<T>): Promise<SessionOut
     })();
     inboxSub = nc.subscribe(messageInbox(bytesToHex(sid), self), {
       callback: (err, m: Msg) => {
-        if (err) return fail(new TransportError("disconnected", "inbox subscription failed", [], { cause: err }));
+        if (err)
+          return fail(new TransportError("disconnected", "inbox subscription failed", [], { cause: err }));
         const ack = (error = ""): void => {
           m.respond(toBinary(EnvelopeAckSchema, create(EnvelopeAckSchema, { error })));
         };
@@ -233,7 +239,12 @@ export async function runSession<T>(o: RunSessionOptions<T>): Promise<SessionOut
           const why = decoder.decode(env.payload.slice(0, 200));
           return fail(new TransportError("peer-aborted", `party ${from} aborted: ${why}`, [from]));
         }
-        const msg: ProtocolMessage = { round: env.round, from, to: env.to === 0 ? "all" : self, payload: env.payload };
+        const msg: ProtocolMessage = {
+          round: env.round,
+          from,
+          to: env.to === 0 ? "all" : self,
+          payload: env.payload,
+        };
         chain = chain.then(async () => {
           if (failed) return;
           try {

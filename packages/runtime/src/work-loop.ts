@@ -6,19 +6,18 @@
  * @module
  */
 import {
+  create,
   FailureSchema,
+  fromBinary,
+  partyConsumer,
   REQUEST_STREAM,
   type WorkItem,
   WorkItemSchema,
   type WorkResult,
   WorkResultSchema,
-  create,
-  fromBinary,
-  partyConsumer,
 } from "@custody/proto";
 import { type JetStreamClient, type JsMsg, jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { TransportError } from "./errors.js";
 import { WORK_DEFAULTS } from "./provision.js";
 import { findResult, publishResult } from "./results.js";
 
@@ -187,4 +186,3 @@ function culpritsOf(e: unknown): readonly number[] {
   const c = (e as { culprits?: unknown }).culprits;
   return Array.isArray(c) ? c.filter((x): x is number => typeof x === "number") : [];
 }
-

@@ -72,7 +72,12 @@ export interface RequestOptions {
 export class CustodyClient {
   constructor(private readonly baseUrl: string) {}
 
-  private async call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  private async call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<T> {
     const res = await fetch(new URL(path, this.baseUrl), {
       method,
       headers: { ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
@@ -81,7 +86,13 @@ export class CustodyClient {
     const text = await res.text();
     const json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
     if (!res.ok) {
-      throw new ApiProblem(res.status, String(json.type ?? "about:blank"), String(json.title ?? res.statusText), json.detail as string | undefined, json);
+      throw new ApiProblem(
+        res.status,
+        String(json.type ?? "about:blank"),
+        String(json.title ?? res.statusText),
+        json.detail as string | undefined,
+        json,
+      );
     }
     return json as T;
   }
@@ -91,7 +102,10 @@ export class CustodyClient {
   }
 
   /** Starts DKG of a new key. */
-  createKey(input: { scheme: string; threshold: number; parties: number; label?: string }, o?: RequestOptions) {
+  createKey(
+    input: { scheme: string; threshold: number; parties: number; label?: string },
+    o?: RequestOptions,
+  ) {
     return this.call<Operation>("POST", "/v1/keys", input, this.idem(o));
   }
   /** All keys. */
@@ -108,7 +122,12 @@ export class CustodyClient {
   }
   /** Starts a refresh. */
   refresh(keyId: string, o?: RequestOptions) {
-    return this.call<Operation>("POST", `/v1/keys/${encodeURIComponent(keyId)}/refresh`, undefined, this.idem(o));
+    return this.call<Operation>(
+      "POST",
+      `/v1/keys/${encodeURIComponent(keyId)}/refresh`,
+      undefined,
+      this.idem(o),
+    );
   }
   /** One operation, waiting up to `waitSeconds` for its end. */
   operation(id: string, waitSeconds = 0) {

@@ -42,9 +42,12 @@ export function seal(kek: Uint8Array, slot: ShareSlot, plaintext: Uint8Array): U
 /** Decrypts a record sealed for `slot`. */
 export function open(kek: Uint8Array, slot: ShareSlot, record: Uint8Array): Uint8Array {
   if (kek.length !== 32) throw new SealError("KEK must be 32 bytes");
-  if (record.length < 1 + NONCE_BYTES + 16 || record[0] !== VERSION) throw new SealError("unsupported share record");
+  if (record.length < 1 + NONCE_BYTES + 16 || record[0] !== VERSION)
+    throw new SealError("unsupported share record");
   try {
-    return xchacha20poly1305(kek, record.subarray(1, 1 + NONCE_BYTES), aad(slot)).decrypt(record.subarray(1 + NONCE_BYTES));
+    return xchacha20poly1305(kek, record.subarray(1, 1 + NONCE_BYTES), aad(slot)).decrypt(
+      record.subarray(1 + NONCE_BYTES),
+    );
   } catch {
     throw new SealError(`share record for key ${slot.keyId} epoch ${slot.epoch} failed authentication`);
   }

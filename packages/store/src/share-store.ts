@@ -39,7 +39,7 @@ export class ShareStore {
   /** The share of `keyId` at `epoch`, or undefined. Throws SealError when the record was tampered with. */
   async get(keyId: string, epoch: number): Promise<StoredShare | undefined> {
     const e = await this.kv.get(entryKey(keyId, epoch));
-    if (!e || e.operation !== "PUT" || e.value.length === 0) return undefined;
+    if (e?.operation !== "PUT" || e.value.length === 0) return undefined;
     const { scheme, sealed } = decodeRecord(e.value);
     return { scheme, share: open(this.kek, { keyId, party: this.party, epoch, scheme }, sealed) };
   }

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { SealError, createKekFile, open, readKek, seal } from "../src/index.js";
+import { createKekFile, open, readKek, SealError, seal } from "../src/index.js";
 
 const slot = { keyId: "key_1", party: 2, epoch: 3, scheme: "ed25519" };
 
@@ -16,7 +16,11 @@ test("sealed shares open only with the same KEK and slot", () => {
   assert.equal(Buffer.from(rec).includes(share.subarray(0, 16)), false, "no plaintext in the record");
   assert.throws(() => open(randomBytes(32), slot, rec), SealError);
   for (const other of [{ keyId: "key_2" }, { party: 3 }, { epoch: 4 }, { scheme: "bip340" }])
-    assert.throws(() => open(kek, { ...slot, ...other }, rec), SealError, `moved to ${JSON.stringify(other)}`);
+    assert.throws(
+      () => open(kek, { ...slot, ...other }, rec),
+      SealError,
+      `moved to ${JSON.stringify(other)}`,
+    );
   const flipped = Uint8Array.from(rec);
   flipped[flipped.length - 1]! ^= 1;
   assert.throws(() => open(kek, slot, flipped), SealError);

@@ -12,15 +12,15 @@
  * @module
  */
 import {
-  OperationEventSchema,
-  RESULT_CONSUMER,
-  RESULT_STREAM,
-  type WorkResult,
-  WorkResultSchema,
   create,
   fromBinary,
+  OperationEventSchema,
   operationEventSubject,
+  RESULT_CONSUMER,
+  RESULT_STREAM,
   toBinary,
+  type WorkResult,
+  WorkResultSchema,
 } from "@custody/proto";
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -85,36 +85,61 @@ export class ResultAggregator {
     const o = r.outcome;
     switch (o.case) {
       case "failure":
-        return this.finish(op, {
-          status: "failed",
-          error: { code: o.value.code, message: o.value.message, culprits: [...o.value.culprits] },
-        }, { party, report: "failed" });
+        return this.finish(
+          op,
+          {
+            status: "failed",
+            error: { code: o.value.code, message: o.value.message, culprits: [...o.value.culprits] },
+          },
+          { party, report: "failed" },
+        );
       case "skipped":
-        await this.repo.updateOperation(op.id, (cur) => ({ ...cur, reports: { ...cur.reports, [party]: "skipped" } }));
+        await this.repo.updateOperation(op.id, (cur) => ({
+          ...cur,
+          reports: { ...cur.reports, [party]: "skipped" },
+        }));
         return;
       case "signature": {
         const s = o.value;
-        return this.finish(op, {
-          status: "succeeded",
-          signature: {
-            signature: hex(s.signature),
-            publicKey: hex(s.publicKey),
-            keyId: op.keyId,
-            epoch: s.epoch,
-            recoveryId: s.recoveryId,
-            der: s.der.length > 0 ? hex(s.der) : undefined,
-            path: op.request?.path,
+        return this.finish(
+          op,
+          {
+            status: "succeeded",
+            signature: {
+              signature: hex(s.signature),
+              publicKey: hex(s.publicKey),
+              keyId: op.keyId,
+              epoch: s.epoch,
+              recoveryId: s.recoveryId,
+              der: s.der.length > 0 ? hex(s.der) : undefined,
+              path: op.request?.path,
+            },
           },
-        }, { party, report: "signed" });
+          { party, report: "signed" },
+        );
       }
       case "shareStored":
-        return this.shareStored(op, party, o.value.epoch, hex(o.value.publicKey), hex(o.value.chainCode), hex(o.value.sessionId));
+        return this.shareStored(
+          op,
+          party,
+          o.value.epoch,
+          hex(o.value.publicKey),
+          hex(o.value.chainCode),
+          hex(o.value.sessionId),
+        );
       default:
         this.log.warn({ operationId: r.operationId }, "result without outcome");
     }
   }
 
-  private async shareStored(op: OperationRecord, party: string, epoch: number, publicKey: string, chainCode: string, session: string) {
+  private async shareStored(
+    op: OperationRecord,
+    party: string,
+    epoch: number,
+    publicKey: string,
+    chainCode: string,
+    session: string,
+  ) {
     const updated = await this.repo.updateOperation(op.id, (cur) =>
       cur.status !== "pending" || cur.reports[party] === "stored"
         ? undefined
@@ -125,14 +150,18 @@ export class ResultAggregator {
             updatedAt: now(),
           },
     );
-    if (!updated || updated.status !== "pending") return;
+    if (updated?.status !== "pending") return;
     const stored = updated.participants.filter((p) => updated.reports[String(p)] === "stored");
     if (stored.length < updated.participants.length) return;
     const views = new Set(Object.values(updated.sessions ?? {}));
     if (views.size !== 1) {
       return this.finish(updated, {
         status: "failed",
-        error: { code: "inconsistent-results", message: "parties reported different sessions or keys", culprits: [] },
+        error: {
+          code: "inconsistent-results",
+          message: "parties reported different sessions or keys",
+          culprits: [],
+        },
       });
     }
     if (updated.type === "dkg") {
@@ -173,13 +202,21 @@ export class ResultAggregator {
     );
     if (!done || done.status === "pending") return;
     if (done.status === "failed") {
-      if (done.type === "dkg") await this.repo.updateKey(done.keyId, (k) => (k.status === "creating" ? { ...k, status: "failed", updatedAt: now() } : undefined));
+      if (done.type === "dkg")
+        await this.repo.updateKey(done.keyId, (k) =>
+          k.status === "creating" ? { ...k, status: "failed", updatedAt: now() } : undefined,
+        );
       if (done.type === "refresh")
-        await this.repo.updateKey(done.keyId, (k) => (k.refreshing === done.id ? { ...k, refreshing: undefined, updatedAt: now() } : undefined));
+        await this.repo.updateKey(done.keyId, (k) =>
+          k.refreshing === done.id ? { ...k, refreshing: undefined, updatedAt: now() } : undefined,
+        );
     }
     this.nc.publish(
       operationEventSubject(done.id),
-      toBinary(OperationEventSchema, create(OperationEventSchema, { operationId: done.id, status: done.status })),
+      toBinary(
+        OperationEventSchema,
+        create(OperationEventSchema, { operationId: done.id, status: done.status }),
+      ),
     );
   }
 }

@@ -6,7 +6,7 @@
 import { IDEMPOTENCY_BUCKET, KEYS_BUCKET, OPERATIONS_BUCKET } from "@custody/proto";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { type KeyRecord, type OperationRecord, decodeRecord, encodeRecord } from "./records.js";
+import { decodeRecord, encodeRecord, type KeyRecord, type OperationRecord } from "./records.js";
 
 /** Raised when a CAS update keeps losing (should not happen in practice). */
 export class ConcurrentUpdateError extends Error {
@@ -24,7 +24,11 @@ export class Repository {
   /** Opens the (provisioned) buckets. */
   static async open(nc: NatsConnection): Promise<Repository> {
     const kvm = new Kvm(nc);
-    return new Repository(await kvm.open(KEYS_BUCKET), await kvm.open(OPERATIONS_BUCKET), await kvm.open(IDEMPOTENCY_BUCKET));
+    return new Repository(
+      await kvm.open(KEYS_BUCKET),
+      await kvm.open(OPERATIONS_BUCKET),
+      await kvm.open(IDEMPOTENCY_BUCKET),
+    );
   }
 
   /** A key by id. */
@@ -49,7 +53,10 @@ export class Repository {
   }
 
   /** Read-modify-write of a key with CAS; `change` returns undefined to leave it as is. */
-  async updateKey(id: string, change: (k: KeyRecord) => KeyRecord | undefined): Promise<KeyRecord | undefined> {
+  async updateKey(
+    id: string,
+    change: (k: KeyRecord) => KeyRecord | undefined,
+  ): Promise<KeyRecord | undefined> {
     return this.cas(this.keys, id, change);
   }
 
@@ -90,7 +97,7 @@ export class Repository {
   private async cas<T>(kv: KV, id: string, change: (v: T) => T | undefined): Promise<T | undefined> {
     for (let attempt = 0; attempt < 20; attempt++) {
       const e = await kv.get(id);
-      if (!e || e.operation !== "PUT") return undefined;
+      if (e?.operation !== "PUT") return undefined;
       const next = change(decodeRecord<T>(e.value));
       if (!next) return decodeRecord<T>(e.value);
       try {

@@ -5,16 +5,16 @@
  */
 import { randomBytes } from "node:crypto";
 import {
+  create,
   DkgWorkSchema,
+  operationEventSubject,
   RefreshWorkSchema,
+  requestSubject,
   SignWorkSchema,
+  toBinary,
   type WorkItem,
   WorkItemSchema,
   type WorkOp,
-  create,
-  operationEventSubject,
-  requestSubject,
-  toBinary,
 } from "@custody/proto";
 import type { LivenessTracker } from "@custody/runtime";
 import type { JetStreamClient } from "@nats-io/jetstream";
@@ -60,7 +60,12 @@ export class CustodyService {
       throw new Problem("invalid-request", "threshold must be between 2 and the number of parties");
     const live = this.d.liveness.liveParties();
     if (live.length < input.parties)
-      throw new Problem("no-quorum", `DKG needs ${input.parties} live parties, ${live.length} are live`, { liveParties: live }, 2);
+      throw new Problem(
+        "no-quorum",
+        `DKG needs ${input.parties} live parties, ${live.length} are live`,
+        { liveParties: live },
+        2,
+      );
     const parties = live.slice(0, input.parties);
     const id = newId("op");
     const owner = await this.claim(idempotencyKey, "dkg", id);
@@ -82,18 +87,31 @@ export class CustodyService {
     await this.d.repo.createKey(key);
     const op = this.newOperation(id, "dkg", keyId, parties);
     await this.d.repo.createOperation(op);
-    await this.enqueue(op, "dkg", this.item(op, input.scheme, { case: "dkg", value: create(DkgWorkSchema, { threshold: input.threshold, parties }) }));
+    await this.enqueue(
+      op,
+      "dkg",
+      this.item(op, input.scheme, {
+        case: "dkg",
+        value: create(DkgWorkSchema, { threshold: input.threshold, parties }),
+      }),
+    );
     return op;
   }
 
   /** Starts a signing operation with `threshold` live parties of the key. */
-  async sign(keyId: string, input: { message: string; path?: string }, idempotencyKey?: string): Promise<OperationRecord> {
+  async sign(
+    keyId: string,
+    input: { message: string; path?: string },
+    idempotencyKey?: string,
+  ): Promise<OperationRecord> {
     const key = await this.activeKey(keyId);
-    if (!/^([0-9a-fA-F]{2})*$/.test(input.message)) throw new Problem("invalid-request", "message must be hex");
+    if (!/^([0-9a-fA-F]{2})*$/.test(input.message))
+      throw new Problem("invalid-request", "message must be hex");
     const message = Buffer.from(input.message, "hex");
     if (key.scheme === "ecdsa-secp256k1" && message.length !== 32)
       throw new Problem("invalid-request", "ecdsa-secp256k1 signs a 32-byte digest (64 hex characters)");
-    if (message.length > MAX_MESSAGE_BYTES) throw new Problem("invalid-request", `message longer than ${MAX_MESSAGE_BYTES} bytes`);
+    if (message.length > MAX_MESSAGE_BYTES)
+      throw new Problem("invalid-request", `message longer than ${MAX_MESSAGE_BYTES} bytes`);
     let path: number[] = [];
     if (input.path !== undefined) {
       const parsed = parsePath(input.path);
@@ -111,7 +129,9 @@ export class CustodyService {
         { liveParties: available },
         2,
       );
-    const signers = shuffle(available).slice(0, key.threshold).sort((a, b) => a - b);
+    const signers = shuffle(available)
+      .slice(0, key.threshold)
+      .sort((a, b) => a - b);
     const id = newId("op");
     const owner = await this.claim(idempotencyKey, `sign:${keyId}`, id);
     if (owner) return owner;
@@ -135,12 +155,19 @@ export class CustodyService {
     if (key.refreshing) {
       const running = await this.d.repo.getOperation(key.refreshing);
       if (running?.status === "pending")
-        throw new Problem("conflict", "a refresh of this key is already running", { operationId: running.id });
+        throw new Problem("conflict", "a refresh of this key is already running", {
+          operationId: running.id,
+        });
     }
     const live = new Set(this.d.liveness.liveParties());
     const down = key.parties.filter((p) => !live.has(p));
     if (down.length > 0)
-      throw new Problem("no-quorum", "refresh needs every party of the key to be live", { downParties: down }, 2);
+      throw new Problem(
+        "no-quorum",
+        "refresh needs every party of the key to be live",
+        { downParties: down },
+        2,
+      );
     const id = newId("op");
     const owner = await this.claim(idempotencyKey, `refresh:${keyId}`, id);
     if (owner) return owner;
@@ -163,7 +190,11 @@ export class CustodyService {
   async operation(id: string, waitMs = 0): Promise<OperationRecord> {
     const deadline = Date.now() + Math.min(waitMs, 60_000);
     const sub = waitMs > 0 ? this.d.nc.subscribe(operationEventSubject(id), { max: 1 }) : undefined;
-    const event = sub ? (async () => { for await (const _ of sub) return; })() : undefined;
+    const event = sub
+      ? (async () => {
+          for await (const _ of sub) return;
+        })()
+      : undefined;
     try {
       for (;;) {
         const op = await this.d.repo.getOperation(id);
@@ -195,7 +226,11 @@ export class CustodyService {
     return k;
   }
 
-  private async claim(idempotencyKey: string | undefined, scope: string, id: string): Promise<OperationRecord | undefined> {
+  private async claim(
+    idempotencyKey: string | undefined,
+    scope: string,
+    id: string,
+  ): Promise<OperationRecord | undefined> {
     if (idempotencyKey === undefined) return undefined;
     if (!/^[\x21-\x7e]{1,200}$/.test(idempotencyKey))
       throw new Problem("invalid-request", "Idempotency-Key must be 1-200 visible ASCII characters");
@@ -210,7 +245,12 @@ export class CustodyService {
     throw new Problem("conflict", "a request with this Idempotency-Key is still being accepted");
   }
 
-  private newOperation(id: string, type: OperationType, keyId: string, participants: number[]): OperationRecord {
+  private newOperation(
+    id: string,
+    type: OperationType,
+    keyId: string,
+    participants: number[],
+  ): OperationRecord {
     const t = now();
     return { id, type, status: "pending", keyId, participants, reports: {}, createdAt: t, updatedAt: t };
   }
@@ -232,12 +272,20 @@ export class CustodyService {
         timeout: 5000,
       });
     } catch (e) {
-      const error = { code: "not-enqueued", message: "the work queue did not accept the request", culprits: [] };
+      const error = {
+        code: "not-enqueued",
+        message: "the work queue did not accept the request",
+        culprits: [],
+      };
       await this.d.repo
         .updateOperation(op.id, (o) => ({ ...o, status: "failed", error, updatedAt: now() }))
         .catch(() => {});
-      if (kind === "dkg") await this.d.repo.updateKey(op.keyId, (k) => ({ ...k, status: "failed", updatedAt: now() })).catch(() => {});
-      if (kind === "refresh") await this.d.repo.updateKey(op.keyId, (k) => ({ ...k, refreshing: undefined })).catch(() => {});
+      if (kind === "dkg")
+        await this.d.repo
+          .updateKey(op.keyId, (k) => ({ ...k, status: "failed", updatedAt: now() }))
+          .catch(() => {});
+      if (kind === "refresh")
+        await this.d.repo.updateKey(op.keyId, (k) => ({ ...k, refreshing: undefined })).catch(() => {});
       throw new Problem("unavailable", "the work queue is not accepting requests", { cause: String(e) }, 5);
     }
   }

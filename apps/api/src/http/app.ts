@@ -45,7 +45,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (err instanceof Problem) problem = err;
     else if ((err as FastifyError).validation) problem = new Problem("invalid-request", err.message);
     else if ((err as FastifyError).statusCode && (err as FastifyError).statusCode! < 500)
-      problem = new Problem((err as FastifyError).statusCode === 404 ? "not-found" : "invalid-request", err.message);
+      problem = new Problem(
+        (err as FastifyError).statusCode === 404 ? "not-found" : "invalid-request",
+        err.message,
+      );
     else {
       req.log.error({ err }, "unhandled error");
       problem = new Problem("internal", "internal error");

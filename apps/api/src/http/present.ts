@@ -2,12 +2,16 @@
  * Shapes records for clients (drops internal bookkeeping).
  * @module
  */
-import { xpubOf } from "../domain/xpub.js";
+
 import type { KeyRecord, OperationRecord } from "../domain/records.js";
+import { xpubOf } from "../domain/xpub.js";
 
 /** A key for the API. */
 export function presentKey(k: KeyRecord) {
-  const xpub = k.scheme === "ecdsa-secp256k1" && k.publicKey && k.chainCode ? xpubOf(k.publicKey, k.chainCode) : undefined;
+  const xpub =
+    k.scheme === "ecdsa-secp256k1" && k.publicKey && k.chainCode
+      ? xpubOf(k.publicKey, k.chainCode)
+      : undefined;
   return { ...k, xpub };
 }
 

@@ -25,7 +25,9 @@ export type CreateKeyBody = Static<typeof CreateKeyBody>;
 export const SignBody = Type.Object(
   {
     message: Hex("Message to sign, hex. ecdsa-secp256k1: a 32-byte digest."),
-    path: Type.Optional(Type.String({ maxLength: 2048, description: "BIP32 non-hardened path, e.g. m/44/60/0/0/5" })),
+    path: Type.Optional(
+      Type.String({ maxLength: 2048, description: "BIP32 non-hardened path, e.g. m/44/60/0/0/5" }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -41,7 +43,11 @@ export type OperationParams = Static<typeof OperationParams>;
 
 /** Query of GET /v1/operations/{id}. */
 export const WaitQuery = Type.Object(
-  { wait: Type.Optional(Type.Number({ minimum: 0, maximum: 60, description: "Seconds to wait for a terminal state" })) },
+  {
+    wait: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 60, description: "Seconds to wait for a terminal state" }),
+    ),
+  },
   { additionalProperties: false },
 );
 export type WaitQuery = Static<typeof WaitQuery>;
@@ -54,7 +60,9 @@ export const Key = Type.Object({
   parties: Type.Array(Type.Integer()),
   label: Type.Optional(Type.String()),
   status: Type.Union([Type.Literal("creating"), Type.Literal("active"), Type.Literal("failed")]),
-  publicKey: Type.Optional(Type.String({ description: "hex: Ed25519 32 bytes, BIP340 x-only 32 bytes, ECDSA 33-byte compressed" })),
+  publicKey: Type.Optional(
+    Type.String({ description: "hex: Ed25519 32 bytes, BIP340 x-only 32 bytes, ECDSA 33-byte compressed" }),
+  ),
   chainCode: Type.Optional(Type.String()),
   xpub: Type.Optional(Type.String()),
   epoch: Type.Integer(),

@@ -22,7 +22,8 @@ function client(opts: GlobalOpts): CustodyClient {
   if (opts.api) return new CustodyClient(opts.api);
   if (process.env.CUSTODY_API_URL) return new CustodyClient(process.env.CUSTODY_API_URL);
   const file = resolve(opts.profile ?? DEFAULT_PROFILE);
-  if (!existsSync(file)) throw new Error(`no API given: pass --api URL or start \`custody dev\` (no ${file})`);
+  if (!existsSync(file))
+    throw new Error(`no API given: pass --api URL or start \`custody dev\` (no ${file})`);
   return new CustodyClient((JSON.parse(readFileSync(file, "utf8")) as { apiUrl: string }).apiUrl);
 }
 
@@ -43,7 +44,9 @@ const keyJson = (k: Key) => ({
 function printKey(k: Key, json?: boolean) {
   if (json) return console.log(JSON.stringify(keyJson(k)));
   console.log(`key ${k.id}${k.label ? ` (${k.label})` : ""}`);
-  console.log(`  scheme      ${k.scheme}, ${k.threshold}-of-${k.parties.length} (parties ${k.parties.join(", ")})`);
+  console.log(
+    `  scheme      ${k.scheme}, ${k.threshold}-of-${k.parties.length} (parties ${k.parties.join(", ")})`,
+  );
   console.log(`  status      ${k.status}, epoch ${k.epoch}`);
   if (k.publicKey) console.log(`  public key  ${k.publicKey}`);
   if (k.xpub) console.log(`  xpub        ${k.xpub}`);
@@ -51,7 +54,8 @@ function printKey(k: Key, json?: boolean) {
 
 async function finish(c: CustodyClient, op: Operation, opts: GlobalOpts): Promise<Operation> {
   const done = await c.wait(op, Number(opts.timeout ?? 120) * 1000);
-  if (done.status === "pending") throw new Error(`operation ${done.id} still pending after ${opts.timeout ?? 120}s`);
+  if (done.status === "pending")
+    throw new Error(`operation ${done.id} still pending after ${opts.timeout ?? 120}s`);
   if (done.status === "failed") {
     const e = done.error;
     throw new Error(
@@ -95,7 +99,12 @@ export function registerClientCommands(program: Command): void {
   ).action(
     action(async (o: GlobalOpts & { scheme: string; threshold: string; parties: string; label?: string }) => {
       const c = client(o);
-      const op = await c.createKey({ scheme: o.scheme, threshold: Number(o.threshold), parties: Number(o.parties), label: o.label });
+      const op = await c.createKey({
+        scheme: o.scheme,
+        threshold: Number(o.threshold),
+        parties: Number(o.parties),
+        label: o.label,
+      });
       const done = await finish(c, op, o);
       printKey(await c.getKey(done.keyId), o.json);
     }),
@@ -107,7 +116,9 @@ export function registerClientCommands(program: Command): void {
       if (o.json) return console.log(JSON.stringify(list.map(keyJson)));
       if (list.length === 0) console.log("no keys");
       for (const k of list)
-        console.log(`${k.id}  ${k.scheme.padEnd(15)} ${k.threshold}-of-${k.parties.length}  epoch ${k.epoch}  ${k.status}  ${k.publicKey ?? ""}`);
+        console.log(
+          `${k.id}  ${k.scheme.padEnd(15)} ${k.threshold}-of-${k.parties.length}  epoch ${k.epoch}  ${k.status}  ${k.publicKey ?? ""}`,
+        );
     }),
   );
 
@@ -115,7 +126,12 @@ export function registerClientCommands(program: Command): void {
     action(async (id: string, o: GlobalOpts) => printKey(await client(o).getKey(id), o.json)),
   );
 
-  globals(keys.command("refresh").description("refresh a key's shares (same public key, next epoch)").argument("<id>")).action(
+  globals(
+    keys
+      .command("refresh")
+      .description("refresh a key's shares (same public key, next epoch)")
+      .argument("<id>"),
+  ).action(
     action(async (id: string, o: GlobalOpts) => {
       const c = client(o);
       await finish(c, await c.refresh(id), o);

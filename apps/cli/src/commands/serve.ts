@@ -46,7 +46,9 @@ export function registerServeCommands(program: Command): void {
       });
       onSignals(() => stack.stop());
       console.log(`Custody is running: API ${stack.apiUrl} (docs ${stack.apiUrl}/docs)`);
-      console.log(`NATS ${stack.nats.url}; ${o.parties} parties x ${o.workers} worker(s); logs in ${o.dir}/logs`);
+      console.log(
+        `NATS ${stack.nats.url}; ${o.parties} parties x ${o.workers} worker(s); logs in ${o.dir}/logs`,
+      );
       console.log(`profile ${o.dir}/profile.json; press Ctrl-C to stop`);
     });
 
@@ -59,7 +61,12 @@ export function registerServeCommands(program: Command): void {
     .option("--port <port>", "listen port (0: any free port)", "8080")
     .option("--print-url", "print CUSTODY_API_URL=<url> once listening")
     .action(async (o: { nats: string; seed: string; host: string; port: string; printUrl?: boolean }) => {
-      const api = await startApi({ servers: o.nats.split(","), seedFile: o.seed, host: o.host, port: int(o.port) });
+      const api = await startApi({
+        servers: o.nats.split(","),
+        seedFile: o.seed,
+        host: o.host,
+        port: int(o.port),
+      });
       onSignals(() => api.stop());
       if (o.printUrl) console.log(`CUSTODY_API_URL=${api.url}`);
     });

@@ -9,7 +9,13 @@ import { Type } from "@sinclair/typebox";
 export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     "/healthz",
-    { schema: { summary: "The process is alive", tags: ["health"], response: { 200: Type.Object({ status: Type.String() }) } } },
+    {
+      schema: {
+        summary: "The process is alive",
+        tags: ["health"],
+        response: { 200: Type.Object({ status: Type.String() }) },
+      },
+    },
     async () => ({ status: "ok" }),
   );
   app.get(
@@ -26,7 +32,9 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (_req, reply) => {
       const ready = app.custodyReady();
-      return reply.code(ready.ok ? 200 : 503).send({ status: ready.ok ? "ready" : "not-ready", liveParties: ready.liveParties });
+      return reply
+        .code(ready.ok ? 200 : 503)
+        .send({ status: ready.ok ? "ready" : "not-ready", liveParties: ready.liveParties });
     },
   );
 };

@@ -4,8 +4,8 @@
  */
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
-import { CreateKeyBody, Key, KeyParams, Operation, SignBody, problemResponses } from "../schemas.js";
 import { presentKey, presentOperation } from "../present.js";
+import { CreateKeyBody, Key, KeyParams, Operation, problemResponses, SignBody } from "../schemas.js";
 
 const idempotency = Type.Object({ "idempotency-key": Type.Optional(Type.String({ maxLength: 200 })) });
 
@@ -30,13 +30,26 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     "/v1/keys",
-    { schema: { summary: "List keys", tags: ["keys"], response: { 200: Type.Object({ keys: Type.Array(Key) }), ...problemResponses } } },
+    {
+      schema: {
+        summary: "List keys",
+        tags: ["keys"],
+        response: { 200: Type.Object({ keys: Type.Array(Key) }), ...problemResponses },
+      },
+    },
     async () => ({ keys: (await app.custody.keys()).map(presentKey) }),
   );
 
   app.get(
     "/v1/keys/:id",
-    { schema: { summary: "Show a key", tags: ["keys"], params: KeyParams, response: { 200: Key, ...problemResponses } } },
+    {
+      schema: {
+        summary: "Show a key",
+        tags: ["keys"],
+        params: KeyParams,
+        response: { 200: Key, ...problemResponses },
+      },
+    },
     async (req) => presentKey(await app.custody.key(req.params.id)),
   );
 

@@ -3,8 +3,8 @@
  * @module
  */
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { Operation, OperationParams, WaitQuery, problemResponses } from "../schemas.js";
 import { presentOperation } from "../present.js";
+import { Operation, OperationParams, problemResponses, WaitQuery } from "../schemas.js";
 
 /** Registers /v1/operations routes. */
 export const operationRoutes: FastifyPluginAsyncTypebox = async (app) => {
