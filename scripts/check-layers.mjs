@@ -1,7 +1,7 @@
 // Enforces the dependency direction: apps -> runtime/transport/store -> protocol packages -> core.
 // Each workspace has a layer; a source file may import a @custody package only from a lower layer,
 // only if its package.json declares it, and protocol code may not import any I/O module.
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 const LAYER = {
@@ -37,10 +37,12 @@ for (const root of ["packages", "apps"]) {
       for (const m of src.matchAll(/(?:from|import)\s*\(?\s*"([^"]+)"/g)) {
         const spec = m[1];
         const target = spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec;
-        if (PURE.has(pkg.name) && IO.test(spec)) problems.push(`${f}: protocol code imports I/O module ${spec}`);
+        if (PURE.has(pkg.name) && IO.test(spec))
+          problems.push(`${f}: protocol code imports I/O module ${spec}`);
         if (!target.startsWith("@custody/")) continue;
         if (!declared.has(target)) problems.push(`${f}: imports ${target} without declaring it`);
-        if (LAYER[target] === undefined || LAYER[target] >= layer) problems.push(`${f}: ${pkg.name} may not import ${target} (layer)`);
+        if (LAYER[target] === undefined || LAYER[target] >= layer)
+          problems.push(`${f}: ${pkg.name} may not import ${target} (layer)`);
       }
     }
   }

@@ -75,7 +75,11 @@ export function deriveBip340Child(
   chainCode: Uint8Array,
   path: readonly number[],
 ): Bip340Child {
-  if (!(groupKey33 instanceof Uint8Array) || groupKey33.length !== 33 || (groupKey33[0] !== 2 && groupKey33[0] !== 3))
+  if (
+    !(groupKey33 instanceof Uint8Array) ||
+    groupKey33.length !== 33 ||
+    (groupKey33[0] !== 2 && groupKey33[0] !== 3)
+  )
     throw new ProtocolError("bad-input", "group key must be a 33-byte compressed secp256k1 point");
   if (!(chainCode instanceof Uint8Array) || chainCode.length !== 32)
     throw new ProtocolError("bad-input", "chain code must be 32 bytes");
@@ -94,7 +98,8 @@ export function deriveBip340Child(
     const t = bytesToNumberBE(I.subarray(0, 32));
     if (t >= Fn.ORDER) throw new ProtocolError("bad-input", `derivation index ${i} yields an invalid tweak`);
     const child = t === 0n ? P : P.add(Point.BASE.multiply(t));
-    if (child.is0()) throw new ProtocolError("bad-input", `derivation index ${i} yields the point at infinity`);
+    if (child.is0())
+      throw new ProtocolError("bad-input", `derivation index ${i} yields the point at infinity`);
     P = child;
     c = I.slice(32);
     total = Fn.add(total, t);

@@ -71,7 +71,10 @@ export function commitChainContribution(
 }
 
 /** The joint chain code: a domain-separated hash of every contribution, in party order. */
-export function jointChainCode(ctx: KeygenContext, contributions: ReadonlyMap<PartyId, Uint8Array>): Uint8Array {
+export function jointChainCode(
+  ctx: KeygenContext,
+  contributions: ReadonlyMap<PartyId, Uint8Array>,
+): Uint8Array {
   return transcriptHash("custody/frost/dkg/chaincode/v1", [
     ctx.suite.name,
     ctx.sessionId,
@@ -160,7 +163,8 @@ export function startKeygen(suite: Ciphersuite, params: KeygenParams): Step<Fros
   const contribution = suite.derivation ? randomBytes(CHAIN_CONTRIBUTION_LENGTH) : undefined;
   const chainCommitment = contribution && commitChainContribution(ctx, ctx.self, contribution);
   const payload = encodePackage(suite, commitments, pok, chainCommitment);
-  return next(new KeygenRound1(ctx, coefficients, contribution, { commitments, pok, chainCommitment, payload }), [
-    broadcast(1, ctx.self, payload),
-  ]);
+  return next(
+    new KeygenRound1(ctx, coefficients, contribution, { commitments, pok, chainCommitment, payload }),
+    [broadcast(1, ctx.self, payload)],
+  );
 }

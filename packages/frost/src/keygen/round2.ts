@@ -16,10 +16,10 @@ import {
   type Step,
   transcriptHash,
 } from "@custody/core";
+import { equalBytes } from "@noble/curves/utils.js";
 import { confirmStep } from "../confirm.js";
 import { FrostShare } from "../share.js";
 import { evalCommitment, evalPolynomial, sumCommitments } from "../vss.js";
-import { equalBytes } from "@noble/curves/utils.js";
 import { others, parsePayload, readScalar } from "../wire.js";
 import {
   CHAIN_CONTRIBUTION_LENGTH,
@@ -55,7 +55,11 @@ export class KeygenRound2 implements Round<FrostShare> {
     }));
     const pkg = this.packages.get(from)!;
     const expected = evalCommitment(suite, pkg.commitments, self);
-    check(suite.mulBase(share).equals(expected), from, "secret share does not match the sender's commitments");
+    check(
+      suite.mulBase(share).equals(expected),
+      from,
+      "secret share does not match the sender's commitments",
+    );
     if (contribution) {
       check(
         equalBytes(commitChainContribution(this.ctx, from, contribution), pkg.chainCommitment!),

@@ -19,22 +19,33 @@ import { FrostShare } from "../share.js";
  * @throws ProtocolError (`bad-input`) when the scheme or share has no chain code, or the path
  *   leads to an invalid child
  */
-export function deriveSigningShare(suite: Ciphersuite, share: FrostShare, path: readonly number[]): FrostShare {
+export function deriveSigningShare(
+  suite: Ciphersuite,
+  share: FrostShare,
+  path: readonly number[],
+): FrostShare {
   if (path.length === 0) return share;
-  if (!suite.derivation) throw new ProtocolError("bad-input", `${suite.name} keys do not support derivation paths`);
+  if (!suite.derivation)
+    throw new ProtocolError("bad-input", `${suite.name} keys do not support derivation paths`);
   if (share.chainCode === undefined)
-    throw new ProtocolError("bad-input", "this share has no chain code (legacy share): derivation paths are unavailable");
+    throw new ProtocolError(
+      "bad-input",
+      "this share has no chain code (legacy share): derivation paths are unavailable",
+    );
   const child = deriveBip340Child(share.groupKey, share.chainCode, path);
   if (child.tweak === 0n) return share;
   const { Fn } = suite;
   const shift = suite.mulBase(child.tweak);
   const groupKey = suite.decodePoint(share.groupKey).add(shift);
-  const verifying = share.parties.map((p) => [p, suite.decodePoint(share.verifyingShares.get(p)!).add(shift)] as const);
+  const verifying = share.parties.map(
+    (p) => [p, suite.decodePoint(share.verifyingShares.get(p)!).add(shift)] as const,
+  );
   const secret = Fn.add(share.secretShare, child.tweak);
   if (secret === 0n || verifying.some(([, v]) => v.is0()))
     throw new ProtocolError("bad-input", "derivation path yields a degenerate key share");
   const key = groupKey.toBytes();
-  if (!equalBytes(key, child.publicKey33)) throw new ProtocolError("internal", "tweaked group key differs from the derived key");
+  if (!equalBytes(key, child.publicKey33))
+    throw new ProtocolError("internal", "tweaked group key differs from the derived key");
   return new FrostShare(
     {
       scheme: share.scheme,
@@ -49,4 +60,3 @@ export function deriveSigningShare(suite: Ciphersuite, share: FrostShare, path: 
     secret,
   );
 }
-
