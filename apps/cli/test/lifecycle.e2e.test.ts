@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { CustodyClient } from "@custody/sdk";
+import { HDKey } from "@scure/bip32";
 import type { Stack } from "../src/index.js";
 import { startTestStack, stopTestStack, verifyBip340, verifyEd25519 } from "./helpers.js";
 
@@ -89,4 +90,27 @@ test("signing by different signer sets yields valid signatures of one key", asyn
     assert.ok(verifyEd25519(key.publicKey!, m, op.signature!.signature));
   }
   assert.ok(sets.size > 1, "the API spreads signing over live parties");
+});
+
+test("bip340 signing along BIP32 paths verifies under the child key an independent library derives from the xpub", async () => {
+  const created = await api.wait(await api.createKey({ scheme: "bip340", threshold: 2, parties: 3 }), 60_000);
+  assert.equal(created.status, "succeeded", JSON.stringify(created.error));
+  const key = await api.getKey(created.keyId);
+  assert.match(key.xpub ?? "", /^xpub/);
+  const root = HDKey.fromExtendedKey(key.xpub!);
+  assert.equal(
+    Buffer.from(root.publicKey!).subarray(1).toString("hex"),
+    key.publicKey,
+    "xpub carries the key",
+  );
+  for (const path of ["m/44/60/0/0/5", "m/0", "m/1/2/3"]) {
+    const m = randomBytes(32);
+    const op = await api.wait(await api.sign(key.id, { message: m.toString("hex"), path }), 60_000);
+    assert.equal(op.status, "succeeded", JSON.stringify(op.error));
+    const child = Buffer.from(root.derive(path).publicKey!).subarray(1).toString("hex");
+    assert.equal(op.signature!.publicKey, child, `${path} signs under the derived key`);
+    assert.equal(op.signature!.path, path);
+    assert.ok(verifyBip340(child, m, op.signature!.signature));
+    assert.ok(!verifyBip340(key.publicKey!, m, op.signature!.signature), "not valid under the root key");
+  }
 });

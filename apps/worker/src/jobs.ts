@@ -109,6 +109,7 @@ async function dkg(env: JobEnv, ctx: WorkContext, work: DkgWork): Promise<WorkRe
       epoch: 0,
       publicKey: info.publicKey,
       chainCode: info.chainCode ?? new Uint8Array(),
+      derivationKey: info.derivationKey ?? new Uint8Array(),
       sessionId: out.sessionId,
     }),
   });
@@ -154,6 +155,7 @@ async function refresh(env: JobEnv, ctx: WorkContext, work: RefreshWork): Promis
       epoch,
       publicKey: info.publicKey,
       chainCode: info.chainCode ?? new Uint8Array(),
+      derivationKey: info.derivationKey ?? new Uint8Array(),
       sessionId: out.sessionId,
     }),
   });

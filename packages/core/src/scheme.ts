@@ -42,6 +42,11 @@ export interface ShareInfo {
   readonly publicKey: Uint8Array;
   /** BIP32 chain code when the scheme supports derivation. */
   readonly chainCode?: Uint8Array;
+  /**
+   * The 33-byte compressed point BIP32 derivation starts from (with its real y parity), when the
+   * scheme supports derivation. For ECDSA it equals `publicKey`; for BIP340 `publicKey` is x-only.
+   */
+  readonly derivationKey?: Uint8Array;
   readonly threshold: number;
   readonly parties: readonly PartyId[];
   readonly self: PartyId;

@@ -55,7 +55,11 @@ function hash160(b: Uint8Array): Uint8Array {
  * @throws ProtocolError `bad-input` for invalid paths, or in the (probability ~2^-127) case
  *   `I_L ≥ n` or an identity child, where BIP32 says to use the next index.
  */
-export function deriveChild(publicKey: Uint8Array, chainCode: Uint8Array, path: readonly number[]): DerivedKey {
+export function deriveChild(
+  publicKey: Uint8Array,
+  chainCode: Uint8Array,
+  path: readonly number[],
+): DerivedKey {
   checkPath(path);
   if (chainCode.length !== 32) throw new ProtocolError("bad-input", "chain code must be 32 bytes");
   let K = Point.fromBytes(publicKey);
@@ -69,9 +73,11 @@ export function deriveChild(publicKey: Uint8Array, chainCode: Uint8Array, path: 
     new DataView(data.buffer).setUint32(33, i);
     const I = hmac(sha512, c, data);
     const il = bytesToBig(I.subarray(0, 32));
-    if (il >= N) throw new ProtocolError("bad-input", `derivation index ${i} is invalid (I_L ≥ n); use the next`);
+    if (il >= N)
+      throw new ProtocolError("bad-input", `derivation index ${i} is invalid (I_L ≥ n); use the next`);
     const child = K.add(G.multiplyUnsafe(il));
-    if (child.is0()) throw new ProtocolError("bad-input", `derivation index ${i} gives the identity; use the next`);
+    if (child.is0())
+      throw new ProtocolError("bad-input", `derivation index ${i} gives the identity; use the next`);
     parentFingerprint = hash160(ser).slice(0, 4);
     K = child;
     c = I.slice(32);

@@ -3,8 +3,9 @@
  * refresh, BIP32 non-hardened derivation). See PROTOCOL.md and docs spec dkls23.md.
  * @module
  */
-export { ecdsaScheme } from "./scheme.js";
-export { EcdsaShare, decodeShare, encodeShare } from "./share.js";
-export type { EcdsaShareFields, PairState } from "./share.js";
-export { deriveChild, xpub, HARDENED } from "./bip32.js";
+
 export type { DerivedKey } from "./bip32.js";
+export { deriveChild, HARDENED, xpub } from "./bip32.js";
+export { ecdsaScheme } from "./scheme.js";
+export type { EcdsaShareFields, PairState } from "./share.js";
+export { decodeShare, EcdsaShare, encodeShare } from "./share.js";

@@ -24,7 +24,10 @@ export const ecdsaScheme: Scheme<EcdsaShare> = Object.freeze<Scheme<EcdsaShare>>
   refresh(p) {
     if (p.self !== p.share.self) throw new ProtocolError("bad-input", "self does not match the share");
     return startDkg(
-      makeContext(p.sessionId, p.self, p.share.parties, p.share.threshold, { kind: "refresh", share: p.share }),
+      makeContext(p.sessionId, p.self, p.share.parties, p.share.threshold, {
+        kind: "refresh",
+        share: p.share,
+      }),
     );
   },
   encodeShare,

@@ -96,7 +96,9 @@ const VERSION = 1;
 /** Serialises a share for encrypted storage (format version 1). */
 export function encodeShare(s: EcdsaShare): Uint8Array {
   const w = new Writer().bytes(new TextEncoder().encode(MAGIC)).u8(VERSION);
-  w.u8(s.threshold).u8(s.self).list(s.parties, (w, p) => w.u8(p));
+  w.u8(s.threshold)
+    .u8(s.self)
+    .list(s.parties, (w, p) => w.u8(p));
   w.fixed(scalarToBytes(s.secret)).fixed(s.publicKey).fixed(s.chainCode).fixed(s.transcript).u32(s.epoch);
   for (const p of s.parties) w.fixed(s.publicShares.get(p)!);
   for (const p of s.parties) {
@@ -124,7 +126,11 @@ export function decodeShare(bytes: Uint8Array): EcdsaShare {
       if (r.u8() !== VERSION) fail("unsupported version");
       const threshold = r.u8();
       const self = r.u8();
-      const parties = assertPartySet(r.list((r) => r.u8(), 255), 2, "share parties");
+      const parties = assertPartySet(
+        r.list((r) => r.u8(), 255),
+        2,
+        "share parties",
+      );
       if (threshold < 2 || threshold > parties.length) fail("threshold");
       if (!parties.includes(self)) fail("self not among parties");
       const secret = bytesToBig(r.fixed(32));

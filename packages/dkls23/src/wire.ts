@@ -3,7 +3,7 @@
  * ProtocolError naming the sender.
  * @module
  */
-import { DecodeError, decodeWith, type ProtocolMessage, ProtocolError, type Reader } from "@custody/core";
+import { DecodeError, decodeWith, ProtocolError, type ProtocolMessage, type Reader } from "@custody/core";
 
 /**
  * Decodes `msg.payload` with `parse`, requiring the whole payload to be consumed.

@@ -6,7 +6,13 @@ import { bytesToHex, hexToBytes, randomBytes, utf8ToBytes } from "@noble/hashes/
 import { deriveChild, xpub } from "../src/bip32.js";
 import { bytesToBig, mod, randomScalar } from "../src/group.js";
 import { HG } from "../src/hash.js";
-import { baseOtContext, baseOtReceive, baseOtSenderFinish, baseOtSenderStart, bit } from "../src/ot/base-ot.js";
+import {
+  baseOtContext,
+  baseOtReceive,
+  baseOtSenderFinish,
+  baseOtSenderStart,
+  bit,
+} from "../src/ot/base-ot.js";
 import { gfEqual, gfFromBytes, gfMul, gfToBytes } from "../src/ot/gf128.js";
 import { KAPPA, tag } from "../src/params.js";
 import { evalPoly, lagrangeAtZero } from "../src/poly.js";

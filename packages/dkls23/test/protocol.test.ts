@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { inspect } from "node:util";
 import { test } from "node:test";
+import { inspect } from "node:util";
 import { ProtocolError } from "@custody/core";
-import { bytesToHex, randomBytes, utf8ToBytes } from "@noble/hashes/utils.js";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { decodeShare, ecdsaScheme, encodeShare, type EcdsaShare } from "../src/index.js";
+import { bytesToHex, randomBytes, utf8ToBytes } from "@noble/hashes/utils.js";
 import { G, mod } from "../src/group.js";
+import { decodeShare, type EcdsaShare, ecdsaScheme, encodeShare } from "../src/index.js";
 import { lagrangeAtZero } from "../src/poly.js";
 import { mustKeygen, refresh, sign } from "./run.js";
 import { childKey, verifyIndependently } from "./verify.js";
@@ -65,7 +65,10 @@ for (const [t, n, subsets] of [
       assert.deepEqual(s.publicKey, pk);
       assert.deepEqual(s.chainCode, shares.get(p)!.chainCode);
       assert.notEqual(s.secret, shares.get(p)!.secret);
-      assert.notDeepEqual(s.pairs.get(p === 1 ? 2 : 1)!.delta, shares.get(p)!.pairs.get(p === 1 ? 2 : 1)!.delta);
+      assert.notDeepEqual(
+        s.pairs.get(p === 1 ? 2 : 1)!.delta,
+        shares.get(p)!.pairs.get(p === 1 ? 2 : 1)!.delta,
+      );
       assert.equal(s.epoch, 1);
     }
     checkInterpolation(fresh, subsets);
@@ -91,7 +94,10 @@ test("share never prints secrets; strict decoding", () => {
   }
   const enc = encodeShare(s);
   const bad = (b: Uint8Array) =>
-    assert.throws(() => decodeShare(b), (e) => e instanceof ProtocolError && e.kind === "bad-input");
+    assert.throws(
+      () => decodeShare(b),
+      (e) => e instanceof ProtocolError && e.kind === "bad-input",
+    );
   bad(enc.slice(0, enc.length - 1));
   bad(Uint8Array.from([...enc, 0]));
   const wrongVersion = enc.slice();

@@ -18,7 +18,8 @@ export function keygen(t: number, n: number, opts: LocalRunOptions = {}, session
 
 export function mustKeygen(t: number, n: number): Map<number, EcdsaShare> {
   const run = keygen(t, n);
-  if (run.errors.size > 0 || run.stalled.length > 0) throw new Error(`keygen failed: ${[...run.errors.values()]}`);
+  if (run.errors.size > 0 || run.stalled.length > 0)
+    throw new Error(`keygen failed: ${[...run.errors.values()]}`);
   return run.results;
 }
 
@@ -41,7 +42,11 @@ export function sign(
   );
 }
 
-export function refresh(shares: ReadonlyMap<number, EcdsaShare>, opts: LocalRunOptions = {}, sessionId = randomBytes(32)) {
+export function refresh(
+  shares: ReadonlyMap<number, EcdsaShare>,
+  opts: LocalRunOptions = {},
+  sessionId = randomBytes(32),
+) {
   return runLocal(
     new Map([...shares].map(([p, share]) => [p, () => ecdsaScheme.refresh({ sessionId, self: p, share })])),
     opts,

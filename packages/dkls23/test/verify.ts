@@ -37,7 +37,9 @@ export function childKey(publicKey: Uint8Array, chainCode: Uint8Array, path: num
   for (const i of path) {
     const ser = Buffer.alloc(4);
     ser.writeUInt32BE(i);
-    const I = createHmac("sha512", c).update(Buffer.concat([K, ser])).digest();
+    const I = createHmac("sha512", c)
+      .update(Buffer.concat([K, ser]))
+      .digest();
     const next = ecc.pointAddScalar(K, I.subarray(0, 32), true);
     assert.ok(next);
     K = Buffer.from(next);

@@ -43,7 +43,9 @@ export function createScheme(suite: Ciphersuite): Scheme<FrostShare> {
       if (share.scheme !== suite.name) throw new ProtocolError("bad-input", `not a ${suite.name} share`);
       return {
         publicKey: suite.publicKey(suite.decodePoint(share.groupKey)),
-        ...(share.chainCode !== undefined ? { chainCode: share.chainCode.slice() } : {}),
+        ...(share.chainCode !== undefined
+          ? { chainCode: share.chainCode.slice(), derivationKey: share.groupKey.slice() }
+          : {}),
         threshold: share.threshold,
         parties: [...share.parties],
         self: share.self,

@@ -119,14 +119,13 @@ export class ResultAggregator {
         );
       }
       case "shareStored":
-        return this.shareStored(
-          op,
-          party,
-          o.value.epoch,
-          hex(o.value.publicKey),
-          hex(o.value.chainCode),
-          hex(o.value.sessionId),
-        );
+        return this.shareStored(op, party, {
+          epoch: o.value.epoch,
+          publicKey: hex(o.value.publicKey),
+          chainCode: hex(o.value.chainCode),
+          derivationKey: hex(o.value.derivationKey),
+          session: hex(o.value.sessionId),
+        });
       default:
         this.log.warn({ operationId: r.operationId }, "result without outcome");
     }
@@ -135,18 +134,19 @@ export class ResultAggregator {
   private async shareStored(
     op: OperationRecord,
     party: string,
-    epoch: number,
-    publicKey: string,
-    chainCode: string,
-    session: string,
+    r: { epoch: number; publicKey: string; chainCode: string; derivationKey: string; session: string },
   ) {
+    const { epoch, publicKey, chainCode, derivationKey, session } = r;
     const updated = await this.repo.updateOperation(op.id, (cur) =>
       cur.status !== "pending" || cur.reports[party] === "stored"
         ? undefined
         : {
             ...cur,
             reports: { ...cur.reports, [party]: "stored" },
-            sessions: { ...cur.sessions, [party]: `${session}:${publicKey}:${chainCode}:${epoch}` },
+            sessions: {
+              ...cur.sessions,
+              [party]: `${session}:${publicKey}:${chainCode}:${derivationKey}:${epoch}`,
+            },
             updatedAt: now(),
           },
     );
@@ -167,7 +167,15 @@ export class ResultAggregator {
     if (updated.type === "dkg") {
       await this.repo.updateKey(updated.keyId, (k) =>
         k.status === "creating"
-          ? { ...k, status: "active", publicKey, chainCode: chainCode || undefined, epoch, updatedAt: now() }
+          ? {
+              ...k,
+              status: "active",
+              publicKey,
+              chainCode: chainCode || undefined,
+              derivationKey: derivationKey || undefined,
+              epoch,
+              updatedAt: now(),
+            }
           : undefined,
       );
       return this.finish(updated, { status: "succeeded" });

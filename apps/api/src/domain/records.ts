@@ -21,8 +21,10 @@ export interface KeyRecord {
   status: KeyStatus;
   /** Hex; set once DKG completed. */
   publicKey?: string;
-  /** Hex BIP32 chain code (ECDSA keys). */
+  /** Hex BIP32 chain code (secp256k1 keys). */
   chainCode?: string;
+  /** Hex 33-byte compressed key that BIP32 derivation starts from (secp256k1 keys). */
+  derivationKey?: string;
   /** Active share epoch: the one signing uses. */
   epoch: number;
   /** Operation that created the key. */

@@ -8,11 +8,10 @@ import { xpubOf } from "../domain/xpub.js";
 
 /** A key for the API. */
 export function presentKey(k: KeyRecord) {
-  const xpub =
-    k.scheme === "ecdsa-secp256k1" && k.publicKey && k.chainCode
-      ? xpubOf(k.publicKey, k.chainCode)
-      : undefined;
-  return { ...k, xpub };
+  const { derivationKey, ...rest } = k;
+  const root = derivationKey ?? k.publicKey;
+  const xpub = root && k.chainCode ? xpubOf(root, k.chainCode) : undefined;
+  return { ...rest, xpub };
 }
 
 /** An operation for the API. */

@@ -18,10 +18,10 @@ import {
 } from "../ot/base-ot.js";
 import { randomPolynomial } from "../poly.js";
 import type { EcdsaShare } from "../share.js";
-import { proveDlog, type SchnorrProof } from "../zk/schnorr.js";
-import { contribution, type DkgContext, feldmanCount } from "./context.js";
-import { Round2 } from "./round2.js";
 import { decodeFrom } from "../wire.js";
+import { proveDlog, type SchnorrProof } from "../zk/schnorr.js";
+import { contribution, type DkgContext } from "./context.js";
+import { Round2 } from "./round2.js";
 
 /** Our secrets and openings created in round 1. */
 export interface Round1Secrets {
@@ -54,7 +54,9 @@ export function startDkg(ctx: DkgContext): Step<EcdsaShare> {
   const keygen = ctx.mode.kind === "keygen";
   const poly = randomPolynomial(ctx.threshold, keygen ? undefined : 0n);
   const feldman = poly.slice(keygen ? 0 : 1).map((a) => pointToBytes(mulG(a)));
-  const pok = keygen ? encodeProof(proveDlog([ctx.sid, ctx.self, "dkg/pok"], poly[0]!, mulG(poly[0]!))) : new Uint8Array();
+  const pok = keygen
+    ? encodeProof(proveDlog([ctx.sid, ctx.self, "dkg/pok"], poly[0]!, mulG(poly[0]!)))
+    : new Uint8Array();
   const cc = keygen ? contribution() : new Uint8Array();
   const { commitment, salt } = commit("dkg/com", ctx.sid, ctx.self, "all", [...feldman, pok, cc]);
   const out: ProtocolMessage[] = [{ round: 1, from: ctx.self, to: "all", payload: commitment }];
@@ -78,7 +80,11 @@ export function startDkg(ctx: DkgContext): Step<EcdsaShare> {
 export class Round1 implements Round<EcdsaShare> {
   readonly number = 1;
   readonly expects;
-  private readonly got: Round1Received = { commitment: new Map(), seedCommitment: new Map(), otSender: new Map() };
+  private readonly got: Round1Received = {
+    commitment: new Map(),
+    seedCommitment: new Map(),
+    otSender: new Map(),
+  };
 
   constructor(
     private readonly ctx: DkgContext,

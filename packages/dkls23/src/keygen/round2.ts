@@ -72,7 +72,10 @@ export class Round2 implements Round<EcdsaShare> {
       const { msg, keys } = baseOtReceive(baseOtContext(ctx.sid, j, ctx.self), delta, r1.otSender.get(j)!, j);
       otSender.set(j, { delta, kDelta: keys });
       const seed = secrets.seeds.get(j)!;
-      const w = new Writer().fixed(scalarToBytes(evalPoly(secrets.poly, j))).fixed(seed.value).fixed(seed.salt);
+      const w = new Writer()
+        .fixed(scalarToBytes(evalPoly(secrets.poly, j)))
+        .fixed(seed.value)
+        .fixed(seed.salt);
       writeReceiverMsg(w, msg);
       out.push({ round: 2, from: ctx.self, to: j, payload: w.finish() });
     }
@@ -91,7 +94,11 @@ export class Round2 implements Round<EcdsaShare> {
         return { salt, feldmanBytes, pok, cc };
       });
       check(
-        opens(this.r1.commitment.get(j)!, "dkg/com", this.ctx.sid, j, "all", o.salt, [...o.feldmanBytes, o.pok, o.cc]),
+        opens(this.r1.commitment.get(j)!, "dkg/com", this.ctx.sid, j, "all", o.salt, [
+          ...o.feldmanBytes,
+          o.pok,
+          o.cc,
+        ]),
         j,
         "DKG: commitment does not open",
       );
@@ -99,7 +106,11 @@ export class Round2 implements Round<EcdsaShare> {
       if (keygen) {
         const K = decodePoint(o.pok.subarray(0, 33), j, "PoK commitment");
         const z = decodeScalar(o.pok.subarray(33), j, "PoK response");
-        check(verifyDlog([this.ctx.sid, j, "dkg/pok"], feldman[0]!, { K, z }), j, "DKG: invalid proof of knowledge");
+        check(
+          verifyDlog([this.ctx.sid, j, "dkg/pok"], feldman[0]!, { K, z }),
+          j,
+          "DKG: invalid proof of knowledge",
+        );
       }
       this.opened.set(j, { feldman, feldmanBytes: o.feldmanBytes, pok: o.pok, cc: o.cc });
       return;

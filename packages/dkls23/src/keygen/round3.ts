@@ -5,7 +5,7 @@
  * difference is a `mismatch` abort and the share is not activated (echo broadcast).
  * @module
  */
-import { ProtocolError, check, done, type ProtocolMessage, type Round, type Step, next } from "@custody/core";
+import { check, done, next, ProtocolError, type ProtocolMessage, type Round, type Step } from "@custody/core";
 import { ctEqual, mod, mulG, Point, pointToBytes } from "../group.js";
 import { H } from "../hash.js";
 import { evalCommitment, evalPoly } from "../poly.js";
@@ -53,7 +53,9 @@ export class Round3 implements Round<EcdsaShare> {
       d === ctx.self
         ? { feldmanBytes: secrets.feldman, pok: secrets.pok, cc: secrets.cc }
         : r2.opened.get(d)!;
-    const chainCode = keygen ? H("dkg/cc", [ctx.sid, ...ctx.parties.map((d) => dealers(d).cc)]) : old!.chainCode;
+    const chainCode = keygen
+      ? H("dkg/cc", [ctx.sid, ...ctx.parties.map((d) => dealers(d).cc)])
+      : old!.chainCode;
     const publicKey = pointToBytes(pk);
     const digest = H("dkg/confirm", [
       ctx.sid,

@@ -152,7 +152,15 @@ export function baseOtReceive(
   const inst: ReceiverInstance[] = [];
   const shared: Point[] = [];
   for (let k = 0; k < KAPPA; k++) {
-    const [h, u, v, A0, B0, A1, B1] = np.slice(7 * k, 7 * k + 7) as [Point, Point, Point, Point, Point, Point, Point];
+    const [h, u, v, A0, B0, A1, B1] = np.slice(7 * k, 7 * k + 7) as [
+      Point,
+      Point,
+      Point,
+      Point,
+      Point,
+      Point,
+      Point,
+    ];
     const { r, w, eSim, zSim, b } = sec[k]!;
     const e = orChallenge(T, k, h, { u, v, A0, B0, A1, B1 });
     const eReal = mod(e - eSim);

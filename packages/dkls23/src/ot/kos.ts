@@ -12,9 +12,9 @@
 import { frame, ProtocolError, type Reader, type Writer } from "@custody/core";
 import { sha256, sha512 } from "@noble/hashes/sha2.js";
 import { randomBytes } from "@noble/hashes/utils.js";
+import { CHECK_BLOCKS, KAPPA, ROW_BYTES, tag, XI } from "../params.js";
 import { bit } from "./base-ot.js";
 import { type Gf128, gfAddBytes, gfEqual, gfMulAcc, gfTable } from "./gf128.js";
-import { CHECK_BLOCKS, KAPPA, ROW_BYTES, tag, XI } from "../params.js";
 
 /** Bob's round-1 OTE message: U (κ rows of 80 bytes), x̃ (16 bytes), t̃ (κ × 16 bytes). */
 export interface KosMsg {

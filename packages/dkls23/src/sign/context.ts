@@ -54,7 +54,8 @@ export function makeSignContext(p: SignParams<EcdsaShare>): SignContext {
   if (signers.length < share.threshold)
     throw new ProtocolError("bad-input", `need at least ${share.threshold} signers, got ${signers.length}`);
   for (const s of signers)
-    if (!share.parties.includes(s)) throw new ProtocolError("bad-input", `signer ${s} holds no share of this key`);
+    if (!share.parties.includes(s))
+      throw new ProtocolError("bad-input", `signer ${s} holds no share of this key`);
   if (!signers.includes(share.self)) throw new ProtocolError("bad-input", "self is not among the signers");
   const d = deriveChild(share.publicKey, share.chainCode, p.path ?? []);
   const sid = H("sign/sid", [

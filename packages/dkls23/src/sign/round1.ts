@@ -5,7 +5,14 @@
  * On receipt we immediately run Alice's side (§5.3 step 1–2) so an OTE check failure names j.
  * @module
  */
-import { next, type ProtocolMessage, type Round, type SignatureOutput, type Step, Writer } from "@custody/core";
+import {
+  next,
+  type ProtocolMessage,
+  type Round,
+  type SignatureOutput,
+  type Step,
+  Writer,
+} from "@custody/core";
 import { randomBytes } from "@noble/hashes/utils.js";
 import { commit } from "../commit.js";
 import { mulG, type Point } from "../group.js";

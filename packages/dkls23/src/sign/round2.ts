@@ -9,15 +9,25 @@
 import {
   check,
   next,
-  type ProtocolMessage,
   ProtocolError,
+  type ProtocolMessage,
   type Round,
   type SignatureOutput,
   type Step,
   Writer,
 } from "@custody/core";
 import { opens } from "../commit.js";
-import { decodePoint, decodeScalar, mod, mulG, mulSecret, N, type Point, pointToBytes, scalarToBytes } from "../group.js";
+import {
+  decodePoint,
+  decodeScalar,
+  mod,
+  mulG,
+  mulSecret,
+  N,
+  type Point,
+  pointToBytes,
+  scalarToBytes,
+} from "../group.js";
 import { H } from "../hash.js";
 import { SALT_BYTES } from "../params.js";
 import { readVoleMsg, voleReceiveFinish, writeVoleMsg } from "../vole.js";
@@ -84,7 +94,11 @@ export class Round2 implements Round<SignatureOutput> {
     const gu = decodePoint(m.gu, j, "Γ^u");
     const gv = decodePoint(m.gv, j, "Γ^v");
     const psi = decodeScalar(m.psi, j, "ψ");
-    check(opens(peer.commitmentIn!, "sign/com", ctx.sid, j, ctx.self, m.salt, [m.Rb]), j, "R_j does not open its commitment");
+    check(
+      opens(peer.commitmentIn!, "sign/com", ctx.sid, j, ctx.self, m.salt, [m.Rb]),
+      j,
+      "R_j does not open its commitment",
+    );
     const tauAB = H("ote/out", [ctx.sid, j, ctx.self, peer.nonceOut, peer.nonceIn!]);
     const { d1: du, d2: dv } = voleReceiveFinish(peer.bob, tauAB, pairGadget(ctx, j, ctx.self), m.vole, j);
     const chi = peer.bob.b;

@@ -5,8 +5,8 @@
  */
 import {
   done,
-  type ProtocolMessage,
   ProtocolError,
+  type ProtocolMessage,
   type Round,
   type SignatureOutput,
   type Step,
