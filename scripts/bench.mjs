@@ -35,9 +35,9 @@ function localRun(scheme, start) {
 }
 
 function inProcess(scheme) {
-  const sid = () => randomBytes(32);
+  const keygenSession = randomBytes(32);
   const keygen = localRun(scheme, (self) =>
-    scheme.keygen({ sessionId: sid(), self, parties: [1, 2, 3], threshold: 2 }),
+    scheme.keygen({ sessionId: keygenSession, self, parties: [1, 2, 3], threshold: 2 }),
   );
   const shares = keygen.results;
   const times = [];

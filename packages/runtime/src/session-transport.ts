@@ -101,6 +101,7 @@ export async function runSession<T>(o: RunSessionOptions<T>): Promise<SessionOut
     JoinSchema,
     create(JoinSchema, { operationId, party: self, nonce, workerId: o.workerId }),
   );
+  const announce = () => nc.publish(joinSubject(operationId, self), joinBytes);
   const joinSub = nc.subscribe(joinWildcard(operationId), {
     callback: (err, m) => {
       if (err)
@@ -119,10 +120,11 @@ export async function runSession<T>(o: RunSessionOptions<T>): Promise<SessionOut
         if (sessionId) return fail(new TransportError("peer-restarted", `party ${from} rejoined`, [from]));
       }
       nonces.set(from, j.nonce);
+      // A peer we had not heard yet may have missed our earlier announcements: answer at once.
+      if (!known) announce();
       if (!sessionId && nonces.size === participants.length) resolveJoined();
     },
   });
-  const announce = () => nc.publish(joinSubject(operationId, self), joinBytes);
   announce();
   const announcer = setInterval(announce, 250);
 
