@@ -1,16 +1,26 @@
 /**
- * The local stack behind `custody dev` and the end-to-end tests: one nats-server with JetStream
- * (own config and store), the API and every party's workers, each a separate process with its own
- * NKey identity. Identities and key-encryption keys are created once and reused on the next start,
- * so stored keys survive restarts.
+ * The local stack behind `custody dev` and the end-to-end tests: one nats-server with JetStream, or
+ * a 3-node JetStream cluster with every stream and bucket replicated three times (own configs and
+ * stores), the API and every party's workers, each a separate process with its own NKey identity
+ * that is given every server's URL. Identities and key-encryption keys are created once and reused
+ * on the next start, so stored keys survive restarts.
  * @module
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { NatsServer } from "@custody/natsd";
-import { accountsConfig, connectNats, createIdentity, provision, publicKeyOf } from "@custody/runtime";
+import { NatsCluster, type NatsServer } from "@custody/natsd";
+import {
+  accountsConfig,
+  connectNats,
+  createIdentity,
+  createPartyIdentity,
+  provision,
+  publicKeyOf,
+  readPartyIdentity,
+  writeDirectory,
+} from "@custody/runtime";
 import { createKekFile } from "@custody/store";
 
 /** Path of the CLI entry point (children run `node main.js api|worker ...`). */
@@ -36,6 +46,8 @@ export interface StackOptions {
   readonly ackWaitMs?: number;
   /** Where children's output goes: "inherit" (dev) or log files under dir/logs (tests). */
   readonly output?: "inherit" | "files";
+  /** Run a 3-node JetStream cluster with R3 streams and buckets instead of one server. */
+  readonly cluster?: boolean;
 }
 
 /** The profile other commands read (`.custody/dev/profile.json`). */
@@ -57,6 +69,8 @@ export interface StackProcess {
 const credsDir = (dir: string) => join(dir, "creds");
 const seedPath = (dir: string, name: string) => join(credsDir(dir), `${name}.nk`);
 const kekPath = (dir: string, party: number) => join(dir, "secrets", `party${party}.kek`);
+const identityPath = (dir: string, party: number) => join(dir, "secrets", `party${party}.identity`);
+const directoryPath = (dir: string) => join(dir, "parties.json");
 
 /** Identity of a (party, worker). */
 export const workerName = (party: number, worker: number) => `party${party}-w${worker}`;
@@ -74,9 +88,25 @@ export class Stack {
       Omit<StackOptions, "roundTimeoutMs" | "joinTimeoutMs" | "heartbeatMs" | "ackWaitMs">
     > &
       Pick<StackOptions, "roundTimeoutMs" | "joinTimeoutMs" | "heartbeatMs" | "ackWaitMs">,
-    readonly nats: NatsServer,
+    /** The nats-server processes (one, or the three nodes of the cluster). */
+    readonly broker: NatsCluster,
     public apiUrl: string,
   ) {}
+
+  /** The first nats-server (the only one without `cluster`). */
+  get nats(): NatsServer {
+    return this.broker.servers[0]!;
+  }
+
+  /** Client URLs of every nats-server. */
+  get natsUrls(): string[] {
+    return this.broker.urls;
+  }
+
+  /** NKey seed file of an identity of this stack (`admin`, `api`, `party1-w1`, ...). */
+  seedFile(name: string): string {
+    return seedPath(this.options.dir, name);
+  }
 
   /** Starts everything; resolves when the API is ready and every party has a live worker. */
   static async start(o: StackOptions): Promise<Stack> {
@@ -85,6 +115,7 @@ export class Stack {
       workers: 1,
       apiPort: 0,
       output: "files" as const,
+      cluster: false,
       ...o,
       dir: resolve(o.dir),
     };
@@ -101,21 +132,34 @@ export class Stack {
       })),
     );
     for (const p of partyIds) if (!existsSync(kekPath(dir, p))) createKekFile(kekPath(dir, p));
-    const nats = await NatsServer.start({
-      dir: join(dir, "nats"),
-      name: "custody-dev",
+    const directory = new Map(
+      partyIds.map((p) => {
+        const file = identityPath(dir, p);
+        const id = existsSync(file) ? readPartyIdentity(file) : createPartyIdentity(p, file);
+        return [p, id.publicKey] as const;
+      }),
+    );
+    writeDirectory(directoryPath(dir), directory);
+    const broker = await NatsCluster.start({
+      dir: join(dir, options.cluster ? "nats-cluster" : "nats"),
+      size: options.cluster ? 3 : 1,
+      name: options.cluster ? "custody" : "custody-dev",
       config: accountsConfig({ admin, api: [api], workers: workerKeys }),
     });
-    const nc = await connectNats({ servers: [nats.url], seedFile: seedPath(dir, "admin"), name: "admin" });
-    await provision(nc, { parties: partyIds, ackWaitMs: options.ackWaitMs });
+    const nc = await connectNats({ servers: broker.urls, seedFile: seedPath(dir, "admin"), name: "admin" });
+    await provision(nc, {
+      parties: partyIds,
+      ackWaitMs: options.ackWaitMs,
+      replicas: broker.servers.length,
+    });
     await nc.close();
-    const stack = new Stack(options, nats, "");
+    const stack = new Stack(options, broker, "");
     await stack.startApi();
     for (const p of partyIds) for (let w = 1; w <= workers; w++) stack.startWorker(p, w);
     await stack.waitReady();
     const profile: Profile = {
       apiUrl: stack.apiUrl,
-      natsUrls: [nats.url],
+      natsUrls: broker.urls,
       credentials: Object.fromEntries(
         [
           "admin",
@@ -155,7 +199,7 @@ export class Stack {
     const proc = this.spawnChild("api", [
       "api",
       "--nats",
-      this.nats.url,
+      this.natsUrls.join(","),
       "--seed",
       seedPath(this.options.dir, "api"),
       "--port",
@@ -189,11 +233,15 @@ export class Stack {
       "--worker-id",
       `w${worker}`,
       "--nats",
-      this.nats.url,
+      this.natsUrls.join(","),
       "--seed",
       seedPath(o.dir, workerName(party, worker)),
       "--kek",
       kekPath(o.dir, party),
+      "--identity",
+      identityPath(o.dir, party),
+      "--directory",
+      directoryPath(o.dir),
     ];
     if (o.heartbeatMs) args.push("--heartbeat-ms", String(o.heartbeatMs));
     if (o.roundTimeoutMs) args.push("--round-timeout-ms", String(o.roundTimeoutMs));
@@ -246,6 +294,6 @@ export class Stack {
         clearTimeout(t);
       }),
     );
-    await this.nats.stop();
+    await this.broker.stop();
   }
 }

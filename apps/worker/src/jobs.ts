@@ -19,6 +19,8 @@ import {
 } from "@custody/proto";
 import {
   inProcessHost,
+  type PartyDirectory,
+  type PartyIdentity,
   PermanentFailure,
   runSession,
   type SessionHost,
@@ -33,6 +35,10 @@ export interface JobEnv {
   readonly party: number;
   readonly workerId: string;
   readonly store: ShareStore;
+  /** The party's long-term identity (signs every protocol message). */
+  readonly identity: PartyIdentity;
+  /** Every party's identity key. */
+  readonly directory: PartyDirectory;
   readonly schemes: ReadonlyMap<string, Scheme<unknown>>;
   /** Round inactivity timeout for sessions. */
   readonly roundTimeoutMs?: number;
@@ -71,6 +77,8 @@ async function session<T>(
     self: env.party,
     participants,
     workerId: env.workerId,
+    identity: env.identity,
+    directory: env.directory,
     signal: ctx.signal,
     roundTimeoutMs: env.roundTimeoutMs,
     joinTimeoutMs: env.joinTimeoutMs,

@@ -5,7 +5,14 @@
  * @module
  */
 import type { Scheme } from "@custody/core";
-import { connectNats, HeartbeatPublisher, partyInbox, WorkLoop } from "@custody/runtime";
+import {
+  connectNats,
+  HeartbeatPublisher,
+  partyInbox,
+  readDirectory,
+  readPartyIdentity,
+  WorkLoop,
+} from "@custody/runtime";
 import { readKek, ShareStore } from "@custody/store";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
@@ -21,6 +28,10 @@ export interface WorkerConfig {
   readonly seedFile: string;
   /** The party's key-encryption key file. */
   readonly kekFile: string;
+  /** The party's long-term identity file (Ed25519, signs protocol messages). */
+  readonly identityFile: string;
+  /** The party directory: every party's identity public key. */
+  readonly directoryFile: string;
   /** Concurrent sessions. Default 4. */
   readonly slots?: number;
   /** Heartbeat interval. Default 2 s. */
@@ -48,6 +59,9 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
     level: process.env.LOG_LEVEL ?? "info",
   });
   const kek = readKek(config.kekFile);
+  const identity = readPartyIdentity(config.identityFile);
+  if (identity.party !== config.party) throw new Error(`identity file belongs to party ${identity.party}`);
+  const directory = readDirectory(config.directoryFile);
   const nc = await connectNats({
     servers: config.servers,
     seedFile: config.seedFile,
@@ -61,6 +75,8 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
     party: config.party,
     workerId: config.workerId,
     store,
+    identity,
+    directory,
     schemes: config.schemes ?? SCHEMES,
     roundTimeoutMs: config.roundTimeoutMs,
     joinTimeoutMs: config.joinTimeoutMs,

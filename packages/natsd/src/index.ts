@@ -3,6 +3,8 @@
  * @module
  */
 export { findNatsServer, NatsServerNotFoundError } from "./binary.js";
+export type { NatsClusterOptions } from "./cluster.js";
+export { freePort, NatsCluster } from "./cluster.js";
 export type { ConfValue } from "./conf.js";
 export { toConf } from "./conf.js";
 export type { NatsServerOptions } from "./server.js";

@@ -60,6 +60,11 @@ export class NatsServer {
     return `nats://127.0.0.1:${this.ports.port}`;
   }
 
+  /** Server name (unique within a cluster). */
+  get name(): string {
+    return this.options.name ?? "custody";
+  }
+
   /** Client port. */
   get port(): number {
     if (!this.ports) throw new Error("server not started");
@@ -90,7 +95,7 @@ export class NatsServer {
   private renderConfig(): string {
     const o = this.options;
     return toConf({
-      server_name: o.name ?? "custody",
+      server_name: this.name,
       listen: `127.0.0.1:${this.ports?.port ?? o.port ?? -1}`,
       http: `127.0.0.1:${this.ports?.httpPort ?? o.httpPort ?? -1}`,
       ports_file_dir: o.dir,

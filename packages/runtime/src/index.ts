@@ -21,12 +21,22 @@ export type { WorkerSighting } from "./heartbeat.js";
 export { HeartbeatPublisher, LivenessTracker, MISSED_HEARTBEATS } from "./heartbeat.js";
 export type { Identity } from "./identity.js";
 export { createIdentity, publicKeyOf, readSeed } from "./identity.js";
+export type { PartyDirectory, PartyIdentity } from "./party-identity.js";
+export { createPartyIdentity, readDirectory, readPartyIdentity, writeDirectory } from "./party-identity.js";
 export type { ProvisionOptions } from "./provision.js";
 export { provision, WORK_DEFAULTS } from "./provision.js";
 export { findResult, publishResult } from "./results.js";
+export {
+  envelopeSigningBytes,
+  ephemeralKeyPair,
+  joinSigningBytes,
+  SessionCipher,
+  signAs,
+  verifyFrom,
+} from "./secure-channel.js";
 export type { SessionHost } from "./session-host.js";
 export { inProcessHost } from "./session-host.js";
-export type { RunSessionOptions, SessionOutcome } from "./session-transport.js";
+export type { JoinInfo, RunSessionOptions, SessionOutcome } from "./session-transport.js";
 export { deriveSessionId, MAX_ENVELOPE_BYTES, runSession } from "./session-transport.js";
 export type { Logger, WorkContext, WorkHandler, WorkLoopOptions } from "./work-loop.js";
 export { PermanentFailure, WorkLoop } from "./work-loop.js";

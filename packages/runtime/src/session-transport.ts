@@ -28,6 +28,15 @@ import {
 import type { Msg, NatsConnection } from "@nats-io/transport-node";
 import { bytesToHex, randomBytes } from "@noble/hashes/utils.js";
 import { TransportError } from "./errors.js";
+import type { PartyDirectory, PartyIdentity } from "./party-identity.js";
+import {
+  envelopeSigningBytes,
+  ephemeralKeyPair,
+  joinSigningBytes,
+  SessionCipher,
+  signAs,
+  verifyFrom,
+} from "./secure-channel.js";
 import type { SessionHost } from "./session-host.js";
 
 /** Largest envelope a receiver accepts (bytes). */
@@ -41,6 +50,10 @@ export interface RunSessionOptions<T> {
   /** All parties of the session, including `self`. */
   readonly participants: readonly PartyId[];
   readonly workerId: string;
+  /** This party's long-term signing identity. */
+  readonly identity: PartyIdentity;
+  /** Every party's identity public key. */
+  readonly directory: PartyDirectory;
   /** Builds the protocol host once the session id is known. */
   readonly host: (sessionId: Uint8Array) => SessionHost<T>;
   /** How long to wait for every participant to join. Default 20 s. */
@@ -60,10 +73,17 @@ export interface SessionOutcome<T> {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Derives the session id from the operation id and every participant's join nonce. */
-export function deriveSessionId(operationId: string, nonces: ReadonlyMap<PartyId, Uint8Array>): Uint8Array {
+/** One participant's signed join: its fresh nonce and ephemeral X25519 key. */
+export interface JoinInfo {
+  readonly nonce: Uint8Array;
+  readonly kxPublic: Uint8Array;
+}
+
+/** Derives the session id from the operation id and every participant's join nonce and ephemeral key. */
+export function deriveSessionId(operationId: string, joins: ReadonlyMap<PartyId, JoinInfo>): Uint8Array {
   const parts: (string | number | Uint8Array)[] = [operationId];
-  for (const p of [...nonces.keys()].sort((a, b) => a - b)) parts.push(p, nonces.get(p)!);
+  for (const p of [...joins.keys()].sort((a, b) => a - b))
+    parts.push(p, joins.get(p)!.nonce, joins.get(p)!.kxPublic);
   return transcriptHash("custody/session-id/v1", parts);
 }
 
@@ -74,8 +94,12 @@ export async function runSession<T>(o: RunSessionOptions<T>): Promise<SessionOut
   const peers = participants.filter((p) => p !== self);
   const joinTimeoutMs = o.joinTimeoutMs ?? 20_000;
   const roundTimeoutMs = o.roundTimeoutMs ?? 30_000;
+  const { identity, directory } = o;
+  if (identity.party !== self) throw new TransportError("aborted", "identity belongs to another party");
   const nonce = randomBytes(32);
-  const nonces = new Map<PartyId, Uint8Array>([[self, nonce]]);
+  const eph = ephemeralKeyPair();
+  const nonces = new Map<PartyId, JoinInfo>([[self, { nonce, kxPublic: eph.publicKey }]]);
+  let cipher: SessionCipher | undefined;
   let sessionId: Uint8Array | undefined;
   let host: SessionHost<T> | undefined;
   let failed: Error | undefined;
@@ -99,7 +123,14 @@ export async function runSession<T>(o: RunSessionOptions<T>): Promise<SessionOut
   });
   const joinBytes = toBinary(
     JoinSchema,
-    create(JoinSchema, { operationId, party: self, nonce, workerId: o.workerId }),
+    create(JoinSchema, {
+      operationId,
+      party: self,
+      nonce,
+      workerId: o.workerId,
+      kxPublic: eph.publicKey,
+      signature: signAs(identity, joinSigningBytes(operationId, self, nonce, eph.publicKey)),
+    }),
   );
   const announce = () => nc.publish(joinSubject(operationId, self), joinBytes);
   const joinSub = nc.subscribe(joinWildcard(operationId), {
@@ -114,12 +145,14 @@ export async function runSession<T>(o: RunSessionOptions<T>): Promise<SessionOut
       }
       const from = Number(m.subject.split(".").pop());
       if (j.party !== from || from === self || !participants.includes(from) || j.nonce.length !== 32) return;
-      if (j.operationId !== operationId) return;
+      if (j.operationId !== operationId || j.kxPublic.length !== 32) return;
+      if (!verifyFrom(directory, from, joinSigningBytes(operationId, from, j.nonce, j.kxPublic), j.signature))
+        return;
       const known = nonces.get(from);
-      if (known && !equalBytes(known, j.nonce)) {
+      if (known && !equalBytes(known.nonce, j.nonce)) {
         if (sessionId) return fail(new TransportError("peer-restarted", `party ${from} rejoined`, [from]));
       }
-      nonces.set(from, j.nonce);
+      nonces.set(from, { nonce: j.nonce, kxPublic: j.kxPublic });
       // A peer we had not heard yet may have missed our earlier announcements: answer at once.
       if (!known) announce();
       if (!sessionId && nonces.size === participants.length) resolveJoined();
@@ -137,8 +170,15 @@ export async function runSession<T>(o: RunSessionOptions<T>): Promise<SessionOut
     resolveResult = resolve;
   });
 
-  const envelope = (to: number, round: number, payload: Uint8Array) =>
-    toBinary(EnvelopeSchema, create(EnvelopeSchema, { sessionId, round, from: self, to, payload }));
+  const envelope = (to: number, round: number, plain: Uint8Array) => {
+    const encrypted = to !== 0;
+    const payload = encrypted ? cipher!.seal(to, round, plain) : plain;
+    const signature = signAs(identity, envelopeSigningBytes(sessionId!, round, self, to, encrypted, payload));
+    return toBinary(
+      EnvelopeSchema,
+      create(EnvelopeSchema, { sessionId, round, from: self, to, payload, encrypted, signature }),
+    );
+  };
 
   const deliverTo = async (to: PartyId, bytes: Uint8Array) => {
     const subject = messageSubject(bytesToHex(sessionId!), to, self);
@@ -207,6 +247,13 @@ export async function runSession<T>(o: RunSessionOptions<T>): Promise<SessionOut
     await Promise.race([joined, failure, joinTimer]);
     sessionId = deriveSessionId(operationId, nonces);
     const sid = sessionId;
+    cipher = new SessionCipher(
+      self,
+      eph.secretKey,
+      new Map(peers.map((p) => [p, nonces.get(p)!.kxPublic])),
+      sid,
+    );
+    const sessionCipher = cipher;
     host = o.host(sid);
     const h = host;
     let chain: Promise<void> = (async () => {
@@ -236,17 +283,21 @@ export async function runSession<T>(o: RunSessionOptions<T>): Promise<SessionOut
         if (env.from !== from || !peers.includes(from) || !equalBytes(env.sessionId, sid))
           return ack("envelope does not belong to this session");
         if (env.to !== 0 && env.to !== self) return ack("envelope addressed to another party");
+        if (env.encrypted !== (env.to !== 0)) return ack("point-to-point messages must be encrypted");
+        const signed = envelopeSigningBytes(sid, env.round, from, env.to, env.encrypted, env.payload);
+        if (!verifyFrom(directory, from, signed, env.signature)) return ack("bad envelope signature");
         ack();
         if (env.round === 0) {
           const why = decoder.decode(env.payload.slice(0, 200));
           return fail(new TransportError("peer-aborted", `party ${from} aborted: ${why}`, [from]));
         }
-        const msg: ProtocolMessage = {
-          round: env.round,
-          from,
-          to: env.to === 0 ? "all" : self,
-          payload: env.payload,
-        };
+        let payload: Uint8Array;
+        try {
+          payload = env.encrypted ? sessionCipher.open(from, env.round, env.payload) : env.payload;
+        } catch {
+          return fail(new ProtocolError("bad-message", "undecryptable point-to-point message", [from]));
+        }
+        const msg: ProtocolMessage = { round: env.round, from, to: env.to === 0 ? "all" : self, payload };
         chain = chain.then(async () => {
           if (failed) return;
           try {

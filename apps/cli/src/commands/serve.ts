@@ -36,18 +36,20 @@ export function registerServeCommands(program: Command): void {
     .option("--workers <n>", "workers per party", "1")
     .option("--port <port>", "API port", "8080")
     .option("--dir <dir>", "state directory", ".custody/dev")
-    .action(async (o: { parties: string; workers: string; port: string; dir: string }) => {
+    .option("--cluster", "run a 3-node JetStream cluster with R3 streams and buckets")
+    .action(async (o: { parties: string; workers: string; port: string; dir: string; cluster?: boolean }) => {
       const stack = await Stack.start({
         dir: o.dir,
         parties: int(o.parties),
         workers: int(o.workers),
         apiPort: int(o.port),
         output: "files",
+        cluster: o.cluster === true,
       });
       onSignals(() => stack.stop());
       console.log(`Custody is running: API ${stack.apiUrl} (docs ${stack.apiUrl}/docs)`);
       console.log(
-        `NATS ${stack.nats.url}; ${o.parties} parties x ${o.workers} worker(s); logs in ${o.dir}/logs`,
+        `NATS ${stack.natsUrls.join(",")}; ${o.parties} parties x ${o.workers} worker(s); logs in ${o.dir}/logs`,
       );
       console.log(`profile ${o.dir}/profile.json; press Ctrl-C to stop`);
     });
@@ -79,6 +81,8 @@ export function registerServeCommands(program: Command): void {
     .requiredOption("--nats <urls>", "comma-separated NATS URLs")
     .requiredOption("--seed <file>", "NKey seed file of this worker")
     .requiredOption("--kek <file>", "the party's key-encryption key file")
+    .requiredOption("--identity <file>", "the party's identity key file (signs protocol messages)")
+    .requiredOption("--directory <file>", "the party directory (every party's identity public key)")
     .option("--slots <n>", "concurrent sessions", "4")
     .option("--heartbeat-ms <ms>", "heartbeat interval", "2000")
     .option("--round-timeout-ms <ms>", "session round timeout", "30000")
@@ -91,6 +95,8 @@ export function registerServeCommands(program: Command): void {
         nats: string;
         seed: string;
         kek: string;
+        identity: string;
+        directory: string;
         slots: string;
         heartbeatMs: string;
         roundTimeoutMs: string;
@@ -103,6 +109,8 @@ export function registerServeCommands(program: Command): void {
           servers: o.nats.split(","),
           seedFile: o.seed,
           kekFile: o.kek,
+          identityFile: o.identity,
+          directoryFile: o.directory,
           slots: int(o.slots),
           heartbeatMs: int(o.heartbeatMs),
           roundTimeoutMs: int(o.roundTimeoutMs),

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file custody/v1/session.proto.
  */
 export const file_custody_v1_session: GenFile = /*@__PURE__*/
-  fileDesc("ChhjdXN0b2R5L3YxL3Nlc3Npb24ucHJvdG8SCmN1c3RvZHkudjEiTQoESm9pbhIUCgxvcGVyYXRpb25faWQYASABKAkSDQoFcGFydHkYAiABKA0SDQoFbm9uY2UYAyABKAwSEQoJd29ya2VyX2lkGAQgASgJIlgKCEVudmVsb3BlEhIKCnNlc3Npb25faWQYASABKAwSDQoFcm91bmQYAiABKA0SDAoEZnJvbRgDIAEoDRIKCgJ0bxgEIAEoDRIPCgdwYXlsb2FkGAUgASgMIhwKC0VudmVsb3BlQWNrEg0KBWVycm9yGAEgASgJYgZwcm90bzM");
+  fileDesc("ChhjdXN0b2R5L3YxL3Nlc3Npb24ucHJvdG8SCmN1c3RvZHkudjEicwoESm9pbhIUCgxvcGVyYXRpb25faWQYASABKAkSDQoFcGFydHkYAiABKA0SDQoFbm9uY2UYAyABKAwSEQoJd29ya2VyX2lkGAQgASgJEhEKCWt4X3B1YmxpYxgFIAEoDBIRCglzaWduYXR1cmUYBiABKAwifgoIRW52ZWxvcGUSEgoKc2Vzc2lvbl9pZBgBIAEoDBINCgVyb3VuZBgCIAEoDRIMCgRmcm9tGAMgASgNEgoKAnRvGAQgASgNEg8KB3BheWxvYWQYBSABKAwSEQoJZW5jcnlwdGVkGAYgASgIEhEKCXNpZ25hdHVyZRgHIAEoDCIcCgtFbnZlbG9wZUFjaxINCgVlcnJvchgBIAEoCWIGcHJvdG8z");
 
 /**
  * Announces that a worker of `party` listens for a session of `operation_id`.
@@ -47,6 +47,21 @@ export type Join = Message<"custody.v1.Join"> & {
    * @generated from field: string worker_id = 4;
    */
   workerId: string;
+
+  /**
+   * Ephemeral X25519 public key of this attempt; pairwise keys for encrypted messages derive from it.
+   *
+   * @generated from field: bytes kx_public = 5;
+   */
+  kxPublic: Uint8Array;
+
+  /**
+   * Ed25519 signature by the party's long-term identity key over operation id, party, nonce and
+   * kx_public (domain "custody/join/v1").
+   *
+   * @generated from field: bytes signature = 6;
+   */
+  signature: Uint8Array;
 };
 
 /**
@@ -87,9 +102,24 @@ export type Envelope = Message<"custody.v1.Envelope"> & {
   to: number;
 
   /**
+   * Round payload; ChaCha20-Poly1305 ciphertext when `encrypted` (point-to-point messages).
+   *
    * @generated from field: bytes payload = 5;
    */
   payload: Uint8Array;
+
+  /**
+   * @generated from field: bool encrypted = 6;
+   */
+  encrypted: boolean;
+
+  /**
+   * Ed25519 signature by the sender's identity key over session id, round, from, to, encrypted and
+   * payload (domain "custody/envelope/v1"): a message cannot move to another session, round or sender.
+   *
+   * @generated from field: bytes signature = 7;
+   */
+  signature: Uint8Array;
 };
 
 /**
