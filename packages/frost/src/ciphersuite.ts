@@ -11,12 +11,14 @@
  * @module
  */
 import { frame, type HashPart } from "@custody/core";
+import { mulAddUnsafe } from "@noble/curves/abstract/curve.js";
 import type { FROST } from "@noble/curves/abstract/frost.js";
 import { getMinHashLength, type IField, mapHashToField } from "@noble/curves/abstract/modular.js";
 import { ed25519, ed25519_FROST } from "@noble/curves/ed25519.js";
-import { schnorr, schnorr_FROST, secp256k1 } from "@noble/curves/secp256k1.js";
-import { bytesToNumberBE, bytesToNumberLE, equalBytes, randomBytes } from "@noble/curves/utils.js";
-import { sha512 } from "@noble/hashes/sha2.js";
+import { schnorr, schnorr_FROST, secp256k1, secp256k1_hasher } from "@noble/curves/secp256k1.js";
+import { bytesToNumberBE, bytesToNumberLE, concatBytes, equalBytes, randomBytes } from "@noble/curves/utils.js";
+import { sha256, sha512 } from "@noble/hashes/sha2.js";
+import { utf8ToBytes } from "@noble/hashes/utils.js";
 
 /** A group element: the structural subset of noble's point classes the protocol uses. */
 export interface GroupElement {
@@ -26,6 +28,8 @@ export interface GroupElement {
   multiply(scalar: bigint): GroupElement;
   /** Variable-time scalar multiplication, for public scalars only (0 allowed). */
   multiplyUnsafe(scalar: bigint): GroupElement;
+  /** Negation. */
+  negate(): GroupElement;
   /** Equality. */
   equals(other: GroupElement): boolean;
   /** True for the identity. */
@@ -59,8 +63,13 @@ export interface Ciphersuite {
    * yes; ed25519: no, its shares keep no chain code and paths are rejected).
    */
   readonly derivation: boolean;
-  /** noble's RFC 9591 ciphersuite, used for nonce commitment, signature shares and aggregation. */
+  /**
+   * noble's RFC 9591 ciphersuite. Signing itself runs on {@link FrostHashes} over already
+   * validated elements (see `sign/primitives.ts`); the test suite checks it against this one.
+   */
   readonly frost: FROST;
+  /** The RFC 9591 hash functions and BIP340 adjustments of this ciphersuite. */
+  readonly hashes: FrostHashes;
   /** The scalar field (order of the prime-order group). */
   readonly Fn: IField<bigint>;
   /** Generator. */
@@ -84,6 +93,8 @@ export interface Ciphersuite {
   randomScalar(): bigint;
   /** `s·G`, constant time; the identity for 0. */
   mulBase(s: bigint): GroupElement;
+  /** `Σ scalars[i]·points[i]`, variable time: public inputs only (scalars in 0..n-1). */
+  msm(points: readonly GroupElement[], scalars: readonly bigint[]): GroupElement;
   /** SHA-512 of the framed domain and parts, reduced to a scalar (bias below 2^-250). */
   hashToScalar(domain: string, parts: readonly HashPart[]): bigint;
   /** The scheme's public key encoding of a group key (Ed25519: 32 bytes; BIP340: x-only 32 bytes). */
@@ -92,11 +103,89 @@ export interface Ciphersuite {
   verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
 }
 
+/**
+ * The ciphersuite-specific parts of RFC 9591 signing (§6.1 FROST(Ed25519, SHA-512); for bip340
+ * the "FROST-secp256k1-SHA256-TR-v1" suite as implemented by noble's `schnorr_FROST`).
+ */
+export interface FrostHashes {
+  /** H1: binding factor (`rho`). */
+  H1(m: Uint8Array): bigint;
+  /** H3: nonce derivation (`nonce`). */
+  H3(m: Uint8Array): bigint;
+  /** H4: message hash (`msg`). */
+  H4(m: Uint8Array): Uint8Array;
+  /** H5: commitment-list hash (`com`). */
+  H5(m: Uint8Array): Uint8Array;
+  /** The Schnorr challenge `c` of `(R, PK, msg)` (Ed25519: H2; BIP340: tagged x-only challenge). */
+  challenge(R: GroupElement, PK: GroupElement, msg: Uint8Array): bigint;
+  /**
+   * BIP340 even-y rule: keys and group commitments with odd y are negated (noble's
+   * `adjustPublic`/`adjustSecret`/`adjustNonces`). Undefined for Ed25519 (no adjustment).
+   */
+  hasEvenY?: (p: GroupElement) => boolean;
+  /** Final signature encoding of `(R, z)`. */
+  encodeSignature(R: GroupElement, z: bigint): Uint8Array;
+}
+
+function makeHashes(
+  contextString: string,
+  hash: (m: Uint8Array) => Uint8Array,
+  toScalar: (m: Uint8Array, dst: Uint8Array) => bigint,
+  rest: Pick<FrostHashes, "challenge" | "hasEvenY" | "encodeSignature">,
+): FrostHashes {
+  const prefix = (label: string) => utf8ToBytes(contextString + label);
+  const [rho, nonce, msg, com] = ["rho", "nonce", "msg", "com"].map(prefix) as [
+    Uint8Array,
+    Uint8Array,
+    Uint8Array,
+    Uint8Array,
+  ];
+  return Object.freeze({
+    H1: (m: Uint8Array) => toScalar(m, rho),
+    H3: (m: Uint8Array) => toScalar(m, nonce),
+    H4: (m: Uint8Array) => hash(concatBytes(msg, m)),
+    H5: (m: Uint8Array) => hash(concatBytes(com, m)),
+    ...rest,
+  });
+}
+
+const edFn = ed25519.Point.Fn;
+const k1Fn = secp256k1.Point.Fn;
+const evenY = (p: GroupElement) => p.toBytes()[0] === 2;
+
+const ed25519Hashes = makeHashes(
+  "FROST-ED25519-SHA512-v1",
+  sha512,
+  (m, dst) => edFn.create(bytesToNumberLE(sha512(concatBytes(dst, m)))),
+  {
+    // RFC 9591 §6.1: H2 is the undecorated SHA-512 of RFC 8032.
+    challenge: (R, PK, msg) => edFn.create(bytesToNumberLE(sha512(concatBytes(R.toBytes(), PK.toBytes(), msg)))),
+    encodeSignature: (R, z) => concatBytes(R.toBytes(), edFn.toBytes(z)),
+  },
+);
+
+const bip340Hashes = makeHashes(
+  "FROST-secp256k1-SHA256-TR-v1",
+  sha256,
+  (m, dst) => secp256k1_hasher.hashToScalar(m, { DST: dst }),
+  {
+    challenge: (R, PK, msg) =>
+      k1Fn.create(
+        bytesToNumberBE(
+          schnorr.utils.taggedHash("BIP0340/challenge", R.toBytes().subarray(1), PK.toBytes().subarray(1), msg),
+        ),
+      ),
+    hasEvenY: evenY,
+    encodeSignature: (R, z) => concatBytes(R.toBytes().subarray(1), k1Fn.toBytes(z)),
+  },
+);
+
 function makeSuite(cfg: {
   name: SchemeName;
   id: number;
   derivation: boolean;
   frost: FROST;
+  hashes: FrostHashes;
   Point: GroupConstructor;
   pointLength: number;
   publicKey: (p: GroupElement) => Uint8Array;
@@ -109,6 +198,7 @@ function makeSuite(cfg: {
     id: cfg.id,
     derivation: cfg.derivation,
     frost: cfg.frost,
+    hashes: cfg.hashes,
     Fn,
     base: Point.BASE,
     identity: Point.ZERO,
@@ -135,6 +225,8 @@ function makeSuite(cfg: {
       return Fn.fromBytes(bytes);
     },
     mulBase: (s) => (s === 0n ? Point.ZERO : Point.BASE.multiply(s)),
+    msm: (points, scalars) =>
+      mulAddUnsafe(Point as never, points as never[], scalars as bigint[]) as unknown as GroupElement,
     hashToScalar(domain, parts) {
       const digest = sha512(frame(domain, parts));
       return Fn.create(bytesToNumberBE(digest));
@@ -151,6 +243,7 @@ export const ed25519Suite: Ciphersuite = makeSuite({
   id: 1,
   derivation: false,
   frost: ed25519_FROST,
+  hashes: ed25519Hashes,
   Point: ed25519.Point,
   pointLength: 32,
   publicKey: (p) => p.toBytes(),
@@ -163,6 +256,7 @@ export const bip340Suite: Ciphersuite = makeSuite({
   id: 2,
   derivation: true,
   frost: schnorr_FROST,
+  hashes: bip340Hashes,
   Point: secp256k1.Point,
   pointLength: 33,
   publicKey: (p) => p.toBytes().slice(1),

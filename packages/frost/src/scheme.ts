@@ -8,7 +8,7 @@ import { assertDerivationPath } from "./bip32.js";
 import type { Ciphersuite } from "./ciphersuite.js";
 import { startKeygen } from "./keygen/round1.js";
 import { startRefresh } from "./refresh/round1.js";
-import { decodeShare, encodeShare, type FrostShare } from "./share.js";
+import { decodeShare, encodeShare, type FrostShare, keyElements } from "./share.js";
 import { startSign } from "./sign/round1.js";
 
 /** Highest round number used by any FROST protocol here (DKG and refresh: 3; signing: 2). */
@@ -42,7 +42,7 @@ export function createScheme(suite: Ciphersuite): Scheme<FrostShare> {
     info: (share) => {
       if (share.scheme !== suite.name) throw new ProtocolError("bad-input", `not a ${suite.name} share`);
       return {
-        publicKey: suite.publicKey(suite.decodePoint(share.groupKey)),
+        publicKey: suite.publicKey(keyElements(suite, share).groupKey),
         ...(share.chainCode !== undefined
           ? { chainCode: share.chainCode.slice(), derivationKey: share.groupKey.slice() }
           : {}),

@@ -33,6 +33,52 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 import type { Ciphersuite, GroupElement, SchemeName } from "./ciphersuite.js";
 import { interpolateAt } from "./vss.js";
 
+/** The decoded, validated public elements of a key: group key and every verifying share. */
+export interface KeyElements {
+  readonly groupKey: GroupElement;
+  readonly verifying: ReadonlyMap<PartyId, GroupElement>;
+}
+
+/**
+ * Decoded elements per share object. Shares built by this package (DKG, refresh, decoding,
+ * derivation) get theirs attached when created from already validated elements; any other
+ * share object (built with the public constructor) has its encodings strictly decoded once, on
+ * first use. Public data only: no secret is cached.
+ */
+const elementCache = new WeakMap<object, KeyElements>();
+
+/** Attaches the validated elements `fields` was encoded from (internal; callers guarantee it). */
+export function attachElements<T extends object>(fields: T, elements: KeyElements): T {
+  elementCache.set(fields, elements);
+  return fields;
+}
+
+/**
+ * The group key and verifying shares of `key` as validated elements, decoded (strictly) once per
+ * share object.
+ * @throws Error when an encoding is not a valid element
+ */
+export function keyElements(suite: Ciphersuite, key: FrostShareFields): KeyElements {
+  let elements = elementCache.get(key);
+  if (elements === undefined) {
+    elements = {
+      groupKey: suite.decodePoint(key.groupKey),
+      verifying: new Map(key.parties.map((p) => [p, suite.decodePoint(key.verifyingShares.get(p)!)] as const)),
+    };
+    elementCache.set(key, elements);
+  }
+  return elements;
+}
+
+/**
+ * Decoding a stored share validates its public part (every element strictly decoded, and the
+ * verifying shares consistent with the group key): the dominant cost of `decodeShare` for
+ * Ed25519 (subgroup checks). A worker decodes the same key's share for every signature, so the
+ * validated elements are remembered here, keyed by the exact public bytes (scheme, threshold,
+ * parties, group key, verifying shares). Only public data; bounded, least recently used first out.
+ */
+const validatedPublic = new Map<string, KeyElements>();
+const VALIDATED_PUBLIC_MAX = 256;
 /** Current share encoding version (2: adds the bip340 chain code). */
 export const SHARE_VERSION = 2;
 /** Oldest share encoding version still accepted by the decoder. */
@@ -171,27 +217,58 @@ function readShare(suite: Ciphersuite, r: Reader): FrostShare {
   if (!parties.includes(self)) throw new Error("self is not one of the parties");
   const secret = suite.decodeScalar(r.fixed(suite.scalarLength));
   if (secret === 0n) throw new Error("secret share is zero");
-  const groupKey = suite.decodePoint(r.fixed(suite.pointLength));
-  const verifying = new Map<PartyId, GroupElement>();
-  for (const p of parties) verifying.set(p, suite.decodePoint(r.fixed(suite.pointLength)));
+  const publicBytes = r.fixed(suite.pointLength * (parties.length + 1));
   const transcript = r.fixed(32);
   const chainCode = suite.derivation && version === SHARE_VERSION ? r.fixed(CHAIN_CODE_LENGTH) : undefined;
-  if (!suite.mulBase(secret).equals(verifying.get(self)!))
+  const elements = validatedElements(suite, threshold, parties, publicBytes);
+  if (!suite.mulBase(secret).equals(elements.verifying.get(self)!))
     throw new Error("secret share does not match its verifying share");
-  assertConsistent(suite, threshold, groupKey, verifying);
-  return new FrostShare(
+  const at = (i: number) => publicBytes.slice(i * suite.pointLength, (i + 1) * suite.pointLength);
+  const share = new FrostShare(
     {
       scheme: suite.name,
       threshold,
       parties,
       self,
-      groupKey: groupKey.toBytes(),
-      verifyingShares: new Map([...verifying].map(([p, v]) => [p, v.toBytes()])),
+      groupKey: at(0),
+      verifyingShares: new Map(parties.map((p, i) => [p, at(i + 1)] as const)),
       transcript,
       chainCode,
     },
     secret,
   );
+  return attachElements(share, elements);
+}
+
+/**
+ * Strictly decodes the group key and verifying shares (`publicBytes`: their encodings, in party
+ * order) and checks their consistency, or returns the elements of an identical public part
+ * validated before.
+ */
+function validatedElements(
+  suite: Ciphersuite,
+  threshold: number,
+  parties: readonly PartyId[],
+  publicBytes: Uint8Array,
+): KeyElements {
+  const key = `${suite.id}/${threshold}/${parties.join(",")}/${bytesToHex(publicBytes)}`;
+  const hit = validatedPublic.get(key);
+  if (hit !== undefined) {
+    validatedPublic.delete(key);
+    validatedPublic.set(key, hit);
+    return hit;
+  }
+  const L = suite.pointLength;
+  const groupKey = suite.decodePoint(publicBytes.subarray(0, L));
+  const verifying = new Map<PartyId, GroupElement>();
+  parties.forEach((p, i) => {
+    verifying.set(p, suite.decodePoint(publicBytes.subarray((i + 1) * L, (i + 2) * L)));
+  });
+  assertConsistent(suite, threshold, groupKey, verifying);
+  const elements: KeyElements = { groupKey, verifying };
+  validatedPublic.set(key, elements);
+  if (validatedPublic.size > VALIDATED_PUBLIC_MAX) validatedPublic.delete(validatedPublic.keys().next().value!);
+  return elements;
 }
 
 /**

@@ -47,8 +47,7 @@ export function interpolateAt(
 ): GroupElement {
   const { Fn } = suite;
   const at = BigInt(x);
-  let acc = suite.identity;
-  for (const [i, y] of points) {
+  const scalars = points.map(([i]) => {
     let num = Fn.ONE;
     let den = Fn.ONE;
     for (const [j] of points) {
@@ -56,9 +55,12 @@ export function interpolateAt(
       num = Fn.mul(num, Fn.sub(at, BigInt(j)));
       den = Fn.mul(den, Fn.sub(BigInt(i), BigInt(j)));
     }
-    acc = acc.add(y.multiplyUnsafe(Fn.div(num, den)));
-  }
-  return acc;
+    return Fn.div(num, den);
+  });
+  return suite.msm(
+    points.map(([, y]) => y),
+    scalars,
+  );
 }
 
 /** A fresh random polynomial of degree t-1 with the given constant term, and its commitments. */

@@ -77,3 +77,13 @@ export const heartbeatWildcard = "custody.hb.>";
 export function operationEventSubject(operationId: string): string {
   return `custody.evt.op.${token(operationId)}`;
 }
+
+/** Stream that keeps the broker's dead-letter advisories about work items (max deliveries, terminated). */
+export const ADVISORY_STREAM = "CUSTODY_ADV";
+/** Durable consumer of the advisory stream used by the API instances (they compete). */
+export const ADVISORY_CONSUMER = "api";
+/** Advisory subjects the advisory stream captures: work items given up by a party's consumer. */
+export const advisorySubjects = [
+  `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${REQUEST_STREAM}.*`,
+  `$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.${REQUEST_STREAM}.*`,
+] as const;

@@ -7,6 +7,8 @@
  * @module
  */
 import {
+  ADVISORY_CONSUMER,
+  ADVISORY_STREAM,
   IDEMPOTENCY_BUCKET,
   KEYS_BUCKET,
   OPERATIONS_BUCKET,
@@ -80,7 +82,10 @@ export function workerPermissions(party: number): Conf {
   };
 }
 
-/** Subject permissions of the API: requests, its own buckets and the result consumer; never shares. */
+/**
+ * Subject permissions of the API: requests, its own buckets, the result and advisory consumers, and
+ * reads of single work items and results (to settle dead letters); never shares.
+ */
 export function apiPermissions(): Conf {
   const buckets = [OPERATIONS_BUCKET, KEYS_BUCKET, IDEMPOTENCY_BUCKET];
   return {
@@ -90,9 +95,15 @@ export function apiPermissions(): Conf {
         "custody.evt.>",
         ...buckets.flatMap((b) => [`$KV.${b}.>`, ...kvRead(b), ...kvList(b)]),
         `$JS.API.STREAM.INFO.${REQUEST_STREAM}`,
+        `$JS.API.STREAM.MSG.GET.${REQUEST_STREAM}`,
+        `$JS.API.STREAM.INFO.${RESULT_STREAM}`,
+        `$JS.API.DIRECT.GET.${RESULT_STREAM}.>`,
         `$JS.API.CONSUMER.INFO.${RESULT_STREAM}.${RESULT_CONSUMER}`,
         `$JS.API.CONSUMER.MSG.NEXT.${RESULT_STREAM}.${RESULT_CONSUMER}`,
         `$JS.ACK.${RESULT_STREAM}.${RESULT_CONSUMER}.>`,
+        `$JS.API.CONSUMER.INFO.${ADVISORY_STREAM}.${ADVISORY_CONSUMER}`,
+        `$JS.API.CONSUMER.MSG.NEXT.${ADVISORY_STREAM}.${ADVISORY_CONSUMER}`,
+        `$JS.ACK.${ADVISORY_STREAM}.${ADVISORY_CONSUMER}.>`,
       ],
     },
     subscribe: { allow: [`${API_INBOX}.>`, "custody.hb.>", "custody.evt.>"] },

@@ -25,6 +25,8 @@ export type { PartyDirectory, PartyIdentity } from "./party-identity.js";
 export { createPartyIdentity, readDirectory, readPartyIdentity, writeDirectory } from "./party-identity.js";
 export type { ProvisionOptions } from "./provision.js";
 export { provision, WORK_DEFAULTS } from "./provision.js";
+export type { PublishRetry } from "./publish.js";
+export { publishDurably, retryablePublishError } from "./publish.js";
 export { findResult, publishResult } from "./results.js";
 export {
   envelopeSigningBytes,

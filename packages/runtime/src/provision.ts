@@ -4,6 +4,9 @@
  * @module
  */
 import {
+  ADVISORY_CONSUMER,
+  ADVISORY_STREAM,
+  advisorySubjects,
   IDEMPOTENCY_BUCKET,
   KEYS_BUCKET,
   OPERATIONS_BUCKET,
@@ -88,9 +91,20 @@ export async function provision(nc: NatsConnection, options: ProvisionOptions): 
     deny_delete: true,
     deny_purge: true,
   });
+  await ensureStream(jsm, {
+    name: ADVISORY_STREAM,
+    subjects: [...advisorySubjects],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    num_replicas: replicas,
+    max_age: nanos(30 * 24 * 3600_000),
+    max_bytes: 64 * 1024 ** 2,
+    discard: DiscardPolicy.Old,
+  });
   const consumers = [
     ...options.parties.map((p) => ({ stream: REQUEST_STREAM, name: partyConsumer(p) })),
     { stream: RESULT_STREAM, name: RESULT_CONSUMER },
+    { stream: ADVISORY_STREAM, name: ADVISORY_CONSUMER },
   ];
   for (const c of consumers) {
     await jsm.consumers.add(c.stream, {

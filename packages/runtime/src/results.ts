@@ -14,6 +14,7 @@ import {
 } from "@custody/proto";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { TransportError } from "./errors.js";
+import { publishDurably } from "./publish.js";
 
 /** Publishes one party's result; retries for up to `retryForMs` (default 30 s). */
 export async function publishResult(
@@ -21,37 +22,31 @@ export async function publishResult(
   result: WorkResult,
   retryForMs = 30_000,
 ): Promise<void> {
-  const bytes = toBinary(WorkResultSchema, result);
-  const deadline = Date.now() + retryForMs;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await js.publish(resultSubject(result.operationId, result.party), bytes, {
-        msgID: `${result.operationId}:${result.party}`,
-        timeout: 5000,
-      });
-      return;
-    } catch (e) {
-      if (Date.now() > deadline)
-        throw new TransportError("publish-failed", "could not publish a result", [], { cause: e });
-      await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2000)));
-    }
+  try {
+    await publishDurably(
+      js,
+      resultSubject(result.operationId, result.party),
+      toBinary(WorkResultSchema, result),
+      `${result.operationId}:${result.party}`,
+      { retryForMs },
+    );
+  } catch (e) {
+    throw new TransportError("publish-failed", "could not publish a result", [], { cause: e });
   }
 }
 
 /**
  * The result this party already published for an operation, if any (read through direct get on the
- * result stream). Lets a redelivered job return its first outcome instead of running again.
+ * result stream, the only read a worker is allowed). Lets a redelivered job return its first outcome
+ * instead of running again. Rejects when the stream cannot be read, so the caller retries later
+ * instead of mistaking an unreachable stream for "no result yet".
  */
 export async function findResult(
   js: JetStreamClient,
   operationId: string,
   party: number,
 ): Promise<WorkResult | undefined> {
-  try {
-    const stream = await js.streams.get(RESULT_STREAM);
-    const m = await stream.getMessage({ last_by_subj: resultSubject(operationId, party) });
-    return m ? fromBinary(WorkResultSchema, m.data) : undefined;
-  } catch {
-    return undefined;
-  }
+  const jsm = await js.jetstreamManager(false);
+  const m = await jsm.direct.getMessage(RESULT_STREAM, { last_by_subj: resultSubject(operationId, party) });
+  return m ? fromBinary(WorkResultSchema, m.data) : undefined;
 }

@@ -25,11 +25,13 @@ import {
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import type { KeyRecord, OperationRecord } from "./records.js";
+import type { KeyRecord, OperationError, OperationRecord } from "./records.js";
 import type { Repository } from "./repository.js";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const now = () => new Date().toISOString();
+/** Deliveries of one result before it is dropped as unusable. */
+const MAX_RESULT_DELIVERIES = 30;
 
 /** Consumes results until stopped. */
 export class ResultAggregator {
@@ -60,11 +62,25 @@ export class ResultAggregator {
           await this.apply(fromBinary(WorkResultSchema, msg.data));
           msg.ack();
         } catch (e) {
-          this.log.error({ err: String(e), subject: msg.subject }, "could not apply a result: retrying");
-          msg.nak(1000);
+          if (msg.info.deliveryCount >= MAX_RESULT_DELIVERIES) {
+            this.log.error({ err: String(e), subject: msg.subject }, "could not apply a result: dropped");
+            msg.term();
+          } else {
+            this.log.warn({ err: String(e), subject: msg.subject }, "could not apply a result: retrying");
+            msg.nak(1000);
+          }
         }
       }
     })();
+  }
+
+  /**
+   * Fails a pending operation with a reason no party reported (a dead-lettered or never enqueued
+   * work item), with the same side effects as a party's failure. No-op once it left `pending`.
+   */
+  async fail(operationId: string, error: OperationError): Promise<void> {
+    const op = await this.repo.getOperation(operationId);
+    if (op?.status === "pending") await this.finish(op, { status: "failed", error });
   }
 
   /** Stops consuming. */
@@ -76,10 +92,9 @@ export class ResultAggregator {
   /** Applies one party result (idempotent). */
   async apply(r: WorkResult): Promise<void> {
     const op = await this.repo.getOperation(r.operationId);
-    if (!op) {
-      this.log.warn({ operationId: r.operationId }, "result for an unknown operation");
-      return;
-    }
+    // The record is written before the work item is published, so a result cannot precede it; a
+    // miss is a replica that has not caught up yet (retried) or garbage (dropped after retries).
+    if (!op) throw new Error(`result for an unknown operation ${r.operationId}`);
     if (op.status !== "pending") return;
     const party = String(r.party);
     const o = r.outcome;

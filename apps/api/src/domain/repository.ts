@@ -4,9 +4,15 @@
  * @module
  */
 import { IDEMPOTENCY_BUCKET, KEYS_BUCKET, OPERATIONS_BUCKET } from "@custody/proto";
-import { type KV, Kvm } from "@nats-io/kv";
+import { type KV, Kvm, type KvWatchEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { decodeRecord, encodeRecord, type KeyRecord, type OperationRecord } from "./records.js";
+
+/** A running watch of the operations bucket. */
+export interface OperationWatch {
+  readonly entries: AsyncIterable<{ readonly revision: number; readonly operation?: OperationRecord }>;
+  stop(): void;
+}
 
 /** Raised when a CAS update keeps losing (should not happen in practice). */
 export class ConcurrentUpdateError extends Error {
@@ -64,6 +70,27 @@ export class Repository {
   async getOperation(id: string): Promise<OperationRecord | undefined> {
     const e = await this.ops.get(id);
     return e && e.operation === "PUT" ? decodeRecord<OperationRecord>(e.value) : undefined;
+  }
+
+  /**
+   * Follows the operations bucket: every record's latest version, then every change (a deleted or
+   * unreadable record comes as `undefined`). With `afterRevision`, resumes after that revision.
+   * Call `stop()` to end the iteration.
+   */
+  async watchOperations(afterRevision = 0): Promise<OperationWatch> {
+    const it = await this.ops.watch(afterRevision > 0 ? { resumeFromRevision: afterRevision + 1 } : {});
+    async function* entries() {
+      for await (const e of it as AsyncIterable<KvWatchEntry>) {
+        let operation: OperationRecord | undefined;
+        try {
+          operation = e.operation === "PUT" ? decodeRecord<OperationRecord>(e.value) : undefined;
+        } catch {
+          operation = undefined;
+        }
+        yield { revision: e.revision, operation };
+      }
+    }
+    return { entries: entries(), stop: () => it.stop() };
   }
 
   /** Creates an operation record; fails if it exists. */

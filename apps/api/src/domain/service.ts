@@ -16,7 +16,7 @@ import {
   WorkItemSchema,
   type WorkOp,
 } from "@custody/proto";
-import type { LivenessTracker } from "@custody/runtime";
+import { type LivenessTracker, publishDurably } from "@custody/runtime";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Problem } from "../problems.js";
@@ -267,9 +267,10 @@ export class CustodyService {
 
   private async enqueue(op: OperationRecord, kind: WorkOp, item: WorkItem): Promise<void> {
     try {
-      await this.d.js.publish(requestSubject(kind, op.id), toBinary(WorkItemSchema, item), {
-        msgID: op.id,
-        timeout: 5000,
+      // Same message id on every attempt: a retry after a lost pub-ack across a leader election
+      // is absorbed by the stream's duplicate window, so the item is stored exactly once.
+      await publishDurably(this.d.js, requestSubject(kind, op.id), toBinary(WorkItemSchema, item), op.id, {
+        retryForMs: 30_000,
       });
     } catch (e) {
       const error = {

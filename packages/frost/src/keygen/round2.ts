@@ -18,7 +18,7 @@ import {
 } from "@custody/core";
 import { equalBytes } from "@noble/curves/utils.js";
 import { confirmStep } from "../confirm.js";
-import { FrostShare } from "../share.js";
+import { attachElements, FrostShare } from "../share.js";
 import { evalCommitment, evalPolynomial, sumCommitments } from "../vss.js";
 import { others, parsePayload, readScalar } from "../wire.js";
 import {
@@ -90,14 +90,16 @@ export class KeygenRound2 implements Round<FrostShare> {
       throw new ProtocolError("internal", "signing share does not match its verifying share");
     const chainCode = suite.derivation ? jointChainCode(this.ctx, this.contributions) : undefined;
     this.contributions.clear();
+    const groupKeyBytes = groupKey.toBytes();
+    const verifyingBytes = verifying.map(([p, v]) => [p, v.toBytes()] as const);
     const transcript = transcriptHash("custody/frost/dkg/v1", [
       suite.name,
       sessionId,
       threshold,
       Uint8Array.from(parties),
       ...parties.flatMap((p) => [p, this.packages.get(p)!.payload]),
-      groupKey.toBytes(),
-      ...verifying.map(([, v]) => v.toBytes()),
+      groupKeyBytes,
+      ...verifyingBytes.map(([, v]) => v),
       chainCode ?? new Uint8Array(0),
     ]);
     const share = new FrostShare(
@@ -106,13 +108,13 @@ export class KeygenRound2 implements Round<FrostShare> {
         threshold,
         parties,
         self,
-        groupKey: groupKey.toBytes(),
-        verifyingShares: new Map(verifying.map(([p, v]) => [p, v.toBytes()])),
+        groupKey: groupKeyBytes,
+        verifyingShares: new Map(verifyingBytes),
         transcript,
         chainCode,
       },
       secret,
     );
-    return confirmStep(3, share);
+    return confirmStep(3, attachElements(share, { groupKey, verifying: new Map(verifying) }));
   }
 }

@@ -16,7 +16,7 @@ import {
   transcriptHash,
 } from "@custody/core";
 import { confirmStep } from "../confirm.js";
-import { FrostShare } from "../share.js";
+import { attachElements, FrostShare, keyElements } from "../share.js";
 import { evalCommitment, evalPolynomial, interpolateAt, sumCommitments } from "../vss.js";
 import { others, parsePayload, readScalar } from "../wire.js";
 import type { RefreshContext, RefreshPackage } from "./round1.js";
@@ -59,16 +59,14 @@ export class RefreshRound2 implements Round<FrostShare> {
       suite,
       parties.map((p) => this.packages.get(p)!.commitments),
     );
-    const groupKey = suite.decodePoint(old.groupKey);
-    const verifying = parties.map((p) => {
-      const prev = suite.decodePoint(old.verifyingShares.get(p)!);
-      return [p, prev.add(evalCommitment(suite, delta, p))] as const;
-    });
+    const { groupKey, verifying: before } = keyElements(suite, old);
+    const verifying = parties.map((p) => [p, before.get(p)!.add(evalCommitment(suite, delta, p))] as const);
     if (verifying.some(([, v]) => v.is0())) throw new ProtocolError("security", "degenerate verifying share");
     if (!delta[0]!.is0() || !interpolateAt(suite, verifying.slice(0, threshold), 0).equals(groupKey))
       throw new ProtocolError("internal", "refresh changed the group key");
     if (secret === 0n || !suite.mulBase(secret).equals(verifying.find(([p]) => p === self)![1]))
       throw new ProtocolError("internal", "signing share does not match its verifying share");
+    const verifyingBytes = verifying.map(([p, v]) => [p, v.toBytes()] as const);
     const transcript = transcriptHash("custody/frost/refresh/v1", [
       suite.name,
       sessionId,
@@ -77,7 +75,7 @@ export class RefreshRound2 implements Round<FrostShare> {
       Uint8Array.from(parties),
       ...parties.flatMap((p) => [p, this.packages.get(p)!.payload]),
       old.groupKey,
-      ...verifying.map(([, v]) => v.toBytes()),
+      ...verifyingBytes.map(([, v]) => v),
       old.chainCode ?? new Uint8Array(0),
     ]);
     const share = new FrostShare(
@@ -87,12 +85,12 @@ export class RefreshRound2 implements Round<FrostShare> {
         parties,
         self,
         groupKey: old.groupKey,
-        verifyingShares: new Map(verifying.map(([p, v]) => [p, v.toBytes()])),
+        verifyingShares: new Map(verifyingBytes),
         transcript,
         chainCode: old.chainCode,
       },
       secret,
     );
-    return confirmStep(3, share);
+    return confirmStep(3, attachElements(share, { groupKey, verifying: new Map(verifying) }));
   }
 }

@@ -11,7 +11,7 @@
 import { equalBytes, ProtocolError } from "@custody/core";
 import { deriveBip340Child } from "../bip32.js";
 import type { Ciphersuite } from "../ciphersuite.js";
-import { FrostShare } from "../share.js";
+import { attachElements, FrostShare, keyElements } from "../share.js";
 
 /**
  * Returns `share` itself for the empty path, otherwise the child's key share (kept in memory only,
@@ -36,17 +36,16 @@ export function deriveSigningShare(
   if (child.tweak === 0n) return share;
   const { Fn } = suite;
   const shift = suite.mulBase(child.tweak);
-  const groupKey = suite.decodePoint(share.groupKey).add(shift);
-  const verifying = share.parties.map(
-    (p) => [p, suite.decodePoint(share.verifyingShares.get(p)!).add(shift)] as const,
-  );
+  const root = keyElements(suite, share);
+  const groupKey = root.groupKey.add(shift);
+  const verifying = share.parties.map((p) => [p, root.verifying.get(p)!.add(shift)] as const);
   const secret = Fn.add(share.secretShare, child.tweak);
   if (secret === 0n || verifying.some(([, v]) => v.is0()))
     throw new ProtocolError("bad-input", "derivation path yields a degenerate key share");
   const key = groupKey.toBytes();
   if (!equalBytes(key, child.publicKey33))
     throw new ProtocolError("internal", "tweaked group key differs from the derived key");
-  return new FrostShare(
+  const derived = new FrostShare(
     {
       scheme: share.scheme,
       threshold: share.threshold,
@@ -59,4 +58,5 @@ export function deriveSigningShare(
     },
     secret,
   );
+  return attachElements(derived, { groupKey, verifying: new Map(verifying) });
 }

@@ -26,7 +26,13 @@ import type { Ciphersuite } from "../ciphersuite.js";
 import { FrostShare } from "../share.js";
 import { assertSessionId, broadcast, others, parsePayload, readPoint } from "../wire.js";
 import { deriveSigningShare } from "./derive.js";
-import { commitNonces, type NonceCommitment, type SigningNonces, signatureShare } from "./primitives.js";
+import {
+  commitNonces,
+  type NonceCommitment,
+  prepareSigning,
+  type SigningNonces,
+  signWithPackage,
+} from "./primitives.js";
 import { SignRound2 } from "./round2.js";
 
 /** Validated inputs of one signing run. */
@@ -77,11 +83,12 @@ class SignRound1 implements Round<SignatureOutput> {
 
   receive(msg: ProtocolMessage): void {
     const { suite } = this.ctx;
-    const commitment = parsePayload(msg, "sign round 1", (r) => ({
-      party: msg.from,
-      hiding: readPoint(suite, r).toBytes(),
-      binding: readPoint(suite, r).toBytes(),
-    }));
+    const commitment = parsePayload(msg, "sign round 1", (r): NonceCommitment => {
+      // readPoint decodes strictly (canonical encodings only), so the bytes are the elements' encodings.
+      const hiding = readPoint(suite, r);
+      const binding = readPoint(suite, r);
+      return { party: msg.from, hiding: hiding.toBytes(), binding: binding.toBytes(), elements: [hiding, binding] };
+    });
     this.commitments.set(msg.from, commitment);
   }
 
@@ -89,8 +96,9 @@ class SignRound1 implements Round<SignatureOutput> {
     const { suite, share, signers, message } = this.ctx;
     const list = signers.map((p) => this.commitments.get(p)!);
     const hash = signingPackageHash(this.ctx, list);
-    const z = signatureShare(suite, share, this.nonces, list, message);
-    return next(new SignRound2(this.ctx, list, hash, z), [broadcast(2, share.self, concatBytes(hash, z))]);
+    const pkg = prepareSigning(suite, share, list, message);
+    const z = signWithPackage(pkg, share, this.nonces);
+    return next(new SignRound2(this.ctx, pkg, hash, z), [broadcast(2, share.self, concatBytes(hash, z))]);
   }
 }
 

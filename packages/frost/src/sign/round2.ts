@@ -16,8 +16,9 @@ import {
   type Step,
 } from "@custody/core";
 import { equalBytes } from "@noble/curves/utils.js";
+import { keyElements } from "../share.js";
 import { others, parsePayload } from "../wire.js";
-import { aggregateSignature, type NonceCommitment, verifySignatureShare } from "./primitives.js";
+import { aggregateWithPackage, type SigningPackage, verifyWithPackage } from "./primitives.js";
 import type { SignContext } from "./round1.js";
 
 /** Collects and verifies signature shares, then aggregates. */
@@ -28,7 +29,7 @@ export class SignRound2 implements Round<SignatureOutput> {
 
   constructor(
     private readonly ctx: SignContext,
-    private readonly commitments: readonly NonceCommitment[],
+    private readonly pkg: SigningPackage,
     private readonly packageHash: Uint8Array,
     own: Uint8Array,
   ) {
@@ -37,7 +38,7 @@ export class SignRound2 implements Round<SignatureOutput> {
   }
 
   receive(msg: ProtocolMessage): void {
-    const { suite, share, message } = this.ctx;
+    const { suite } = this.ctx;
     const { hash, z } = parsePayload(msg, "sign round 2", (r) => {
       const hash = r.fixed(32);
       const z = r.fixed(suite.scalarLength);
@@ -48,7 +49,7 @@ export class SignRound2 implements Round<SignatureOutput> {
     if (!equalBytes(hash, this.packageHash))
       throw new ProtocolError("mismatch", `party ${msg.from} signed a different signing package`);
     check(
-      verifySignatureShare(suite, share, this.commitments, message, msg.from, z),
+      verifyWithPackage(this.pkg, msg.from, z),
       msg.from,
       "invalid signature share",
     );
@@ -57,8 +58,8 @@ export class SignRound2 implements Round<SignatureOutput> {
 
   finalize(): Step<SignatureOutput> {
     const { suite, share, message } = this.ctx;
-    const signature = aggregateSignature(suite, share, this.commitments, message, this.shares);
-    const publicKey = suite.publicKey(suite.decodePoint(share.groupKey));
+    const signature = aggregateWithPackage(this.pkg, this.shares);
+    const publicKey = suite.publicKey(keyElements(suite, share).groupKey);
     if (!suite.verify(signature, message, publicKey))
       throw new ProtocolError("internal", "aggregated signature does not verify");
     return done({ signature, publicKey });

@@ -1,0 +1,117 @@
+/**
+ * Backpressure: an API instance admits no more work than it has seen through, and answers
+ * `429 rate-limited` with `Retry-After` instead of queueing without bound.
+ *
+ * - Pending bound: the instance tracks the operations it accepted (202) until they leave
+ *   `pending`. With `maxPending` of them still pending, a request that creates work (DKG, sign,
+ *   refresh) is refused before anything is written. Completion is re-read only at the bound, for
+ *   the oldest few operations at a time, so the check costs nothing below the bound.
+ * - In-flight bound: at most `maxInFlight` requests are handled at once (a publish riding out a
+ *   leader election holds its request for up to 30 s); more are refused at once. Health probes
+ *   are exempt.
+ *
+ * Both limits are per instance, so memory stays bounded whatever the arrival rate; a deployment's
+ * work in flight is at most instances × `maxPending`.
+ * @module
+ */
+import type { FastifyPluginAsync } from "fastify";
+import { Problem } from "../../problems.js";
+
+/** Limits of one API instance. */
+export interface BackpressureOptions {
+  /** Accepted operations that may be pending at once. Default 128. */
+  readonly maxPending?: number;
+  /** Requests handled at once. Default 256. */
+  readonly maxInFlight?: number;
+  /** Seconds a refused client should wait (the `Retry-After` header). Default 1. */
+  readonly retryAfterSeconds?: number;
+}
+
+/** Routes that create work (matched on the route pattern, POST only). */
+const WORK_ROUTES = new Set(["/v1/keys", "/v1/keys/:id/sign", "/v1/keys/:id/refresh"]);
+/** Routes never refused (probes must answer under overload). */
+const EXEMPT_ROUTES = new Set(["/healthz", "/readyz"]);
+/** Operations re-read per completion check. */
+const CHECK_BATCH = 32;
+/** Minimum interval between completion checks (ms). */
+const CHECK_EVERY_MS = 250;
+/** An operation is forgotten after this long even if still pending (ms). */
+const TRACK_AT_MOST_MS = 10 * 60_000;
+
+/** Reads limits from `CUSTODY_MAX_PENDING_OPS` and `CUSTODY_MAX_IN_FLIGHT` (unset: defaults). */
+export function backpressureFromEnv(env: NodeJS.ProcessEnv): BackpressureOptions {
+  const int = (name: string) => {
+    const v = env[name];
+    if (v === undefined || v === "") return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer`);
+    return n;
+  };
+  return { maxPending: int("CUSTODY_MAX_PENDING_OPS"), maxInFlight: int("CUSTODY_MAX_IN_FLIGHT") };
+}
+
+/** Operations accepted by this instance and not yet seen finished, oldest first. */
+class AcceptedOperations {
+  private readonly accepted = new Map<string, number>();
+  private lastCheck = 0;
+
+  add(id: string): void {
+    if (!this.accepted.has(id)) this.accepted.set(id, Date.now());
+  }
+
+  /** True when `max` operations are still pending (re-checking the oldest first). */
+  async full(max: number, isPending: (id: string) => Promise<boolean>): Promise<boolean> {
+    if (this.accepted.size < max) return false;
+    const now = Date.now();
+    if (now - this.lastCheck >= CHECK_EVERY_MS) {
+      this.lastCheck = now;
+      const oldest = [...this.accepted].slice(0, CHECK_BATCH);
+      const pending = await Promise.all(oldest.map(([id]) => isPending(id).catch(() => true)));
+      oldest.forEach(([id, at], i) => {
+        if (!pending[i] || now - at > TRACK_AT_MOST_MS) this.accepted.delete(id);
+      });
+    }
+    return this.accepted.size >= max;
+  }
+}
+
+const plugin: FastifyPluginAsync<BackpressureOptions> = async (app, o) => {
+  const maxPending = o.maxPending ?? 128;
+  const maxInFlight = o.maxInFlight ?? 256;
+  const retryAfter = o.retryAfterSeconds ?? 1;
+  const accepted = new AcceptedOperations();
+  const isPending = async (id: string) => (await app.custody.operation(id)).status === "pending";
+  let inFlight = 0;
+
+  app.addHook("onRequest", async (req, reply) => {
+    if (EXEMPT_ROUTES.has(req.routeOptions.url ?? "")) return;
+    inFlight++;
+    reply.raw.once("close", () => inFlight--);
+    if (inFlight > maxInFlight)
+      throw new Problem("rate-limited", "too many requests in flight; retry later", {}, retryAfter);
+  });
+  app.addHook("preHandler", async (req) => {
+    if (req.method !== "POST" || !WORK_ROUTES.has(req.routeOptions.url ?? "")) return;
+    if (await accepted.full(maxPending, isPending))
+      throw new Problem(
+        "rate-limited",
+        `${maxPending} accepted operations are still pending; retry later`,
+        {},
+        retryAfter,
+      );
+  });
+  app.addHook("onSend", async (req, reply, payload) => {
+    if (reply.statusCode !== 202 || req.method !== "POST" || !WORK_ROUTES.has(req.routeOptions.url ?? ""))
+      return payload;
+    if (typeof payload === "string") {
+      const id = (JSON.parse(payload) as { id?: unknown }).id;
+      if (typeof id === "string") accepted.add(id);
+    }
+    return payload;
+  });
+};
+// Hooks apply to the whole application, not only inside this plugin (what fastify-plugin does).
+(plugin as unknown as Record<symbol, boolean>)[Symbol.for("skip-override")] = true;
+
+/** The backpressure plugin; register it before the routes. */
+export const backpressure = plugin;

@@ -1,0 +1,66 @@
+/**
+ * Signing round 2 (RFC 9591 §5.3/§5.4): each signer checks that every other signer signed the
+ * same signing package, verifies each signature share against the sender's verifying share
+ * (naming the culprit on failure), aggregates, and verifies the final signature with the
+ * scheme's standard verifier before returning it.
+ * @module
+ */
+import {
+  check,
+  done,
+  type PartyId,
+  ProtocolError,
+  type ProtocolMessage,
+  type Round,
+  type SignatureOutput,
+  type Step,
+} from "@custody/core";
+import { equalBytes } from "@noble/curves/utils.js";
+import { others, parsePayload } from "../wire.js";
+import { aggregateSignature, type NonceCommitment, verifySignatureShare } from "./primitives.js";
+import type { SignContext } from "./round1.js";
+
+/** Collects and verifies signature shares, then aggregates. */
+export class SignRound2 implements Round<SignatureOutput> {
+  readonly number = 2;
+  readonly expects;
+  private readonly shares = new Map<PartyId, Uint8Array>();
+
+  constructor(
+    private readonly ctx: SignContext,
+    private readonly commitments: readonly NonceCommitment[],
+    private readonly packageHash: Uint8Array,
+    own: Uint8Array,
+  ) {
+    this.expects = { from: others(ctx.signers, ctx.share.self), broadcast: true, p2p: false };
+    this.shares.set(ctx.share.self, own);
+  }
+
+  receive(msg: ProtocolMessage): void {
+    const { suite, share, message } = this.ctx;
+    const { hash, z } = parsePayload(msg, "sign round 2", (r) => {
+      const hash = r.fixed(32);
+      const z = r.fixed(suite.scalarLength);
+      suite.decodeScalar(z);
+      return { hash, z };
+    });
+    // A differing package means round 1 was not seen alike; whoever equivocated is unknown here.
+    if (!equalBytes(hash, this.packageHash))
+      throw new ProtocolError("mismatch", `party ${msg.from} signed a different signing package`);
+    check(
+      verifySignatureShare(suite, share, this.commitments, message, msg.from, z),
+      msg.from,
+      "invalid signature share",
+    );
+    this.shares.set(msg.from, z);
+  }
+
+  finalize(): Step<SignatureOutput> {
+    const { suite, share, message } = this.ctx;
+    const signature = aggregateSignature(suite, share, this.commitments, message, this.shares);
+    const publicKey = suite.publicKey(suite.decodePoint(share.groupKey));
+    if (!suite.verify(signature, message, publicKey))
+      throw new ProtocolError("internal", "aggregated signature does not verify");
+    return done({ signature, publicKey });
+  }
+}

@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=derive.test.d.ts.map

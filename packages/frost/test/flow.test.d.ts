@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=flow.test.d.ts.map

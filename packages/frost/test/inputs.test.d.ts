@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=inputs.test.d.ts.map

@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=keygen.test.d.ts.map

@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=noble.test.d.ts.map

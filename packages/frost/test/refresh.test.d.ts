@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=refresh.test.d.ts.map

@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=rfc9591.test.d.ts.map

@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=share.test.d.ts.map

@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=sign.test.d.ts.map

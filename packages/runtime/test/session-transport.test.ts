@@ -1,0 +1,285 @@
+/**
+ * The session transport against a real nats-server: sessions complete, and recorded or forged
+ * envelopes are refused (another session, another round, another sender, bad ciphertext).
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { decodeWith, done, next, type PartyId, type Round, Writer } from "@custody/core";
+import { NatsServer } from "@custody/natsd";
+import {
+  create,
+  EnvelopeAckSchema,
+  EnvelopeSchema,
+  fromBinary,
+  JoinSchema,
+  joinSubject,
+  joinWildcard,
+  messageSubject,
+  toBinary,
+} from "@custody/proto";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { bytesToHex, randomBytes } from "@noble/hashes/utils.js";
+import {
+  accountsConfig,
+  connectNats,
+  createIdentity,
+  createPartyIdentity,
+  deriveSessionId,
+  envelopeSigningBytes,
+  ephemeralKeyPair,
+  inProcessHost,
+  type JoinInfo,
+  joinSigningBytes,
+  type PartyIdentity,
+  runSession,
+  SessionCipher,
+  signAs,
+} from "../src/index.js";
+
+/** Toy protocol: one broadcast round; result = sum of everybody's byte. */
+function toy(self: PartyId, parties: readonly PartyId[], value: number) {
+  const peers = parties.filter((p) => p !== self);
+  const got = new Map<PartyId, number>();
+  const r1: Round<number> = {
+    number: 1,
+    expects: { from: peers, broadcast: true, p2p: true },
+    receive(m) {
+      const v = decodeWith(m.payload, (r) => r.u8());
+      if (m.to === "all") got.set(m.from, v);
+    },
+    finalize: () => done(value + [...got.values()].reduce((a, b) => a + b, 0)),
+  };
+  return () =>
+    next(r1, [
+      { round: 1, from: self, to: "all" as const, payload: new Writer().u8(value).finish() },
+      ...peers.map((to) => ({ round: 1, from: self, to, payload: new Writer().u8(0).finish() })),
+    ]);
+}
+
+/** Plays party 3's inbox: acks whatever arrives. */
+function ackAll(nc: NatsConnection, sidHex: string) {
+  return nc.subscribe(`custody.s.${sidHex}.m.3.*`, {
+    callback: (_e, m) => {
+      m.respond(toBinary(EnvelopeAckSchema, create(EnvelopeAckSchema, {})));
+    },
+  });
+}
+
+let server: NatsServer;
+let dir: string;
+const conns: NatsConnection[] = [];
+const ids = new Map<number, PartyIdentity>();
+let directory: Map<number, Uint8Array>;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "custody-transport-"));
+  const user = createIdentity("tester", join(dir, "tester.nk"));
+  server = await NatsServer.start({
+    dir: join(dir, "nats"),
+    config: accountsConfig({ admin: user.publicKey, api: [], workers: [] }),
+  });
+  for (const p of [1, 2, 3]) ids.set(p, createPartyIdentity(p, join(dir, `p${p}.id`)));
+  directory = new Map([...ids].map(([p, id]) => [p, id.publicKey]));
+  for (let i = 0; i < 4; i++)
+    conns.push(await connectNats({ servers: [server.url], seedFile: user.seedFile, name: `t${i}` }));
+});
+after(async () => {
+  for (const c of conns) await c.close();
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const run = (nc: NatsConnection, operationId: string, self: number, parties: number[]) =>
+  runSession<number>({
+    nc,
+    operationId,
+    self,
+    participants: parties,
+    workerId: `w${self}`,
+    identity: ids.get(self)!,
+    directory,
+    roundTimeoutMs: 5000,
+    joinTimeoutMs: 5000,
+    host: () => inProcessHost(self, toy(self, parties, self), 4),
+  });
+
+test("three parties complete a session with signed, encrypted messages", async () => {
+  const outs = await Promise.all([1, 2, 3].map((p) => run(conns[p - 1]!, "op_ok", p, [1, 2, 3])));
+  assert.deepEqual(
+    outs.map((o) => o.result),
+    [6, 6, 6],
+  );
+  assert.equal(new Set(outs.map((o) => bytesToHex(o.sessionId))).size, 1);
+});
+
+test("recorded, moved or forged envelopes are refused and the session still completes", async () => {
+  const sniffer = conns[3]!;
+  // Session A between parties 1 and 2: record an envelope 1 -> 2.
+  const recorded: Uint8Array[] = [];
+  const tap = sniffer.subscribe("custody.s.*.m.2.1", {
+    callback: (_e, m) => {
+      recorded.push(m.data);
+    },
+  });
+  await sniffer.flush();
+  await Promise.all([run(conns[0]!, "op_a", 1, [1, 2]), run(conns[1]!, "op_a", 2, [1, 2])]);
+  tap.unsubscribe();
+  const old = fromBinary(EnvelopeSchema, recorded.find((d) => fromBinary(EnvelopeSchema, d).to === 2)!);
+  assert.equal(old.encrypted, true, "point-to-point payloads travel encrypted");
+
+  // Session B among 1, 2 and 3, where the test plays party 3 by hand.
+  const joins = new Map<number, JoinInfo>();
+  const joinTap = sniffer.subscribe(joinWildcard("op_b"), {
+    callback: (_e, m) => {
+      const j = fromBinary(JoinSchema, m.data);
+      joins.set(j.party, { nonce: j.nonce, kxPublic: j.kxPublic });
+    },
+  });
+  await sniffer.flush();
+  const p1 = run(conns[0]!, "op_b", 1, [1, 2, 3]);
+  const p2 = run(conns[1]!, "op_b", 2, [1, 2, 3]);
+  const eph = ephemeralKeyPair();
+  const nonce = randomBytes(32);
+  const me = ids.get(3)!;
+  const join3 = toBinary(
+    JoinSchema,
+    create(JoinSchema, {
+      operationId: "op_b",
+      party: 3,
+      nonce,
+      workerId: "harness",
+      kxPublic: eph.publicKey,
+      signature: signAs(me, joinSigningBytes("op_b", 3, nonce, eph.publicKey)),
+    }),
+  );
+  while (joins.size < 2) {
+    sniffer.publish(joinSubject("op_b", 3), join3);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  joinTap.unsubscribe();
+  joins.set(3, { nonce, kxPublic: eph.publicKey });
+  const sid = deriveSessionId("op_b", joins);
+  const cipher = new SessionCipher(
+    3,
+    eph.secretKey,
+    new Map([1, 2].map((p) => [p, joins.get(p)!.kxPublic])),
+    sid,
+  );
+  const sidHex = bytesToHex(sid);
+  const inbox = ackAll(sniffer, sidHex);
+
+  const ask = async (subject: string, env: ReturnType<typeof fromBinary<typeof EnvelopeSchema>>) => {
+    for (;;) {
+      try {
+        const r = await sniffer.request(subject, toBinary(EnvelopeSchema, env), { timeout: 1000 });
+        return fromBinary(EnvelopeAckSchema, r.data).error;
+      } catch {
+        await new Promise((r) => setTimeout(r, 50)); // receiver not subscribed yet
+      }
+    }
+  };
+  // (a) replayed as is into session B
+  assert.match(await ask(messageSubject(sidHex, 2, 1), old), /does not belong/);
+  // (b) replayed with session B's id
+  assert.match(
+    await ask(messageSubject(sidHex, 2, 1), create(EnvelopeSchema, { ...old, sessionId: sid })),
+    /signature/,
+  );
+  // A genuine party-3 broadcast, then the same with another round or another sender.
+  const payload = new Writer().u8(3).finish();
+  const genuine = create(EnvelopeSchema, {
+    sessionId: sid,
+    round: 1,
+    from: 3,
+    to: 0,
+    payload,
+    encrypted: false,
+    signature: signAs(me, envelopeSigningBytes(sid, 1, 3, 0, false, payload)),
+  });
+  assert.match(await ask(messageSubject(sidHex, 1, 3), { ...genuine, round: 2 }), /signature/);
+  assert.match(await ask(messageSubject(sidHex, 1, 2), { ...genuine, from: 2 }), /signature/);
+  assert.match(await ask(messageSubject(sidHex, 1, 3), { ...genuine, to: 1 }), /encrypted|signature/);
+  // Now behave: broadcast, plus encrypted point-to-point messages.
+  for (const to of [1, 2]) {
+    assert.equal(await ask(messageSubject(sidHex, to, 3), genuine), "");
+    const ct = cipher.seal(to, 1, new Writer().u8(0).finish());
+    const p2p = create(EnvelopeSchema, {
+      sessionId: sid,
+      round: 1,
+      from: 3,
+      to,
+      payload: ct,
+      encrypted: true,
+      signature: signAs(me, envelopeSigningBytes(sid, 1, 3, to, true, ct)),
+    });
+    assert.equal(await ask(messageSubject(sidHex, to, 3), p2p), "");
+  }
+  const [r1, r2] = await Promise.all([p1, p2]);
+  inbox.unsubscribe();
+  assert.equal(r1.result, 6);
+  assert.equal(r2.result, 6);
+});
+
+test("a tampered ciphertext with a valid signature aborts the receiver, blaming the sender", async () => {
+  const sniffer = conns[3]!;
+  const joins = new Map<number, JoinInfo>();
+  const joinTap = sniffer.subscribe(joinWildcard("op_c"), {
+    callback: (_e, m) => {
+      const j = fromBinary(JoinSchema, m.data);
+      joins.set(j.party, { nonce: j.nonce, kxPublic: j.kxPublic });
+    },
+  });
+  await sniffer.flush();
+  const p1 = run(conns[0]!, "op_c", 1, [1, 3]);
+  p1.catch(() => {});
+  const eph = ephemeralKeyPair();
+  const nonce = randomBytes(32);
+  const me = ids.get(3)!;
+  const join3 = toBinary(
+    JoinSchema,
+    create(JoinSchema, {
+      operationId: "op_c",
+      party: 3,
+      nonce,
+      workerId: "harness",
+      kxPublic: eph.publicKey,
+      signature: signAs(me, joinSigningBytes("op_c", 3, nonce, eph.publicKey)),
+    }),
+  );
+  while (joins.size < 1) {
+    sniffer.publish(joinSubject("op_c", 3), join3);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  joinTap.unsubscribe();
+  joins.set(3, { nonce, kxPublic: eph.publicKey });
+  const sid = deriveSessionId("op_c", joins);
+  const inbox = ackAll(sniffer, bytesToHex(sid));
+  const garbage = randomBytes(17);
+  const env = create(EnvelopeSchema, {
+    sessionId: sid,
+    round: 1,
+    from: 3,
+    to: 1,
+    payload: garbage,
+    encrypted: true,
+    signature: signAs(me, envelopeSigningBytes(sid, 1, 3, 1, true, garbage)),
+  });
+  for (;;) {
+    try {
+      await sniffer.request(messageSubject(bytesToHex(sid), 1, 3), toBinary(EnvelopeSchema, env), {
+        timeout: 1000,
+      });
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  await assert.rejects(
+    p1,
+    (e: { culprits?: number[]; kind?: string }) => e.kind === "bad-message" && e.culprits?.[0] === 3,
+  );
+  inbox.unsubscribe();
+});
