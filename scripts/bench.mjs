@@ -104,7 +104,7 @@ const results = {
   schemes: {},
 };
 try {
-  const api = new CustodyClient(stack.apiUrl);
+  const api = new CustodyClient(stack.apiUrl, stack.admin);
   for (const scheme of [ed25519Scheme, bip340Scheme]) {
     const local = inProcess(scheme);
     const e2e = await endToEnd(api, scheme);

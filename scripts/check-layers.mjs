@@ -7,6 +7,7 @@ import { join } from "node:path";
 const LAYER = {
   "@custody/core": 0,
   "@custody/proto": 0,
+  "@custody/credentials": 1,
   "@custody/frost": 1,
   "@custody/dkls23": 1,
   "@custody/natsd": 2,
@@ -17,7 +18,7 @@ const LAYER = {
   "@custody/api": 3,
   "@custody/cli": 4,
 };
-const PURE = new Set(["@custody/core", "@custody/frost", "@custody/dkls23"]);
+const PURE = new Set(["@custody/core", "@custody/frost", "@custody/dkls23", "@custody/credentials"]);
 const IO = /^(node:)?(fs|net|http|https|child_process|dgram|tls|worker_threads|cluster)(\/|$)|^@nats-io\//;
 
 const problems = [];

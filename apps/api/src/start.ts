@@ -7,6 +7,7 @@ import { API_INBOX, connectNats, LivenessTracker } from "@custody/runtime";
 import { jetstream } from "@nats-io/jetstream";
 import { pino } from "pino";
 import { ResultAggregator } from "./domain/aggregator.js";
+import { DeadLetters } from "./domain/dead-letters.js";
 import { Repository } from "./domain/repository.js";
 import { CustodyService } from "./domain/service.js";
 import { buildApp } from "./http/app.js";
@@ -19,6 +20,8 @@ export interface ApiConfig {
   /** 0 picks a free port. */
   readonly port?: number;
   readonly tls?: { readonly caFile: string; readonly certFile: string; readonly keyFile: string };
+  /** Public keys (`O...`) of the authorities whose credentials the API accepts. */
+  readonly authorities: readonly string[];
 }
 
 /** A running API. */
@@ -43,10 +46,14 @@ export async function startApi(config: ApiConfig): Promise<RunningApi> {
   liveness.start();
   const aggregator = new ResultAggregator(nc, js, repo, logger);
   await aggregator.start();
+  const deadLetters = new DeadLetters({ js, repo, aggregator, log: logger });
+  await deadLetters.start();
   const service = new CustodyService({ nc, js, repo, liveness });
   const app = await buildApp({
     service,
     logger,
+    deadLetters,
+    auth: { authorities: config.authorities, nonces: { remember: (k) => repo.rememberNonce(k) } },
     ready: () => ({ ok: !nc.isClosed() && !nc.isDraining(), liveParties: liveness.liveParties() }),
   });
   const address = await app.listen({ host: config.host ?? "127.0.0.1", port: config.port ?? 8080 });
@@ -55,6 +62,7 @@ export async function startApi(config: ApiConfig): Promise<RunningApi> {
     async stop() {
       await app.close();
       await aggregator.stop();
+      await deadLetters.stop();
       liveness.stop();
       await nc.drain().catch(() => nc.close());
     },

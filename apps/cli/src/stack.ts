@@ -22,6 +22,13 @@ import {
   writeDirectory,
 } from "@custody/runtime";
 import { createKekFile } from "@custody/store";
+import {
+  authorityPublicPath,
+  ensureAuthority,
+  issueClient,
+  type LoadedClient,
+  loadClient,
+} from "./dev-authority.js";
 
 /** Path of the CLI entry point (children run `node main.js api|worker ...`). */
 export const CLI_MAIN = fileURLToPath(new URL("./main.js", import.meta.url));
@@ -48,6 +55,8 @@ export interface StackOptions {
   readonly output?: "inherit" | "files";
   /** Run a 3-node JetStream cluster with R3 streams and buckets instead of one server. */
   readonly cluster?: boolean;
+  /** Extra environment of the API and worker processes (e.g. `CUSTODY_MAX_PENDING_OPS`). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** The profile other commands read (`.custody/dev/profile.json`). */
@@ -55,6 +64,8 @@ export interface Profile {
   readonly apiUrl: string;
   readonly natsUrls: string[];
   readonly credentials: Record<string, string>;
+  /** The admin client of the default tenant (its NKey seed file and its credential file). */
+  readonly client: { readonly seedFile: string; readonly credentialFile: string };
   readonly parties: number;
   readonly workers: number;
 }
@@ -71,6 +82,10 @@ const seedPath = (dir: string, name: string) => join(credsDir(dir), `${name}.nk`
 const kekPath = (dir: string, party: number) => join(dir, "secrets", `party${party}.kek`);
 const identityPath = (dir: string, party: number) => join(dir, "secrets", `party${party}.identity`);
 const directoryPath = (dir: string) => join(dir, "parties.json");
+const adminClientFiles = (dir: string) => ({
+  seedFile: join(dir, "creds", "client-admin.nk"),
+  credentialFile: join(dir, "creds", "client-admin.cred"),
+});
 
 /** Identity of a (party, worker). */
 export const workerName = (party: number, worker: number) => `party${party}-w${worker}`;
@@ -85,9 +100,9 @@ export class Stack {
   readonly processes = new Map<string, StackProcess>();
   private constructor(
     readonly options: Required<
-      Omit<StackOptions, "roundTimeoutMs" | "joinTimeoutMs" | "heartbeatMs" | "ackWaitMs">
+      Omit<StackOptions, "roundTimeoutMs" | "joinTimeoutMs" | "heartbeatMs" | "ackWaitMs" | "env">
     > &
-      Pick<StackOptions, "roundTimeoutMs" | "joinTimeoutMs" | "heartbeatMs" | "ackWaitMs">,
+      Pick<StackOptions, "roundTimeoutMs" | "joinTimeoutMs" | "heartbeatMs" | "ackWaitMs" | "env">,
     /** The nats-server processes (one, or the three nodes of the cluster). */
     readonly broker: NatsCluster,
     public apiUrl: string,
@@ -101,6 +116,11 @@ export class Stack {
   /** Client URLs of every nats-server. */
   get natsUrls(): string[] {
     return this.broker.urls;
+  }
+
+  /** The admin client of the default tenant (signs API requests). */
+  get admin(): LoadedClient {
+    return loadClient(adminClientFiles(this.options.dir));
   }
 
   /** NKey seed file of an identity of this stack (`admin`, `api`, `party1-w1`, ...). */
@@ -140,6 +160,10 @@ export class Stack {
       }),
     );
     writeDirectory(directoryPath(dir), directory);
+    ensureAuthority(dir);
+    const adminFiles = adminClientFiles(dir);
+    if (!existsSync(adminFiles.credentialFile))
+      issueClient(dir, adminFiles, { name: "admin", role: "admin", tenant: "default" });
     const broker = await NatsCluster.start({
       dir: join(dir, options.cluster ? "nats-cluster" : "nats"),
       size: options.cluster ? 3 : 1,
@@ -167,6 +191,7 @@ export class Stack {
           ...partyIds.flatMap((p) => Array.from({ length: workers }, (_, w) => workerName(p, w + 1))),
         ].map((n) => [n, seedPath(dir, n)]),
       ),
+      client: adminClientFiles(dir),
       parties,
       workers,
     };
@@ -178,7 +203,7 @@ export class Stack {
     const files = this.options.output === "files";
     const child = spawn(process.execPath, [CLI_MAIN, ...args], {
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env },
+      env: { ...process.env, ...this.options.env },
     });
     const log = join(this.options.dir, "logs", `${name}.log`);
     const sink = (d: Buffer) => {
@@ -202,6 +227,8 @@ export class Stack {
       this.natsUrls.join(","),
       "--seed",
       seedPath(this.options.dir, "api"),
+      "--authority",
+      authorityPublicPath(this.options.dir),
       "--port",
       String(port),
       "--print-url",
@@ -242,6 +269,8 @@ export class Stack {
       identityPath(o.dir, party),
       "--directory",
       directoryPath(o.dir),
+      "--authority",
+      authorityPublicPath(o.dir),
     ];
     if (o.heartbeatMs) args.push("--heartbeat-ms", String(o.heartbeatMs));
     if (o.roundTimeoutMs) args.push("--round-timeout-ms", String(o.roundTimeoutMs));

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
+import { signRequest } from "@custody/credentials";
 import { ApiProblem, CustodyClient } from "@custody/sdk";
 import { Stack } from "../src/index.js";
 import { eventually, startTestStack, stopTestStack, verifyEd25519 } from "./helpers.js";
@@ -16,7 +17,7 @@ let publicKey: string;
 
 before(async () => {
   stack = await startTestStack({ parties: 3 });
-  api = new CustodyClient(stack.apiUrl);
+  api = new CustodyClient(stack.apiUrl, stack.admin);
   const op = await api.wait(await api.createKey({ scheme: "ed25519", threshold: 2, parties: 3 }), 60_000);
   assert.equal(op.status, "succeeded");
   keyId = op.keyId;
@@ -24,18 +25,29 @@ before(async () => {
 });
 after(() => stopTestStack(stack));
 
-async function raw(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+/** A request signed as `as` (default: the stack's admin); `as: null` sends it unsigned. */
+async function raw(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+  as: { seed: string; credential: string } | null = stack!.admin,
+) {
+  const text = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
+  const auth = as
+    ? signRequest(as.seed, as.credential, method, path, new TextEncoder().encode(text ?? ""))
+    : {};
   const res = await fetch(`${stack!.apiUrl}${path}`, {
     method,
-    headers: { ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
-    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    headers: { ...(text !== undefined ? { "content-type": "application/json" } : {}), ...auth, ...headers },
+    body: text,
   });
-  const text = await res.text();
+  const reply = await res.text();
   return {
     status: res.status,
     type: res.headers.get("content-type") ?? "",
     headers: res.headers,
-    body: text ? JSON.parse(text) : undefined,
+    body: reply ? JSON.parse(reply) : undefined,
   };
 }
 
@@ -153,7 +165,7 @@ test("a stopped and restarted stack keeps its keys", async () => {
   const dir = stack!.options.dir;
   await stack!.stop();
   stack = await Stack.start({ ...stack!.options, dir });
-  api = new CustodyClient(stack.apiUrl);
+  api = new CustodyClient(stack.apiUrl, stack.admin);
   const k = await api.getKey(keyId);
   assert.equal(k.publicKey, publicKey);
   assert.equal(k.epoch, 1);

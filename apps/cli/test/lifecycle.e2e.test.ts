@@ -15,7 +15,7 @@ let api: CustodyClient;
 
 before(async () => {
   stack = await startTestStack({ parties: 5 });
-  api = new CustodyClient(stack.apiUrl);
+  api = new CustodyClient(stack.apiUrl, stack.admin);
 });
 after(() => stopTestStack(stack));
 

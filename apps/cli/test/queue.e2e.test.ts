@@ -23,7 +23,7 @@ let publicKey: string;
 
 before(async () => {
   stack = await startTestStack({ parties: 3, workers: 2 });
-  api = new CustodyClient(stack.apiUrl);
+  api = new CustodyClient(stack.apiUrl, stack.admin);
   const op = await api.wait(await api.createKey({ scheme: "ed25519", threshold: 2, parties: 3 }), 60_000);
   assert.equal(op.status, "succeeded", JSON.stringify(op.error));
   keyId = op.keyId;

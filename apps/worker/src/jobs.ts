@@ -1,10 +1,10 @@
 /**
- * What a party does for each kind of work item: DKG, sign, refresh. Each job loads what it needs,
- * runs one protocol session through the runtime and returns the party's result. Scheme maths stays
- * behind the `Scheme` interface.
+ * What a party does for each kind of work item: DKG, sign, refresh. Each job first checks the
+ * client's signed request itself, loads what it needs, runs one protocol session through the runtime
+ * and returns the party's result. Scheme maths stays behind the `Scheme` interface.
  * @module
  */
-import { ProtocolError, type Scheme } from "@custody/core";
+import { ProtocolError, type Scheme, type SignatureOutput } from "@custody/core";
 import {
   create,
   type DkgWork,
@@ -24,10 +24,13 @@ import {
   PermanentFailure,
   runSession,
   type SessionHost,
+  threadHost,
   type WorkContext,
 } from "@custody/runtime";
 import type { ShareStore } from "@custody/store";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { checkClientRequest } from "./authorization.js";
+import { beginSession, type SessionOutput, type SessionSpec } from "./session-spec.js";
 
 /** Everything a job needs from its worker. */
 export interface JobEnv {
@@ -39,18 +42,21 @@ export interface JobEnv {
   readonly identity: PartyIdentity;
   /** Every party's identity key. */
   readonly directory: PartyDirectory;
+  /** Public keys of the authorities whose client credentials the party accepts. */
+  readonly authorities: readonly string[];
   readonly schemes: ReadonlyMap<string, Scheme<unknown>>;
   /** Round inactivity timeout for sessions. */
   readonly roundTimeoutMs?: number;
   /** Join barrier timeout for sessions. */
   readonly joinTimeoutMs?: number;
-  /** Builds the session host (in-process by default; a thread host for CPU-heavy schemes). */
-  readonly hostFor?: <T>(
-    scheme: Scheme<unknown>,
-    self: number,
-    begin: () => import("@custody/core").Step<T>,
-  ) => SessionHost<T>;
+  /** Sessions that run in a worker thread (CPU-heavy); default: ECDSA key generation and refresh. */
+  readonly inThread?: (spec: SessionSpec) => boolean;
 }
+
+const THREAD_SCRIPT = new URL("./session-thread.js", import.meta.url);
+
+/** ECDSA DKG and refresh spend seconds in base OTs: keep them off the event loop. */
+export const defaultInThread = (spec: SessionSpec) => spec.scheme === "ecdsa-secp256k1" && spec.op !== "sign";
 
 const result = (item: WorkItem, party: number, outcome: WorkResult["outcome"]): WorkResult =>
   create(WorkResultSchema, { operationId: item.operationId, party, outcome });
@@ -64,14 +70,9 @@ function schemeOf(env: JobEnv, item: WorkItem): Scheme<unknown> {
   return s;
 }
 
-async function session<T>(
-  env: JobEnv,
-  ctx: WorkContext,
-  scheme: Scheme<unknown>,
-  participants: number[],
-  begin: (sid: Uint8Array) => import("@custody/core").Step<T>,
-) {
-  return runSession<T>({
+async function session(env: JobEnv, ctx: WorkContext, participants: number[], spec: SessionSpec) {
+  const threaded = (env.inThread ?? defaultInThread)(spec);
+  return runSession<SessionOutput>({
     nc: env.nc,
     operationId: ctx.item.operationId,
     self: env.party,
@@ -82,45 +83,70 @@ async function session<T>(
     signal: ctx.signal,
     roundTimeoutMs: env.roundTimeoutMs,
     joinTimeoutMs: env.joinTimeoutMs,
-    host: (sid) =>
-      env.hostFor
-        ? env.hostFor(scheme, env.party, () => begin(sid))
-        : inProcessHost(env.party, () => begin(sid), scheme.maxRounds),
+    host: (sessionId): SessionHost<SessionOutput> =>
+      threaded
+        ? threadHost<SessionOutput>(THREAD_SCRIPT, { spec, sessionId })
+        : inProcessHost(env.party, () => beginSession(env.schemes, spec, sessionId), 16),
   });
 }
 
 async function loadShare(
   env: JobEnv,
+  item: WorkItem,
   scheme: Scheme<unknown>,
-  keyId: string,
   epoch: number,
-): Promise<unknown> {
-  const stored = await env.store.get(keyId, epoch);
-  if (!stored) throw new PermanentFailure("share-not-found", `no share of key ${keyId} at epoch ${epoch}`);
+): Promise<Uint8Array> {
+  const stored = await env.store.get(item.keyId, epoch);
+  if (!stored)
+    throw new PermanentFailure("share-not-found", `no share of key ${item.keyId} at epoch ${epoch}`);
   if (stored.scheme !== scheme.name)
     throw new PermanentFailure("scheme-mismatch", "stored share has another scheme");
-  return scheme.decodeShare(stored.share);
+  if (stored.tenant !== item.tenant)
+    throw new PermanentFailure("unauthorized-request", "the key belongs to another tenant");
+  return stored.share;
 }
+
+function shareStored(
+  env: JobEnv,
+  item: WorkItem,
+  scheme: Scheme<unknown>,
+  share: Uint8Array,
+  epoch: number,
+  sessionId: Uint8Array,
+) {
+  const info = scheme.info(scheme.decodeShare(share));
+  return result(item, env.party, {
+    case: "shareStored",
+    value: create(ShareStoredSchema, {
+      epoch,
+      publicKey: info.publicKey,
+      chainCode: info.chainCode ?? new Uint8Array(),
+      derivationKey: info.derivationKey ?? new Uint8Array(),
+      sessionId,
+    }),
+  });
+}
+
+const shareOf = (o: SessionOutput) => {
+  if (!("share" in o)) throw new ProtocolError("internal", "session produced no share");
+  return o.share;
+};
 
 async function dkg(env: JobEnv, ctx: WorkContext, work: DkgWork): Promise<WorkResult> {
   const { item } = ctx;
   if (!work.parties.includes(env.party)) return skipped(item, env.party, "not a party of this key");
   const scheme = schemeOf(env, item);
-  const out = await session(env, ctx, scheme, work.parties, (sessionId) =>
-    scheme.keygen({ sessionId, self: env.party, parties: work.parties, threshold: work.threshold }),
-  );
-  await env.store.put(item.keyId, 0, scheme.name, scheme.encodeShare(out.result));
-  const info = scheme.info(out.result);
-  return result(item, env.party, {
-    case: "shareStored",
-    value: create(ShareStoredSchema, {
-      epoch: 0,
-      publicKey: info.publicKey,
-      chainCode: info.chainCode ?? new Uint8Array(),
-      derivationKey: info.derivationKey ?? new Uint8Array(),
-      sessionId: out.sessionId,
-    }),
-  });
+  const spec: SessionSpec = {
+    op: "keygen",
+    scheme: scheme.name,
+    self: env.party,
+    parties: work.parties,
+    threshold: work.threshold,
+  };
+  const out = await session(env, ctx, work.parties, spec);
+  const share = shareOf(out.result);
+  await env.store.put(item.keyId, 0, scheme.name, item.tenant, share);
+  return shareStored(env, item, scheme, share, 0, out.sessionId);
 }
 
 async function sign(env: JobEnv, ctx: WorkContext, work: SignWork): Promise<WorkResult> {
@@ -129,11 +155,19 @@ async function sign(env: JobEnv, ctx: WorkContext, work: SignWork): Promise<Work
   const scheme = schemeOf(env, item);
   const path = work.path.length > 0 ? work.path : undefined;
   scheme.checkSignInput(work.message, path);
-  const share = await loadShare(env, scheme, item.keyId, work.epoch);
-  const out = await session(env, ctx, scheme, work.signers, (sessionId) =>
-    scheme.sign({ sessionId, self: env.party, share, signers: work.signers, message: work.message, path }),
-  );
-  const sig = out.result;
+  const share = await loadShare(env, item, scheme, work.epoch);
+  const spec: SessionSpec = {
+    op: "sign",
+    scheme: scheme.name,
+    self: env.party,
+    signers: work.signers,
+    share,
+    message: work.message,
+    path,
+  };
+  const out = await session(env, ctx, work.signers, spec);
+  if (!("signature" in out.result)) throw new ProtocolError("internal", "session produced no signature");
+  const sig: SignatureOutput = out.result.signature;
   return result(item, env.party, {
     case: "signature",
     value: create(SignatureResultSchema, {
@@ -150,27 +184,25 @@ async function refresh(env: JobEnv, ctx: WorkContext, work: RefreshWork): Promis
   const { item } = ctx;
   if (!work.parties.includes(env.party)) return skipped(item, env.party, "not a party of this key");
   const scheme = schemeOf(env, item);
-  const share = await loadShare(env, scheme, item.keyId, work.fromEpoch);
-  const out = await session(env, ctx, scheme, work.parties, (sessionId) =>
-    scheme.refresh({ sessionId, self: env.party, share }),
-  );
-  const epoch = work.fromEpoch + 1;
-  await env.store.put(item.keyId, epoch, scheme.name, scheme.encodeShare(out.result));
-  const info = scheme.info(out.result);
-  return result(item, env.party, {
-    case: "shareStored",
-    value: create(ShareStoredSchema, {
-      epoch,
-      publicKey: info.publicKey,
-      chainCode: info.chainCode ?? new Uint8Array(),
-      derivationKey: info.derivationKey ?? new Uint8Array(),
-      sessionId: out.sessionId,
-    }),
+  const old = await loadShare(env, item, scheme, work.fromEpoch);
+  const out = await session(env, ctx, work.parties, {
+    op: "refresh",
+    scheme: scheme.name,
+    self: env.party,
+    share: old,
   });
+  const share = shareOf(out.result);
+  const epoch = work.fromEpoch + 1;
+  await env.store.put(item.keyId, epoch, scheme.name, item.tenant, share);
+  // A refresh starts only from the active epoch, which every party confirmed, so the epoch before
+  // it can no longer become active: retire it (best effort; a leftover share is only clutter).
+  if (work.fromEpoch > 0) await env.store.delete(item.keyId, work.fromEpoch - 1).catch(() => {});
+  return shareStored(env, item, scheme, share, epoch, out.sessionId);
 }
 
-/** Runs one work item for this party. */
+/** Runs one work item for this party, after checking the client's request. */
 export async function runJob(env: JobEnv, ctx: WorkContext): Promise<WorkResult> {
+  checkClientRequest(ctx.item, env.authorities);
   const op = ctx.item.op;
   switch (op.case) {
     case "dkg":

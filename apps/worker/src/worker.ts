@@ -32,6 +32,8 @@ export interface WorkerConfig {
   readonly identityFile: string;
   /** The party directory: every party's identity public key. */
   readonly directoryFile: string;
+  /** Public keys (`O...`) of the authorities whose client credentials this party accepts. */
+  readonly authorities: readonly string[];
   /** Concurrent sessions. Default 4. */
   readonly slots?: number;
   /** Heartbeat interval. Default 2 s. */
@@ -77,6 +79,7 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
     store,
     identity,
     directory,
+    authorities: config.authorities,
     schemes: config.schemes ?? SCHEMES,
     roundTimeoutMs: config.roundTimeoutMs,
     joinTimeoutMs: config.joinTimeoutMs,

@@ -15,7 +15,7 @@ export type { ProtocolMessage, Recipient } from "./message.js";
 export type { PartyId } from "./party.js";
 export { assertPartySet, assertThreshold, isPartyId, MAX_PARTY_ID } from "./party.js";
 export type { Round, RoundExpectation, Step } from "./round.js";
-export { done, next } from "./round.js";
+export { done, mapStep, next } from "./round.js";
 export type {
   KeygenParams,
   RefreshParams,

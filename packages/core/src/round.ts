@@ -45,3 +45,21 @@ export function next<T>(round: Round<T>, outgoing: readonly ProtocolMessage[]): 
 export function done<T>(result: T, outgoing: readonly ProtocolMessage[] = []): Step<T> {
   return { kind: "done", result, outgoing };
 }
+
+/**
+ * Maps a protocol's result without touching its rounds: the returned step runs the same rounds and
+ * finishes with `f(result)`. Lets a caller turn, say, a share object into its encoding.
+ */
+export function mapStep<T, U>(step: Step<T>, f: (result: T) => U): Step<U> {
+  if (step.kind === "done") return { kind: "done", result: f(step.result), outgoing: step.outgoing };
+  return { kind: "next", round: mapRound(step.round, f), outgoing: step.outgoing };
+}
+
+function mapRound<T, U>(round: Round<T>, f: (result: T) => U): Round<U> {
+  return {
+    number: round.number,
+    expects: round.expects,
+    receive: (msg) => round.receive(msg),
+    finalize: () => mapStep(round.finalize(), f),
+  };
+}

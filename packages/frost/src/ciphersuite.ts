@@ -16,7 +16,13 @@ import type { FROST } from "@noble/curves/abstract/frost.js";
 import { getMinHashLength, type IField, mapHashToField } from "@noble/curves/abstract/modular.js";
 import { ed25519, ed25519_FROST } from "@noble/curves/ed25519.js";
 import { schnorr, schnorr_FROST, secp256k1, secp256k1_hasher } from "@noble/curves/secp256k1.js";
-import { bytesToNumberBE, bytesToNumberLE, concatBytes, equalBytes, randomBytes } from "@noble/curves/utils.js";
+import {
+  bytesToNumberBE,
+  bytesToNumberLE,
+  concatBytes,
+  equalBytes,
+  randomBytes,
+} from "@noble/curves/utils.js";
 import { sha256, sha512 } from "@noble/hashes/sha2.js";
 import { utf8ToBytes } from "@noble/hashes/utils.js";
 
@@ -159,7 +165,8 @@ const ed25519Hashes = makeHashes(
   (m, dst) => edFn.create(bytesToNumberLE(sha512(concatBytes(dst, m)))),
   {
     // RFC 9591 §6.1: H2 is the undecorated SHA-512 of RFC 8032.
-    challenge: (R, PK, msg) => edFn.create(bytesToNumberLE(sha512(concatBytes(R.toBytes(), PK.toBytes(), msg)))),
+    challenge: (R, PK, msg) =>
+      edFn.create(bytesToNumberLE(sha512(concatBytes(R.toBytes(), PK.toBytes(), msg)))),
     encodeSignature: (R, z) => concatBytes(R.toBytes(), edFn.toBytes(z)),
   },
 );
@@ -172,13 +179,38 @@ const bip340Hashes = makeHashes(
     challenge: (R, PK, msg) =>
       k1Fn.create(
         bytesToNumberBE(
-          schnorr.utils.taggedHash("BIP0340/challenge", R.toBytes().subarray(1), PK.toBytes().subarray(1), msg),
+          schnorr.utils.taggedHash(
+            "BIP0340/challenge",
+            R.toBytes().subarray(1),
+            PK.toBytes().subarray(1),
+            msg,
+          ),
         ),
       ),
     hasEvenY: evenY,
     encodeSignature: (R, z) => concatBytes(R.toBytes().subarray(1), k1Fn.toBytes(z)),
   },
 );
+
+type K1Point = InstanceType<typeof secp256k1.Point>;
+
+/**
+ * secp256k1 MSM in pairs through noble's GLV-accelerated `a·P + b·Q` (two half-width scalars per
+ * point on one halved doubling chain), which beats the generic interleaved wNAF at FROST sizes.
+ */
+function secp256k1Msm(points: readonly GroupElement[], scalars: readonly bigint[]): GroupElement {
+  if (points.length !== scalars.length)
+    throw new Error("arrays of points and scalars must have equal length");
+  const ps = points as readonly K1Point[];
+  let acc: K1Point = secp256k1.Point.ZERO;
+  for (let i = 0; i < ps.length; i += 2) {
+    acc =
+      i + 1 < ps.length
+        ? acc.add(ps[i]!.mulAddUnsafe(scalars[i]!, ps[i + 1]!, scalars[i + 1]!))
+        : acc.add(ps[i]!.multiplyUnsafe(scalars[i]!));
+  }
+  return acc;
+}
 
 function makeSuite(cfg: {
   name: SchemeName;
@@ -187,6 +219,7 @@ function makeSuite(cfg: {
   frost: FROST;
   hashes: FrostHashes;
   Point: GroupConstructor;
+  msm?: Ciphersuite["msm"];
   pointLength: number;
   publicKey: (p: GroupElement) => Uint8Array;
   verify: (sig: Uint8Array, msg: Uint8Array, pk: Uint8Array) => boolean;
@@ -225,8 +258,9 @@ function makeSuite(cfg: {
       return Fn.fromBytes(bytes);
     },
     mulBase: (s) => (s === 0n ? Point.ZERO : Point.BASE.multiply(s)),
-    msm: (points, scalars) =>
-      mulAddUnsafe(Point as never, points as never[], scalars as bigint[]) as unknown as GroupElement,
+    msm:
+      cfg.msm ??
+      ((points, scalars) => mulAddUnsafe(Point as never, points as never[], [...scalars]) as never),
     hashToScalar(domain, parts) {
       const digest = sha512(frame(domain, parts));
       return Fn.create(bytesToNumberBE(digest));
@@ -257,6 +291,7 @@ export const bip340Suite: Ciphersuite = makeSuite({
   derivation: true,
   frost: schnorr_FROST,
   hashes: bip340Hashes,
+  msm: secp256k1Msm,
   Point: secp256k1.Point,
   pointLength: 33,
   publicKey: (p) => p.toBytes().slice(1),

@@ -63,7 +63,9 @@ export function keyElements(suite: Ciphersuite, key: FrostShareFields): KeyEleme
   if (elements === undefined) {
     elements = {
       groupKey: suite.decodePoint(key.groupKey),
-      verifying: new Map(key.parties.map((p) => [p, suite.decodePoint(key.verifyingShares.get(p)!)] as const)),
+      verifying: new Map(
+        key.parties.map((p) => [p, suite.decodePoint(key.verifyingShares.get(p)!)] as const),
+      ),
     };
     elementCache.set(key, elements);
   }
@@ -267,7 +269,8 @@ function validatedElements(
   assertConsistent(suite, threshold, groupKey, verifying);
   const elements: KeyElements = { groupKey, verifying };
   validatedPublic.set(key, elements);
-  if (validatedPublic.size > VALIDATED_PUBLIC_MAX) validatedPublic.delete(validatedPublic.keys().next().value!);
+  if (validatedPublic.size > VALIDATED_PUBLIC_MAX)
+    validatedPublic.delete(validatedPublic.keys().next().value!);
   return elements;
 }
 

@@ -37,7 +37,15 @@ function dealerShares(suite: Ciphersuite, evenKey: boolean): Map<PartyId, FrostS
     parties.map((self) => [
       self,
       new FrostShare(
-        { scheme: suite.name, threshold, parties, self, groupKey, verifyingShares, transcript: new Uint8Array(32) },
+        {
+          scheme: suite.name,
+          threshold,
+          parties,
+          self,
+          groupKey,
+          verifyingShares,
+          transcript: new Uint8Array(32),
+        },
         secrets.get(self)!,
       ),
     ]),
@@ -65,7 +73,11 @@ for (const suite of [ed25519Suite, bip340Suite]) {
         const key = shares.get(1)!;
         const parities = new Set<boolean>();
         // At least 8 rounds, and (bip340) until both group commitment parities occurred.
-        for (let round = 0; round < 8 || (suite.hashes.hasEvenY && parities.size < 2 && round < 64); round++) {
+        for (
+          let round = 0;
+          round < 8 || (suite.hashes.hasEvenY && parities.size < 2 && round < 64);
+          round++
+        ) {
           const signers = round % 2 === 0 ? [1, 3, 4] : parties;
           const message = new Uint8Array(randomBytes(round * 7));
           const ours = new Map<PartyId, { nonces: ReturnType<typeof commitNonces>["nonces"] }>();
@@ -86,7 +98,11 @@ for (const suite of [ed25519Suite, bip340Suite]) {
             ours.set(p, mine);
             theirs.set(p, ref.nonces);
             // Received commitments carry no elements: exercise the decoding path too.
-            list.push(p === signers[0] ? mine.commitment : { party: p, hiding: mine.commitment.hiding, binding: mine.commitment.binding });
+            list.push(
+              p === signers[0]
+                ? mine.commitment
+                : { party: p, hiding: mine.commitment.hiding, binding: mine.commitment.binding },
+            );
           }
           parities.add(prepareSigning(suite, key, list, message).negateNonces);
           const zs = new Map<PartyId, Uint8Array>();
@@ -111,7 +127,12 @@ for (const suite of [ed25519Suite, bip340Suite]) {
             assert.ok(!verifySignatureShare(suite, key, list, message, other, zs.get(p)!));
           }
           const sig = aggregateSignature(suite, key, list, message, zs);
-          const ref = suite.frost.aggregate(noblePublic(suite, key), nobleCommitments(suite, list), message, nobleZs);
+          const ref = suite.frost.aggregate(
+            noblePublic(suite, key),
+            nobleCommitments(suite, list),
+            message,
+            nobleZs,
+          );
           assert.equal(bytesToHex(sig), bytesToHex(ref));
           assert.ok(suite.verify(sig, message, suite.publicKey(suite.decodePoint(key.groupKey))));
         }

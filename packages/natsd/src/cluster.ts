@@ -98,7 +98,12 @@ export class NatsCluster {
     await Promise.all(this.servers.map((s) => s.stop()));
   }
 
-  /** Stops every node, then starts them all again on the same ports with the same stores. */
+  /** Kills every node at once (SIGKILL: no lame duck, no flush). */
+  async crash(): Promise<void> {
+    await Promise.all(this.servers.map((s) => s.crash()));
+  }
+
+  /** Stops every node (unless already down), then starts them all again on the same ports and stores. */
   async restart(): Promise<void> {
     await this.stop();
     await Promise.all(this.servers.map((s) => s.restart()));

@@ -28,6 +28,8 @@ export const OPERATIONS_BUCKET = "custody_ops";
 export const KEYS_BUCKET = "custody_keys";
 /** KV bucket mapping Idempotency-Key headers to operation ids. */
 export const IDEMPOTENCY_BUCKET = "custody_idem";
+/** KV bucket of request nonces already used (replay protection of signed API requests). */
+export const NONCE_BUCKET = "custody_nonces";
 
 /** Every subject of the request stream. */
 export const requestSubjects = "custody.req.>";

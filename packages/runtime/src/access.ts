@@ -11,6 +11,7 @@ import {
   ADVISORY_STREAM,
   IDEMPOTENCY_BUCKET,
   KEYS_BUCKET,
+  NONCE_BUCKET,
   OPERATIONS_BUCKET,
   partyConsumer,
   REQUEST_STREAM,
@@ -87,7 +88,7 @@ export function workerPermissions(party: number): Conf {
  * reads of single work items and results (to settle dead letters); never shares.
  */
 export function apiPermissions(): Conf {
-  const buckets = [OPERATIONS_BUCKET, KEYS_BUCKET, IDEMPOTENCY_BUCKET];
+  const buckets = [OPERATIONS_BUCKET, KEYS_BUCKET, IDEMPOTENCY_BUCKET, NONCE_BUCKET];
   return {
     publish: {
       allow: [

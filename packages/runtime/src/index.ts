@@ -40,5 +40,7 @@ export type { SessionHost } from "./session-host.js";
 export { inProcessHost } from "./session-host.js";
 export type { JoinInfo, RunSessionOptions, SessionOutcome } from "./session-transport.js";
 export { deriveSessionId, MAX_ENVELOPE_BYTES, runSession } from "./session-transport.js";
+export type { ThreadSessionFactory } from "./thread-host.js";
+export { serveSessionThread, threadHost } from "./thread-host.js";
 export type { Logger, WorkContext, WorkHandler, WorkLoopOptions } from "./work-loop.js";
 export { PermanentFailure, WorkLoop } from "./work-loop.js";

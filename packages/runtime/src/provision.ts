@@ -9,6 +9,7 @@ import {
   advisorySubjects,
   IDEMPOTENCY_BUCKET,
   KEYS_BUCKET,
+  NONCE_BUCKET,
   OPERATIONS_BUCKET,
   partyConsumer,
   REQUEST_STREAM,
@@ -125,5 +126,6 @@ export async function provision(nc: NatsConnection, options: ProvisionOptions): 
   await bucket(OPERATIONS_BUCKET);
   await bucket(KEYS_BUCKET);
   await bucket(IDEMPOTENCY_BUCKET, { ttl: 24 * 3600_000 });
+  await bucket(NONCE_BUCKET, { ttl: 5 * 60_000 });
   for (const p of options.parties) await bucket(shareBucket(p), { history: 1 });
 }

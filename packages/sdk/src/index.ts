@@ -3,6 +3,7 @@
  * operations; {@link CustodyClient.wait} follows one to its end.
  * @module
  */
+import { signRequest } from "@custody/credentials";
 
 /** A threshold key. */
 export interface Key {
@@ -68,9 +69,18 @@ export interface RequestOptions {
   idempotencyKey?: string;
 }
 
-/** Client of one Custody API. */
+/** A client identity: its NKey seed (secret, stays here) and its credential (public). */
+export interface ClientIdentity {
+  readonly seed: string;
+  readonly credential: string;
+}
+
+/** Client of one Custody API. Every request is signed with the client's key. */
 export class CustodyClient {
-  constructor(private readonly baseUrl: string) {}
+  constructor(
+    private readonly baseUrl: string,
+    private readonly identity?: ClientIdentity,
+  ) {}
 
   private async call<T>(
     method: string,
@@ -78,13 +88,18 @@ export class CustodyClient {
     body?: unknown,
     headers: Record<string, string> = {},
   ): Promise<T> {
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    const bytes = new TextEncoder().encode(text ?? "");
+    const auth = this.identity
+      ? signRequest(this.identity.seed, this.identity.credential, method, path, bytes)
+      : {};
     const res = await fetch(new URL(path, this.baseUrl), {
       method,
-      headers: { ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: { ...(text !== undefined ? { "content-type": "application/json" } : {}), ...auth, ...headers },
+      body: text,
     });
-    const text = await res.text();
-    const json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    const reply = await res.text();
+    const json = reply ? (JSON.parse(reply) as Record<string, unknown>) : {};
     if (!res.ok) {
       throw new ApiProblem(
         res.status,

@@ -1,7 +1,7 @@
 /**
  * Encryption at rest: XChaCha20-Poly1305 under the party's key-encryption key (KEK), with a fresh
  * random 24-byte nonce per write and associated data that binds the record to its key id, party,
- * epoch and scheme, so a record copied to another slot fails to open.
+ * epoch, scheme and tenant, so a record copied to another slot fails to open.
  * Layout: `version(1) || nonce(24) || ciphertext+tag`.
  * @module
  */
@@ -18,6 +18,8 @@ export interface ShareSlot {
   readonly party: number;
   readonly epoch: number;
   readonly scheme: string;
+  /** Tenant that owns the key. */
+  readonly tenant: string;
 }
 
 /** Raised when a record fails to decrypt (wrong KEK, tampering, or a record moved to another slot). */
@@ -25,7 +27,8 @@ export class SealError extends Error {
   override readonly name = "SealError";
 }
 
-const aad = (s: ShareSlot) => frame("custody/share-at-rest/v1", [s.keyId, s.party, s.epoch, s.scheme]);
+const aad = (s: ShareSlot) =>
+  frame("custody/share-at-rest/v2", [s.keyId, s.party, s.epoch, s.scheme, s.tenant]);
 
 /** Encrypts a share for `slot`. */
 export function seal(kek: Uint8Array, slot: ShareSlot, plaintext: Uint8Array): Uint8Array {

@@ -11,6 +11,8 @@ import { open, seal } from "./sealed.js";
 /** A stored share as the worker uses it. */
 export interface StoredShare {
   readonly scheme: string;
+  /** Tenant that owns the key (authenticated with the share). */
+  readonly tenant: string;
   readonly share: Uint8Array;
 }
 
@@ -31,17 +33,22 @@ export class ShareStore {
   }
 
   /** Stores the share of `keyId` at `epoch` (replacing an unconfirmed one from an earlier attempt). */
-  async put(keyId: string, epoch: number, scheme: string, share: Uint8Array): Promise<void> {
-    const slot = { keyId, party: this.party, epoch, scheme };
-    await this.kv.put(entryKey(keyId, epoch), encodeRecord(scheme, seal(this.kek, slot, share)));
+  async put(keyId: string, epoch: number, scheme: string, tenant: string, share: Uint8Array): Promise<void> {
+    const slot = { keyId, party: this.party, epoch, scheme, tenant };
+    await this.kv.put(entryKey(keyId, epoch), encodeRecord([scheme, tenant], seal(this.kek, slot, share)));
   }
 
   /** The share of `keyId` at `epoch`, or undefined. Throws SealError when the record was tampered with. */
   async get(keyId: string, epoch: number): Promise<StoredShare | undefined> {
     const e = await this.kv.get(entryKey(keyId, epoch));
     if (e?.operation !== "PUT" || e.value.length === 0) return undefined;
-    const { scheme, sealed } = decodeRecord(e.value);
-    return { scheme, share: open(this.kek, { keyId, party: this.party, epoch, scheme }, sealed) };
+    const { labels, sealed } = decodeRecord(e.value);
+    const [scheme = "", tenant = ""] = labels;
+    return {
+      scheme,
+      tenant,
+      share: open(this.kek, { keyId, party: this.party, epoch, scheme, tenant }, sealed),
+    };
   }
 
   /** Deletes the share of `keyId` at `epoch`. */
@@ -50,17 +57,29 @@ export class ShareStore {
   }
 }
 
-function encodeRecord(scheme: string, sealed: Uint8Array): Uint8Array {
-  const s = new TextEncoder().encode(scheme);
-  const out = new Uint8Array(1 + s.length + sealed.length);
-  out[0] = s.length;
-  out.set(s, 1);
-  out.set(sealed, 1 + s.length);
+/** Record layout: two length-prefixed labels (scheme, tenant), then the sealed share. */
+function encodeRecord(labels: readonly string[], sealed: Uint8Array): Uint8Array {
+  const parts = labels.map((l) => new TextEncoder().encode(l));
+  const out = new Uint8Array(parts.reduce((n, p) => n + 1 + p.length, 0) + sealed.length);
+  let off = 0;
+  for (const p of parts) {
+    if (p.length > 255) throw new Error("share record label too long");
+    out[off] = p.length;
+    out.set(p, off + 1);
+    off += 1 + p.length;
+  }
+  out.set(sealed, off);
   return out;
 }
 
-function decodeRecord(bytes: Uint8Array): { scheme: string; sealed: Uint8Array } {
-  const n = bytes[0] ?? 0;
-  if (bytes.length < 1 + n) throw new Error("truncated share record");
-  return { scheme: new TextDecoder().decode(bytes.subarray(1, 1 + n)), sealed: bytes.subarray(1 + n) };
+function decodeRecord(bytes: Uint8Array): { labels: string[]; sealed: Uint8Array } {
+  const labels: string[] = [];
+  let off = 0;
+  for (let i = 0; i < 2; i++) {
+    const n = bytes[off] ?? 0;
+    if (bytes.length < off + 1 + n) throw new Error("truncated share record");
+    labels.push(new TextDecoder().decode(bytes.subarray(off + 1, off + 1 + n)));
+    off += 1 + n;
+  }
+  return { labels, sealed: bytes.subarray(off) };
 }

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { createKekFile, open, readKek, SealError, seal } from "../src/index.js";
 
-const slot = { keyId: "key_1", party: 2, epoch: 3, scheme: "ed25519" };
+const slot = { keyId: "key_1", party: 2, epoch: 3, scheme: "ed25519", tenant: "acme" };
 
 test("sealed shares open only with the same KEK and slot", () => {
   const kek = randomBytes(32);
@@ -15,7 +15,13 @@ test("sealed shares open only with the same KEK and slot", () => {
   assert.deepEqual(Buffer.from(open(kek, slot, rec)), share);
   assert.equal(Buffer.from(rec).includes(share.subarray(0, 16)), false, "no plaintext in the record");
   assert.throws(() => open(randomBytes(32), slot, rec), SealError);
-  for (const other of [{ keyId: "key_2" }, { party: 3 }, { epoch: 4 }, { scheme: "bip340" }])
+  for (const other of [
+    { keyId: "key_2" },
+    { party: 3 },
+    { epoch: 4 },
+    { scheme: "bip340" },
+    { tenant: "other" },
+  ])
     assert.throws(
       () => open(kek, { ...slot, ...other }, rec),
       SealError,

@@ -108,7 +108,8 @@ export class DeadLetters {
   /** Fails the operation of a given-up work item unless the party published a result for it. */
   private async settle(a: ConsumerAdvisory): Promise<void> {
     const party = Number(/^party(\d+)$/.exec(a.consumer ?? "")?.[1]);
-    if (a.stream !== REQUEST_STREAM || !Number.isInteger(party) || a.consumer !== partyConsumer(party)) return;
+    if (a.stream !== REQUEST_STREAM || !Number.isInteger(party) || a.consumer !== partyConsumer(party))
+      return;
     const item = await this.jsm!.streams.getMessage(REQUEST_STREAM, { seq: a.stream_seq });
     const operationId = item?.subject.split(".")[3];
     if (!operationId) return;

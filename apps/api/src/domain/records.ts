@@ -14,6 +14,8 @@ export type KeyStatus = "creating" | "active" | "failed";
 /** A threshold key as clients see it. */
 export interface KeyRecord {
   id: string;
+  /** Tenant that owns the key (from the creating client's credential). */
+  tenant: string;
   scheme: string;
   threshold: number;
   parties: number[];
@@ -59,6 +61,8 @@ export interface OperationRecord {
   type: OperationType;
   status: OperationStatus;
   keyId: string;
+  /** Tenant of the key and of the requesting client. */
+  tenant: string;
   /** Parties that take part (signers for sign, all parties for DKG and refresh). */
   participants: number[];
   /** Per-party reported outcome: `stored`, `signed`, `skipped`, `failed`. */

@@ -4,7 +4,9 @@
  * @module
  */
 import { randomBytes } from "node:crypto";
+import { type Action, allows, type CredentialClaims, type SignedRequest } from "@custody/credentials";
 import {
+  ClientRequestSchema,
   create,
   DkgWorkSchema,
   operationEventSubject,
@@ -21,6 +23,7 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Problem } from "../problems.js";
 import { parsePath } from "./paths.js";
+import { RateLimiter } from "./rate-limiter.js";
 import type { KeyRecord, OperationRecord, OperationType } from "./records.js";
 import type { Repository } from "./repository.js";
 
@@ -43,17 +46,31 @@ export interface ServiceDeps {
   readonly liveness: LivenessTracker;
   /** Parties the deployment has (for DKG); default: whatever is live. */
   readonly parties?: readonly number[];
+  /** Signing rate per credential. Default 50/s, bursts of 100. */
+  readonly signRate?: { readonly perSecond: number; readonly burst: number };
 }
 
-/** Create / sign / refresh / wait. */
+/** Who is asking: verified claims and the signed request (forwarded to every party). */
+export interface Actor {
+  readonly claims: CredentialClaims;
+  readonly request: SignedRequest;
+}
+
+/** Create / sign / refresh / wait, on behalf of an authenticated actor and within its tenant. */
 export class CustodyService {
-  constructor(private readonly d: ServiceDeps) {}
+  private readonly signLimiter: RateLimiter;
+
+  constructor(private readonly d: ServiceDeps) {
+    this.signLimiter = new RateLimiter(d.signRate ?? { perSecond: 50, burst: 100 });
+  }
 
   /** Starts DKG for a new key. */
   async createKey(
+    actor: Actor,
     input: { scheme: string; threshold: number; parties: number; label?: string },
     idempotencyKey?: string,
   ): Promise<OperationRecord> {
+    this.authorize(actor, { kind: "create-key" });
     if (!(SCHEME_NAMES as readonly string[]).includes(input.scheme))
       throw new Problem("invalid-request", `unknown scheme ${input.scheme}`, { supported: SCHEME_NAMES });
     if (input.threshold < 2 || input.threshold > input.parties)
@@ -68,12 +85,13 @@ export class CustodyService {
       );
     const parties = live.slice(0, input.parties);
     const id = newId("op");
-    const owner = await this.claim(idempotencyKey, "dkg", id);
+    const owner = await this.claim(actor, idempotencyKey, "dkg", id);
     if (owner) return owner;
     const keyId = newId("key");
     const t = now();
     const key: KeyRecord = {
       id: keyId,
+      tenant: actor.claims.tenant,
       scheme: input.scheme,
       threshold: input.threshold,
       parties,
@@ -85,12 +103,12 @@ export class CustodyService {
       updatedAt: t,
     };
     await this.d.repo.createKey(key);
-    const op = this.newOperation(id, "dkg", keyId, parties);
+    const op = this.newOperation(actor, id, "dkg", keyId, parties);
     await this.d.repo.createOperation(op);
     await this.enqueue(
       op,
       "dkg",
-      this.item(op, input.scheme, {
+      this.item(actor, op, input.scheme, {
         case: "dkg",
         value: create(DkgWorkSchema, { threshold: input.threshold, parties }),
       }),
@@ -100,11 +118,21 @@ export class CustodyService {
 
   /** Starts a signing operation with `threshold` live parties of the key. */
   async sign(
+    actor: Actor,
     keyId: string,
     input: { message: string; path?: string },
     idempotencyKey?: string,
   ): Promise<OperationRecord> {
-    const key = await this.activeKey(keyId);
+    const key = await this.activeKey(actor, keyId);
+    this.authorize(actor, { kind: "sign", keyId });
+    const wait = this.signLimiter.take(actor.claims.sub);
+    if (wait > 0)
+      throw new Problem(
+        "rate-limited",
+        "too many signing requests for this credential",
+        {},
+        Math.ceil(wait / 1000),
+      );
     if (!/^([0-9a-fA-F]{2})*$/.test(input.message))
       throw new Problem("invalid-request", "message must be hex");
     const message = Buffer.from(input.message, "hex");
@@ -133,15 +161,15 @@ export class CustodyService {
       .slice(0, key.threshold)
       .sort((a, b) => a - b);
     const id = newId("op");
-    const owner = await this.claim(idempotencyKey, `sign:${keyId}`, id);
+    const owner = await this.claim(actor, idempotencyKey, `sign:${keyId}`, id);
     if (owner) return owner;
-    const op = this.newOperation(id, "sign", keyId, signers);
+    const op = this.newOperation(actor, id, "sign", keyId, signers);
     op.request = { message: input.message.toLowerCase(), path: input.path, epoch: key.epoch };
     await this.d.repo.createOperation(op);
     await this.enqueue(
       op,
       "sign",
-      this.item(op, key.scheme, {
+      this.item(actor, op, key.scheme, {
         case: "sign",
         value: create(SignWorkSchema, { epoch: key.epoch, signers, message, path }),
       }),
@@ -150,8 +178,9 @@ export class CustodyService {
   }
 
   /** Starts a refresh of the key's shares into the next epoch. */
-  async refresh(keyId: string, idempotencyKey?: string): Promise<OperationRecord> {
-    const key = await this.activeKey(keyId);
+  async refresh(actor: Actor, keyId: string, idempotencyKey?: string): Promise<OperationRecord> {
+    const key = await this.activeKey(actor, keyId);
+    this.authorize(actor, { kind: "refresh", keyId });
     if (key.refreshing) {
       const running = await this.d.repo.getOperation(key.refreshing);
       if (running?.status === "pending")
@@ -169,16 +198,16 @@ export class CustodyService {
         2,
       );
     const id = newId("op");
-    const owner = await this.claim(idempotencyKey, `refresh:${keyId}`, id);
+    const owner = await this.claim(actor, idempotencyKey, `refresh:${keyId}`, id);
     if (owner) return owner;
-    const op = this.newOperation(id, "refresh", keyId, key.parties);
+    const op = this.newOperation(actor, id, "refresh", keyId, key.parties);
     op.targetEpoch = key.epoch + 1;
     await this.d.repo.createOperation(op);
     await this.d.repo.updateKey(keyId, (k) => ({ ...k, refreshing: id, updatedAt: now() }));
     await this.enqueue(
       op,
       "refresh",
-      this.item(op, key.scheme, {
+      this.item(actor, op, key.scheme, {
         case: "refresh",
         value: create(RefreshWorkSchema, { fromEpoch: key.epoch, parties: key.parties }),
       }),
@@ -187,7 +216,8 @@ export class CustodyService {
   }
 
   /** An operation, waiting up to `waitMs` for it to leave `pending`. */
-  async operation(id: string, waitMs = 0): Promise<OperationRecord> {
+  async operation(actor: Actor, id: string, waitMs = 0): Promise<OperationRecord> {
+    this.authorize(actor, { kind: "read" });
     const deadline = Date.now() + Math.min(waitMs, 60_000);
     const sub = waitMs > 0 ? this.d.nc.subscribe(operationEventSubject(id), { max: 1 }) : undefined;
     const event = sub
@@ -198,7 +228,7 @@ export class CustodyService {
     try {
       for (;;) {
         const op = await this.d.repo.getOperation(id);
-        if (!op) throw new Problem("not-found", `no operation ${id}`);
+        if (!op || op.tenant !== actor.claims.tenant) throw new Problem("not-found", `no operation ${id}`);
         if (op.status !== "pending" || Date.now() >= deadline) return op;
         const wait = Math.min(250, deadline - Date.now());
         await Promise.race([new Promise((r) => setTimeout(r, wait)), event]);
@@ -208,25 +238,33 @@ export class CustodyService {
     }
   }
 
-  /** A key, 404 when unknown. */
-  async key(id: string): Promise<KeyRecord> {
+  /** A key of the actor's tenant, 404 when unknown (or another tenant's). */
+  async key(actor: Actor, id: string): Promise<KeyRecord> {
+    this.authorize(actor, { kind: "read" });
     const k = await this.d.repo.getKey(id);
-    if (!k) throw new Problem("not-found", `no key ${id}`);
+    if (!k || k.tenant !== actor.claims.tenant) throw new Problem("not-found", `no key ${id}`);
     return k;
   }
 
-  /** All keys. */
-  async keys(): Promise<KeyRecord[]> {
-    return this.d.repo.listKeys();
+  /** The keys of the actor's tenant. */
+  async keys(actor: Actor): Promise<KeyRecord[]> {
+    this.authorize(actor, { kind: "read" });
+    return (await this.d.repo.listKeys()).filter((k) => k.tenant === actor.claims.tenant);
   }
 
-  private async activeKey(id: string): Promise<KeyRecord> {
-    const k = await this.key(id);
+  private authorize(actor: Actor, action: Action): void {
+    if (!allows(actor.claims, action))
+      throw new Problem("forbidden", `role ${actor.claims.role} may not ${action.kind} here`);
+  }
+
+  private async activeKey(actor: Actor, id: string): Promise<KeyRecord> {
+    const k = await this.key(actor, id);
     if (k.status !== "active") throw new Problem("key-not-active", `key ${id} is ${k.status}`);
     return k;
   }
 
   private async claim(
+    actor: Actor,
     idempotencyKey: string | undefined,
     scope: string,
     id: string,
@@ -234,7 +272,9 @@ export class CustodyService {
     if (idempotencyKey === undefined) return undefined;
     if (!/^[\x21-\x7e]{1,200}$/.test(idempotencyKey))
       throw new Problem("invalid-request", "Idempotency-Key must be 1-200 visible ASCII characters");
-    const k = Buffer.from(`${scope}\n${idempotencyKey}`).toString("base64url");
+    const k = Buffer.from(
+      `${actor.claims.tenant}\n${actor.claims.sub}\n${scope}\n${idempotencyKey}`,
+    ).toString("base64url");
     const owner = await this.d.repo.claimIdempotencyKey(k, id);
     if (owner === id) return undefined;
     for (let i = 0; i < 20; i++) {
@@ -246,21 +286,43 @@ export class CustodyService {
   }
 
   private newOperation(
+    actor: Actor,
     id: string,
     type: OperationType,
     keyId: string,
     participants: number[],
   ): OperationRecord {
     const t = now();
-    return { id, type, status: "pending", keyId, participants, reports: {}, createdAt: t, updatedAt: t };
+    return {
+      id,
+      type,
+      status: "pending",
+      keyId,
+      tenant: actor.claims.tenant,
+      participants,
+      reports: {},
+      createdAt: t,
+      updatedAt: t,
+    };
   }
 
-  private item(op: OperationRecord, scheme: string, work: WorkItem["op"]): WorkItem {
+  private item(actor: Actor, op: OperationRecord, scheme: string, work: WorkItem["op"]): WorkItem {
+    const r = actor.request;
     return create(WorkItemSchema, {
       operationId: op.id,
       keyId: op.keyId,
       scheme,
       createdAtMs: BigInt(Date.parse(op.createdAt)),
+      tenant: op.tenant,
+      client: create(ClientRequestSchema, {
+        credential: r.credential,
+        method: r.method,
+        path: r.path,
+        body: r.body,
+        timestampMs: BigInt(r.timestampMs),
+        nonce: r.nonce,
+        signature: r.signature,
+      }),
       op: work,
     });
   }

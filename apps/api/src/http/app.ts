@@ -8,8 +8,12 @@ import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
+import type { OperationRecord } from "../domain/records.js";
 import type { CustodyService } from "../domain/service.js";
 import { Problem } from "../problems.js";
+import { type AuthOptions, auth } from "./plugins/auth.js";
+import { type BackpressureOptions, backpressure, backpressureFromEnv } from "./plugins/backpressure.js";
+import { deadLetterRoutes } from "./routes/dead-letters.js";
 import { healthRoutes } from "./routes/health.js";
 import { keyRoutes } from "./routes/keys.js";
 import { operationRoutes } from "./routes/operations.js";
@@ -20,7 +24,14 @@ declare module "fastify" {
     custody: CustodyService;
     /** Readiness: connected to NATS, and the parties seen alive. */
     custodyReady: () => { ok: boolean; liveParties: number[] };
+    /** Failed operations, newest first. */
+    deadLetters: DeadLetterView;
   }
+}
+
+/** Lists failed operations, newest first. */
+export interface DeadLetterView {
+  list(limit: number): OperationRecord[];
 }
 
 /** What the app needs. */
@@ -28,6 +39,11 @@ export interface AppDeps {
   readonly service: CustodyService;
   readonly ready: () => { ok: boolean; liveParties: number[] };
   readonly logger: Logger;
+  /** Who may call the API: trusted credential authorities and the nonce store. */
+  readonly auth: AuthOptions;
+  readonly deadLetters: DeadLetterView;
+  /** Limits of this instance; default from the environment (see the backpressure plugin). */
+  readonly backpressure?: BackpressureOptions;
 }
 
 /** Creates the app (not listening yet). */
@@ -39,6 +55,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.decorate("custody", deps.service);
   app.decorate("custodyReady", deps.ready);
+  app.decorate("deadLetters", deps.deadLetters);
 
   app.setErrorHandler((err: FastifyError | Problem, req, reply) => {
     let problem: Problem;
@@ -73,9 +90,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
+  await app.register(backpressure, deps.backpressure ?? backpressureFromEnv(process.env));
+  await app.register(auth, deps.auth);
   await app.register(healthRoutes);
   await app.register(keyRoutes);
   await app.register(operationRoutes);
+  await app.register(deadLetterRoutes);
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   return app as unknown as FastifyInstance;
 }

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { ApiProblem, CustodyClient, type Key, type Operation } from "@custody/sdk";
 import type { Command } from "commander";
+import { type ClientFiles, loadClient } from "../dev-authority.js";
 
 /** Default location of the dev profile. */
 export const DEFAULT_PROFILE = ".custody/dev/profile.json";
@@ -14,17 +15,28 @@ export const DEFAULT_PROFILE = ".custody/dev/profile.json";
 interface GlobalOpts {
   api?: string;
   profile?: string;
+  seed?: string;
+  credential?: string;
   json?: boolean;
   timeout?: string;
 }
 
+/**
+ * The API client: URL from --api, $CUSTODY_API_URL or the profile; identity (NKey seed file and
+ * credential file) from --seed/--credential or the profile's admin client. Requests are signed.
+ */
 function client(opts: GlobalOpts): CustodyClient {
-  if (opts.api) return new CustodyClient(opts.api);
-  if (process.env.CUSTODY_API_URL) return new CustodyClient(process.env.CUSTODY_API_URL);
   const file = resolve(opts.profile ?? DEFAULT_PROFILE);
-  if (!existsSync(file))
-    throw new Error(`no API given: pass --api URL or start \`custody dev\` (no ${file})`);
-  return new CustodyClient((JSON.parse(readFileSync(file, "utf8")) as { apiUrl: string }).apiUrl);
+  const profile = existsSync(file)
+    ? (JSON.parse(readFileSync(file, "utf8")) as { apiUrl: string; client?: ClientFiles })
+    : undefined;
+  const url = opts.api ?? process.env.CUSTODY_API_URL ?? profile?.apiUrl;
+  if (!url) throw new Error(`no API given: pass --api URL or start \`custody dev\` (no ${file})`);
+  const files =
+    opts.seed && opts.credential ? { seedFile: opts.seed, credentialFile: opts.credential } : profile?.client;
+  if (!files)
+    throw new Error("no client credential: pass --seed FILE --credential FILE or use the dev profile");
+  return new CustodyClient(url, loadClient(files));
 }
 
 const keyJson = (k: Key) => ({
@@ -85,6 +97,8 @@ export function registerClientCommands(program: Command): void {
     cmd
       .option("--api <url>", "API base URL (default: from the dev profile)")
       .option("--profile <file>", "profile file", DEFAULT_PROFILE)
+      .option("--seed <file>", "client NKey seed file (default: the profile's admin client)")
+      .option("--credential <file>", "client credential file")
       .option("--json", "print one JSON object")
       .option("--timeout <seconds>", "how long to wait for the operation", "120");
 

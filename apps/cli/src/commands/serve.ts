@@ -5,6 +5,7 @@
 import { startApi } from "@custody/api";
 import { startWorker } from "@custody/worker";
 import type { Command } from "commander";
+import { readAuthorities } from "../dev-authority.js";
 import { Stack } from "../stack.js";
 
 const int = (v: string) => {
@@ -59,19 +60,30 @@ export function registerServeCommands(program: Command): void {
     .description("run the HTTP API process")
     .requiredOption("--nats <urls>", "comma-separated NATS URLs")
     .requiredOption("--seed <file>", "NKey seed file of the API identity")
+    .requiredOption("--authority <file>", "public keys of trusted credential authorities (one per line)")
     .option("--host <host>", "listen address", "127.0.0.1")
     .option("--port <port>", "listen port (0: any free port)", "8080")
     .option("--print-url", "print CUSTODY_API_URL=<url> once listening")
-    .action(async (o: { nats: string; seed: string; host: string; port: string; printUrl?: boolean }) => {
-      const api = await startApi({
-        servers: o.nats.split(","),
-        seedFile: o.seed,
-        host: o.host,
-        port: int(o.port),
-      });
-      onSignals(() => api.stop());
-      if (o.printUrl) console.log(`CUSTODY_API_URL=${api.url}`);
-    });
+    .action(
+      async (o: {
+        nats: string;
+        seed: string;
+        authority: string;
+        host: string;
+        port: string;
+        printUrl?: boolean;
+      }) => {
+        const api = await startApi({
+          servers: o.nats.split(","),
+          seedFile: o.seed,
+          host: o.host,
+          port: int(o.port),
+          authorities: readAuthorities(o.authority),
+        });
+        onSignals(() => api.stop());
+        if (o.printUrl) console.log(`CUSTODY_API_URL=${api.url}`);
+      },
+    );
 
   program
     .command("worker")
@@ -83,6 +95,7 @@ export function registerServeCommands(program: Command): void {
     .requiredOption("--kek <file>", "the party's key-encryption key file")
     .requiredOption("--identity <file>", "the party's identity key file (signs protocol messages)")
     .requiredOption("--directory <file>", "the party directory (every party's identity public key)")
+    .requiredOption("--authority <file>", "public keys of trusted credential authorities (one per line)")
     .option("--slots <n>", "concurrent sessions", "4")
     .option("--heartbeat-ms <ms>", "heartbeat interval", "2000")
     .option("--round-timeout-ms <ms>", "session round timeout", "30000")
@@ -97,6 +110,7 @@ export function registerServeCommands(program: Command): void {
         kek: string;
         identity: string;
         directory: string;
+        authority: string;
         slots: string;
         heartbeatMs: string;
         roundTimeoutMs: string;
@@ -111,6 +125,7 @@ export function registerServeCommands(program: Command): void {
           kekFile: o.kek,
           identityFile: o.identity,
           directoryFile: o.directory,
+          authorities: readAuthorities(o.authority),
           slots: int(o.slots),
           heartbeatMs: int(o.heartbeatMs),
           roundTimeoutMs: int(o.roundTimeoutMs),

@@ -85,8 +85,6 @@ interface SignerEntry {
   readonly bindingFactor: bigint;
   /** Lagrange coefficient at 0 over the signer set. */
   readonly lambda: bigint;
-  /** `D + ρ·E`, negated when the group commitment is BIP340-odd. */
-  readonly commitmentShare: GroupElement;
   /** The signer's verifying share, negated when the group key is BIP340-odd. */
   readonly verifyingShare: GroupElement;
 }
@@ -138,10 +136,14 @@ export function prepareSigning(
   const encodedCommitments = concatBytes(...list.flatMap((c, i) => [ids[i]!, c.hiding, c.binding]));
   const rhoPrefix = concatBytes(groupKey.toBytes(), hashes.H4(message), hashes.H5(encodedCommitments));
   const bindingFactors = ids.map((id) => hashes.H1(concatBytes(rhoPrefix, id)));
-  // R = Σ D_i + Σ ρ_i·E_i; the ρ_i·E_i are kept for the per-signer commitment shares.
-  const bound = points.map(([, E], i) => E.multiplyUnsafe(bindingFactors[i]!));
-  const shares = points.map(([D], i) => D.add(bound[i]!));
-  const groupCommitment = shares.reduce((acc, s) => acc.add(s), suite.identity);
+  // R = Σ D_i + Σ ρ_i·E_i
+  const groupCommitment = points.reduce(
+    (acc, [D]) => acc.add(D),
+    suite.msm(
+      points.map(([, E]) => E),
+      bindingFactors,
+    ),
+  );
   const negateNonces = hashes.hasEvenY !== undefined && !hashes.hasEvenY(groupCommitment);
   const challenge = hashes.challenge(groupCommitment, groupKey, message);
   const xs = list.map((c) => BigInt(c.party));
@@ -159,7 +161,6 @@ export function prepareSigning(
       binding: points[i]![1],
       bindingFactor: bindingFactors[i]!,
       lambda: Fn.div(num, den),
-      commitmentShare: adjust(shares[i]!, negateNonces),
       verifyingShare: adjust(keyEls.verifying.get(c.party)!, negateKey),
     });
   });
@@ -193,9 +194,13 @@ export function signWithPackage(pkg: SigningPackage, share: FrostShare, nonces: 
   return suite.encodeScalar(z);
 }
 
-/** Checks signer `party`'s share `z`: `z·G = D + ρ·E + (c·λ)·Y` (RFC 9591 §5.4), variable time. */
+/**
+ * Checks signer `party`'s share `z`: `z·G = ±(D + ρ·E) + (c·λ)·Y` (RFC 9591 §5.4; the sign is
+ * BIP340's group commitment parity), variable time.
+ */
 export function verifyWithPackage(pkg: SigningPackage, party: PartyId, z: Uint8Array): boolean {
   const { suite } = pkg;
+  const { Fn } = suite;
   const entry = pkg.signers.get(party);
   if (entry === undefined || z.length !== suite.scalarLength) return false;
   let zs: bigint;
@@ -204,8 +209,10 @@ export function verifyWithPackage(pkg: SigningPackage, party: PartyId, z: Uint8A
   } catch {
     return false;
   }
-  const rhs = entry.commitmentShare.add(
-    entry.verifyingShare.multiplyUnsafe(suite.Fn.mul(pkg.challenge, entry.lambda)),
+  const hiding = pkg.negateNonces ? entry.hiding.negate() : entry.hiding;
+  const rho = pkg.negateNonces ? Fn.neg(entry.bindingFactor) : entry.bindingFactor;
+  const rhs = hiding.add(
+    suite.msm([entry.binding, entry.verifyingShare], [rho, Fn.mul(pkg.challenge, entry.lambda)]),
   );
   return suite.base.multiplyUnsafe(zs).equals(rhs);
 }
@@ -215,7 +222,10 @@ export function verifyWithPackage(pkg: SigningPackage, party: PartyId, z: Uint8A
  * verifies the shares (and the result).
  * @throws Error unless there is exactly one share per signer of the package
  */
-export function aggregateWithPackage(pkg: SigningPackage, shares: ReadonlyMap<PartyId, Uint8Array>): Uint8Array {
+export function aggregateWithPackage(
+  pkg: SigningPackage,
+  shares: ReadonlyMap<PartyId, Uint8Array>,
+): Uint8Array {
   const { suite } = pkg;
   if (shares.size !== pkg.signers.size) throw new Error("wrong number of signature shares");
   let z = suite.Fn.ZERO;

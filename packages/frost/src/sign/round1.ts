@@ -87,7 +87,12 @@ class SignRound1 implements Round<SignatureOutput> {
       // readPoint decodes strictly (canonical encodings only), so the bytes are the elements' encodings.
       const hiding = readPoint(suite, r);
       const binding = readPoint(suite, r);
-      return { party: msg.from, hiding: hiding.toBytes(), binding: binding.toBytes(), elements: [hiding, binding] };
+      return {
+        party: msg.from,
+        hiding: hiding.toBytes(),
+        binding: binding.toBytes(),
+        elements: [hiding, binding],
+      };
     });
     this.commitments.set(msg.from, commitment);
   }

@@ -48,11 +48,7 @@ export class SignRound2 implements Round<SignatureOutput> {
     // A differing package means round 1 was not seen alike; whoever equivocated is unknown here.
     if (!equalBytes(hash, this.packageHash))
       throw new ProtocolError("mismatch", `party ${msg.from} signed a different signing package`);
-    check(
-      verifyWithPackage(this.pkg, msg.from, z),
-      msg.from,
-      "invalid signature share",
-    );
+    check(verifyWithPackage(this.pkg, msg.from, z), msg.from, "invalid signature share");
     this.shares.set(msg.from, z);
   }
 

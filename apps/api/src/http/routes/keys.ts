@@ -4,6 +4,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
+import { actorOf } from "../actor.js";
 import { presentKey, presentOperation } from "../present.js";
 import { CreateKeyBody, Key, KeyParams, Operation, problemResponses, SignBody } from "../schemas.js";
 
@@ -23,7 +24,7 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req, reply) => {
-      const op = await app.custody.createKey(req.body, req.headers["idempotency-key"]);
+      const op = await app.custody.createKey(actorOf(req), req.body, req.headers["idempotency-key"]);
       return reply.code(202).send(presentOperation(op));
     },
   );
@@ -37,7 +38,7 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Type.Object({ keys: Type.Array(Key) }), ...problemResponses },
       },
     },
-    async () => ({ keys: (await app.custody.keys()).map(presentKey) }),
+    async (req) => ({ keys: (await app.custody.keys(actorOf(req))).map(presentKey) }),
   );
 
   app.get(
@@ -50,7 +51,7 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Key, ...problemResponses },
       },
     },
-    async (req) => presentKey(await app.custody.key(req.params.id)),
+    async (req) => presentKey(await app.custody.key(actorOf(req), req.params.id)),
   );
 
   app.post(
@@ -66,7 +67,12 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req, reply) => {
-      const op = await app.custody.sign(req.params.id, req.body, req.headers["idempotency-key"]);
+      const op = await app.custody.sign(
+        actorOf(req),
+        req.params.id,
+        req.body,
+        req.headers["idempotency-key"],
+      );
       return reply.code(202).send(presentOperation(op));
     },
   );
@@ -83,7 +89,7 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req, reply) => {
-      const op = await app.custody.refresh(req.params.id, req.headers["idempotency-key"]);
+      const op = await app.custody.refresh(actorOf(req), req.params.id, req.headers["idempotency-key"]);
       return reply.code(202).send(presentOperation(op));
     },
   );

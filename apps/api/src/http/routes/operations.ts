@@ -3,6 +3,7 @@
  * @module
  */
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { actorOf } from "../actor.js";
 import { presentOperation } from "../present.js";
 import { Operation, OperationParams, problemResponses, WaitQuery } from "../schemas.js";
 
@@ -19,6 +20,9 @@ export const operationRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Operation, ...problemResponses },
       },
     },
-    async (req) => presentOperation(await app.custody.operation(req.params.id, (req.query.wait ?? 0) * 1000)),
+    async (req) =>
+      presentOperation(
+        await app.custody.operation(actorOf(req), req.params.id, (req.query.wait ?? 0) * 1000),
+      ),
   );
 };

@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file custody/v1/work.proto.
  */
 export const file_custody_v1_work: GenFile = /*@__PURE__*/
-  fileDesc("ChVjdXN0b2R5L3YxL3dvcmsucHJvdG8SCmN1c3RvZHkudjEi0wEKCFdvcmtJdGVtEhQKDG9wZXJhdGlvbl9pZBgBIAEoCRIOCgZrZXlfaWQYAiABKAkSDgoGc2NoZW1lGAMgASgJEhUKDWNyZWF0ZWRfYXRfbXMYBCABKAMSIgoDZGtnGAogASgLMhMuY3VzdG9keS52MS5Ea2dXb3JrSAASJAoEc2lnbhgLIAEoCzIULmN1c3RvZHkudjEuU2lnbldvcmtIABIqCgdyZWZyZXNoGAwgASgLMhcuY3VzdG9keS52MS5SZWZyZXNoV29ya0gAQgQKAm9wIi0KB0RrZ1dvcmsSEQoJdGhyZXNob2xkGAEgASgNEg8KB3BhcnRpZXMYAiADKA0iSQoIU2lnbldvcmsSDQoFZXBvY2gYASABKA0SDwoHc2lnbmVycxgCIAMoDRIPCgdtZXNzYWdlGAMgASgMEgwKBHBhdGgYBCADKA0iMgoLUmVmcmVzaFdvcmsSEgoKZnJvbV9lcG9jaBgBIAEoDRIPCgdwYXJ0aWVzGAIgAygNIu8BCgpXb3JrUmVzdWx0EhQKDG9wZXJhdGlvbl9pZBgBIAEoCRINCgVwYXJ0eRgCIAEoDRIvCgxzaGFyZV9zdG9yZWQYCiABKAsyFy5jdXN0b2R5LnYxLlNoYXJlU3RvcmVkSAASMAoJc2lnbmF0dXJlGAsgASgLMhsuY3VzdG9keS52MS5TaWduYXR1cmVSZXN1bHRIABImCgdza2lwcGVkGAwgASgLMhMuY3VzdG9keS52MS5Ta2lwcGVkSAASJgoHZmFpbHVyZRgNIAEoCzITLmN1c3RvZHkudjEuRmFpbHVyZUgAQgkKB291dGNvbWUicAoLU2hhcmVTdG9yZWQSDQoFZXBvY2gYASABKA0SEgoKcHVibGljX2tleRgCIAEoDBISCgpjaGFpbl9jb2RlGAMgASgMEhIKCnNlc3Npb25faWQYBCABKAwSFgoOZGVyaXZhdGlvbl9rZXkYBSABKAwifgoPU2lnbmF0dXJlUmVzdWx0EhEKCXNpZ25hdHVyZRgBIAEoDBISCgpwdWJsaWNfa2V5GAIgASgMEg0KBWVwb2NoGAMgASgNEhgKC3JlY292ZXJ5X2lkGAQgASgNSACIAQESCwoDZGVyGAUgASgMQg4KDF9yZWNvdmVyeV9pZCIZCgdTa2lwcGVkEg4KBnJlYXNvbhgBIAEoCSI6CgdGYWlsdXJlEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIQCghjdWxwcml0cxgDIAMoDWIGcHJvdG8z");
+  fileDesc("ChVjdXN0b2R5L3YxL3dvcmsucHJvdG8SCmN1c3RvZHkudjEijgIKCFdvcmtJdGVtEhQKDG9wZXJhdGlvbl9pZBgBIAEoCRIOCgZrZXlfaWQYAiABKAkSDgoGc2NoZW1lGAMgASgJEhUKDWNyZWF0ZWRfYXRfbXMYBCABKAMSKQoGY2xpZW50GAUgASgLMhkuY3VzdG9keS52MS5DbGllbnRSZXF1ZXN0Eg4KBnRlbmFudBgGIAEoCRIiCgNka2cYCiABKAsyEy5jdXN0b2R5LnYxLkRrZ1dvcmtIABIkCgRzaWduGAsgASgLMhQuY3VzdG9keS52MS5TaWduV29ya0gAEioKB3JlZnJlc2gYDCABKAsyFy5jdXN0b2R5LnYxLlJlZnJlc2hXb3JrSABCBAoCb3AihwEKDUNsaWVudFJlcXVlc3QSEgoKY3JlZGVudGlhbBgBIAEoCRIOCgZtZXRob2QYAiABKAkSDAoEcGF0aBgDIAEoCRIMCgRib2R5GAQgASgMEhQKDHRpbWVzdGFtcF9tcxgFIAEoAxINCgVub25jZRgGIAEoCRIRCglzaWduYXR1cmUYByABKAkiLQoHRGtnV29yaxIRCgl0aHJlc2hvbGQYASABKA0SDwoHcGFydGllcxgCIAMoDSJJCghTaWduV29yaxINCgVlcG9jaBgBIAEoDRIPCgdzaWduZXJzGAIgAygNEg8KB21lc3NhZ2UYAyABKAwSDAoEcGF0aBgEIAMoDSIyCgtSZWZyZXNoV29yaxISCgpmcm9tX2Vwb2NoGAEgASgNEg8KB3BhcnRpZXMYAiADKA0i7wEKCldvcmtSZXN1bHQSFAoMb3BlcmF0aW9uX2lkGAEgASgJEg0KBXBhcnR5GAIgASgNEi8KDHNoYXJlX3N0b3JlZBgKIAEoCzIXLmN1c3RvZHkudjEuU2hhcmVTdG9yZWRIABIwCglzaWduYXR1cmUYCyABKAsyGy5jdXN0b2R5LnYxLlNpZ25hdHVyZVJlc3VsdEgAEiYKB3NraXBwZWQYDCABKAsyEy5jdXN0b2R5LnYxLlNraXBwZWRIABImCgdmYWlsdXJlGA0gASgLMhMuY3VzdG9keS52MS5GYWlsdXJlSABCCQoHb3V0Y29tZSJwCgtTaGFyZVN0b3JlZBINCgVlcG9jaBgBIAEoDRISCgpwdWJsaWNfa2V5GAIgASgMEhIKCmNoYWluX2NvZGUYAyABKAwSEgoKc2Vzc2lvbl9pZBgEIAEoDBIWCg5kZXJpdmF0aW9uX2tleRgFIAEoDCJ+Cg9TaWduYXR1cmVSZXN1bHQSEQoJc2lnbmF0dXJlGAEgASgMEhIKCnB1YmxpY19rZXkYAiABKAwSDQoFZXBvY2gYAyABKA0SGAoLcmVjb3ZlcnlfaWQYBCABKA1IAIgBARILCgNkZXIYBSABKAxCDgoMX3JlY292ZXJ5X2lkIhkKB1NraXBwZWQSDgoGcmVhc29uGAEgASgJIjoKB0ZhaWx1cmUSDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEhAKCGN1bHByaXRzGAMgAygNYgZwcm90bzM");
 
 /**
  * A unit of work for every party. Each party's durable consumer sees every work item; the workers
@@ -55,6 +55,21 @@ export type WorkItem = Message<"custody.v1.WorkItem"> & {
   createdAtMs: bigint;
 
   /**
+   * The client's signed HTTP request that caused this work. Every party verifies it itself (a
+   * compromised API cannot make the parties sign anything a client did not ask for).
+   *
+   * @generated from field: custody.v1.ClientRequest client = 5;
+   */
+  client?: ClientRequest | undefined;
+
+  /**
+   * Tenant the key belongs to (from the client's credential).
+   *
+   * @generated from field: string tenant = 6;
+   */
+  tenant: string;
+
+  /**
    * @generated from oneof custody.v1.WorkItem.op
    */
   op: {
@@ -86,6 +101,55 @@ export const WorkItemSchema: GenMessage<WorkItem> = /*@__PURE__*/
   messageDesc(file_custody_v1_work, 0);
 
 /**
+ * A client's HTTP request exactly as it was signed (see @custody/credentials).
+ *
+ * @generated from message custody.v1.ClientRequest
+ */
+export type ClientRequest = Message<"custody.v1.ClientRequest"> & {
+  /**
+   * @generated from field: string credential = 1;
+   */
+  credential: string;
+
+  /**
+   * @generated from field: string method = 2;
+   */
+  method: string;
+
+  /**
+   * @generated from field: string path = 3;
+   */
+  path: string;
+
+  /**
+   * @generated from field: bytes body = 4;
+   */
+  body: Uint8Array;
+
+  /**
+   * @generated from field: int64 timestamp_ms = 5;
+   */
+  timestampMs: bigint;
+
+  /**
+   * @generated from field: string nonce = 6;
+   */
+  nonce: string;
+
+  /**
+   * @generated from field: string signature = 7;
+   */
+  signature: string;
+};
+
+/**
+ * Describes the message custody.v1.ClientRequest.
+ * Use `create(ClientRequestSchema)` to create a new message.
+ */
+export const ClientRequestSchema: GenMessage<ClientRequest> = /*@__PURE__*/
+  messageDesc(file_custody_v1_work, 1);
+
+/**
  * Create a key: all `parties` run DKG with threshold `threshold`.
  *
  * @generated from message custody.v1.DkgWork
@@ -107,7 +171,7 @@ export type DkgWork = Message<"custody.v1.DkgWork"> & {
  * Use `create(DkgWorkSchema)` to create a new message.
  */
 export const DkgWorkSchema: GenMessage<DkgWork> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 1);
+  messageDesc(file_custody_v1_work, 2);
 
 /**
  * Sign `message` with the shares of `epoch`, by exactly the parties in `signers`.
@@ -143,7 +207,7 @@ export type SignWork = Message<"custody.v1.SignWork"> & {
  * Use `create(SignWorkSchema)` to create a new message.
  */
 export const SignWorkSchema: GenMessage<SignWork> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 2);
+  messageDesc(file_custody_v1_work, 3);
 
 /**
  * Refresh the shares of `from_epoch` into `from_epoch + 1` (all parties of the key take part).
@@ -167,7 +231,7 @@ export type RefreshWork = Message<"custody.v1.RefreshWork"> & {
  * Use `create(RefreshWorkSchema)` to create a new message.
  */
 export const RefreshWorkSchema: GenMessage<RefreshWork> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 3);
+  messageDesc(file_custody_v1_work, 4);
 
 /**
  * One party's outcome for one work item.
@@ -228,7 +292,7 @@ export type WorkResult = Message<"custody.v1.WorkResult"> & {
  * Use `create(WorkResultSchema)` to create a new message.
  */
 export const WorkResultSchema: GenMessage<WorkResult> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 4);
+  messageDesc(file_custody_v1_work, 5);
 
 /**
  * Confirmation that a party durably stored its share.
@@ -272,7 +336,7 @@ export type ShareStored = Message<"custody.v1.ShareStored"> & {
  * Use `create(ShareStoredSchema)` to create a new message.
  */
 export const ShareStoredSchema: GenMessage<ShareStored> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 5);
+  messageDesc(file_custody_v1_work, 6);
 
 /**
  * A signature produced by a signing session and verified by the party that publishes it.
@@ -313,7 +377,7 @@ export type SignatureResult = Message<"custody.v1.SignatureResult"> & {
  * Use `create(SignatureResultSchema)` to create a new message.
  */
 export const SignatureResultSchema: GenMessage<SignatureResult> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 6);
+  messageDesc(file_custody_v1_work, 7);
 
 /**
  * Why a party does not contribute.
@@ -332,7 +396,7 @@ export type Skipped = Message<"custody.v1.Skipped"> & {
  * Use `create(SkippedSchema)` to create a new message.
  */
 export const SkippedSchema: GenMessage<Skipped> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 7);
+  messageDesc(file_custody_v1_work, 8);
 
 /**
  * A permanent failure with a stable machine-readable code and the parties blamed, if any.
@@ -361,5 +425,5 @@ export type Failure = Message<"custody.v1.Failure"> & {
  * Use `create(FailureSchema)` to create a new message.
  */
 export const FailureSchema: GenMessage<Failure> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 8);
+  messageDesc(file_custody_v1_work, 9);
 

@@ -1,0 +1,105 @@
+/**
+ * A client that behaves the way a careful Custody client should under faults: every request
+ * carries an Idempotency-Key and is retried with the same key on network errors, 5xx and 429
+ * (honouring Retry-After), and waiting for an operation survives API restarts.
+ * @module
+ */
+import { randomBytes } from "node:crypto";
+import type { Operation } from "@custody/sdk";
+
+/** How a submission ended. */
+export type Submitted =
+  | { readonly accepted: true; readonly operation: Operation }
+  | { readonly accepted: false; readonly code: string };
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const problemCode = (body: unknown) =>
+  String((body as { type?: string })?.type ?? "")
+    .split(":")
+    .pop() ?? "";
+
+/** A fault-tolerant client of one API URL. */
+export class PatientClient {
+  constructor(private readonly baseUrl: () => string) {}
+
+  /**
+   * POSTs a work request until it is accepted (202) or refused for a reason retrying cannot fix
+   * (the problem code). Gives up after `retryForMs` with `gave-up`.
+   */
+  async submit(path: string, body: unknown, retryForMs = 60_000): Promise<Submitted> {
+    const key = `chaos-${randomBytes(12).toString("hex")}`;
+    const deadline = Date.now() + retryForMs;
+    let conflicts = 0;
+    for (let attempt = 0; Date.now() < deadline; attempt++) {
+      let res: Response;
+      let json: unknown;
+      try {
+        res = await fetch(`${this.baseUrl()}${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "idempotency-key": key },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.timeout(40_000),
+        });
+        json = await res.json();
+      } catch {
+        await sleep(Math.min(200 * 2 ** attempt, 2000));
+        continue;
+      }
+      if (res.status === 202) return { accepted: true, operation: json as Operation };
+      const code = problemCode(json);
+      const retryable =
+        res.status === 429 ||
+        (res.status >= 500 && code !== "no-quorum") ||
+        (code === "conflict" && /still being accepted/.test(String((json as { detail?: string }).detail)));
+      if (!retryable || (code === "conflict" && ++conflicts > 20)) return { accepted: false, code };
+      const after = Number(res.headers.get("retry-after"));
+      await sleep(after > 0 ? Math.min(after * 1000, 5000) : Math.min(200 * 2 ** attempt, 2000));
+    }
+    return { accepted: false, code: "gave-up" };
+  }
+
+  /** One POST without retries (overload probes); the HTTP status, and the operation when 202. */
+  async once(path: string, body: unknown): Promise<{ status: number; operation?: Operation }> {
+    try {
+      const res = await fetch(`${this.baseUrl()}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(40_000),
+      });
+      const json = (await res.json()) as Operation;
+      return { status: res.status, operation: res.status === 202 ? json : undefined };
+    } catch {
+      return { status: 0 };
+    }
+  }
+
+  /** The operation, or undefined when the API cannot be reached or does not know it. */
+  async get(id: string, waitSeconds = 0): Promise<Operation | undefined> {
+    try {
+      const res = await fetch(`${this.baseUrl()}/v1/operations/${id}?wait=${waitSeconds}`, {
+        signal: AbortSignal.timeout(waitSeconds * 1000 + 10_000),
+      });
+      return res.ok ? ((await res.json()) as Operation) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Follows an operation until it leaves `pending`, `until()` says stop, or `timeoutMs` passed. */
+  async settle(
+    id: string,
+    timeoutMs: number,
+    until: () => boolean = () => false,
+  ): Promise<Operation | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    let last: Operation | undefined;
+    while (Date.now() < deadline && !until()) {
+      const op = await this.get(id, Math.max(0, Math.min(5, Math.floor((deadline - Date.now()) / 1000))));
+      if (op) last = op;
+      if (op && op.status !== "pending") return op;
+      if (!op) await sleep(500);
+    }
+    return last;
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * Parties are not a signing oracle: before contributing anything, a party checks for itself that a
+ * client with a valid credential asked for exactly this work — the credential chains to a trusted
+ * authority, the request signature verifies, the role and key grant allow it, and the signed body
+ * matches the work item field by field. The API cannot widen a request or invent one.
+ * @module
+ */
+import {
+  type Action,
+  AuthError,
+  authorize,
+  type CredentialClaims,
+  type SignedRequest,
+  verifyRequest,
+} from "@custody/credentials";
+import type { WorkItem } from "@custody/proto";
+import { PermanentFailure } from "@custody/runtime";
+
+/** How old a client request may be when a party first sees it (queueing included). */
+export const MAX_REQUEST_AGE_MS = 15 * 60_000;
+
+const refuse = (why: string) => new PermanentFailure("unauthorized-request", why);
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+
+function body(req: SignedRequest): Record<string, unknown> {
+  try {
+    const v = JSON.parse(new TextDecoder().decode(req.body)) as unknown;
+    if (v && typeof v === "object" && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw refuse("signed request body is not a JSON object");
+}
+
+function pathIndices(path: unknown): number[] {
+  if (path === undefined || path === "m") return [];
+  if (typeof path !== "string" || !path.startsWith("m/")) throw refuse("signed request has an invalid path");
+  return path
+    .slice(2)
+    .split("/")
+    .map((p) => (/^(0|[1-9][0-9]{0,9})$/.test(p) ? Number(p) : Number.NaN));
+}
+
+const sameList = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
+/**
+ * Verifies the client request carried by `item` against the work it asks for.
+ * @returns the client's claims
+ * @throws PermanentFailure `unauthorized-request`
+ */
+export function checkClientRequest(
+  item: WorkItem,
+  authorities: readonly string[],
+  now = Date.now(),
+): CredentialClaims {
+  const c = item.client;
+  if (!c) throw refuse("work item carries no client request");
+  const req: SignedRequest = {
+    credential: c.credential,
+    method: c.method,
+    path: c.path,
+    body: c.body,
+    timestampMs: Number(c.timestampMs),
+    nonce: c.nonce,
+    signature: c.signature,
+  };
+  let claims: CredentialClaims;
+  try {
+    claims = verifyRequest(req, authorities, MAX_REQUEST_AGE_MS, now);
+  } catch (e) {
+    throw refuse(e instanceof AuthError ? `client request refused: ${e.code}` : "client request refused");
+  }
+  if (claims.tenant !== item.tenant) throw refuse("client tenant differs from the work item's tenant");
+  const op = item.op;
+  let action: Action;
+  let b: Record<string, unknown>;
+  switch (op.case) {
+    case "dkg":
+      action = { kind: "create-key" };
+      b = body(req);
+      if (req.method !== "POST" || req.path !== "/v1/keys") throw refuse("request is not a key creation");
+      if (
+        b.scheme !== item.scheme ||
+        b.threshold !== op.value.threshold ||
+        b.parties !== op.value.parties.length
+      )
+        throw refuse("key creation parameters differ from the signed request");
+      break;
+    case "sign":
+      action = { kind: "sign", keyId: item.keyId };
+      b = body(req);
+      if (req.method !== "POST" || req.path !== `/v1/keys/${item.keyId}/sign`)
+        throw refuse("request is not this signing");
+      if (typeof b.message !== "string" || b.message.toLowerCase() !== hex(op.value.message))
+        throw refuse("message differs from the signed request");
+      if (!sameList(pathIndices(b.path), op.value.path))
+        throw refuse("derivation path differs from the signed request");
+      break;
+    case "refresh":
+      action = { kind: "refresh", keyId: item.keyId };
+      if (req.method !== "POST" || req.path !== `/v1/keys/${item.keyId}/refresh`)
+        throw refuse("request is not this refresh");
+      break;
+    default:
+      throw refuse("work item without an operation");
+  }
+  try {
+    authorize(claims, action);
+  } catch (e) {
+    throw refuse(e instanceof Error ? e.message : "forbidden");
+  }
+  return claims;
+}

@@ -1,0 +1,120 @@
+/**
+ * Credentials: a client's NKey public key, its role, tenant and key grants, signed by the Custody
+ * authority (an operator NKey whose public key every API instance and every party trusts).
+ * Format: `base64url(JSON claims) "." base64url(Ed25519 signature over "custody/credential/v1" || claims)`.
+ * Nothing secret is in a credential; the client proves possession of its key by signing requests.
+ * @module
+ */
+import { frame } from "@custody/core";
+import { createOperator, createUser, fromPublic, fromSeed } from "@nats-io/nkeys";
+import { AuthError } from "./errors.js";
+
+/** What a credential allows. */
+export type Role = "admin" | "signer" | "auditor";
+
+/** The signed claims of a credential. */
+export interface CredentialClaims {
+  /** Format version. */
+  readonly v: 1;
+  /** The client's NKey user public key (`U...`). */
+  readonly sub: string;
+  /** A display name. */
+  readonly name: string;
+  readonly role: Role;
+  /** The tenant the client acts for. */
+  readonly tenant: string;
+  /** Key ids a signer may sign with; `*` for every key of the tenant. Ignored for other roles. */
+  readonly keys: readonly string[];
+  /** Issued at, seconds since the epoch. */
+  readonly iat: number;
+  /** Expires at, seconds since the epoch. */
+  readonly exp: number;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64url");
+const unb64 = (s: string) => new Uint8Array(Buffer.from(s, "base64url"));
+const ROLES: readonly Role[] = ["admin", "signer", "auditor"];
+const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Creates a new authority key pair (operator NKey). Returns the seed and public key. */
+export function createAuthority(): { seed: string; publicKey: string } {
+  const kp = createOperator();
+  return { seed: dec.decode(kp.getSeed()), publicKey: kp.getPublicKey() };
+}
+
+/** Creates a new client key pair (user NKey). */
+export function createClientKey(): { seed: string; publicKey: string } {
+  const kp = createUser();
+  return { seed: dec.decode(kp.getSeed()), publicKey: kp.getPublicKey() };
+}
+
+/** The public key of an NKey seed. */
+export function publicKeyOfSeed(seed: string): string {
+  return fromSeed(enc.encode(seed.trim())).getPublicKey();
+}
+
+/** Signs `claims` with the authority seed. */
+export function issueCredential(authoritySeed: string, claims: Omit<CredentialClaims, "v">): string {
+  const full: CredentialClaims = { v: 1, ...claims };
+  checkClaims(full);
+  const body = enc.encode(JSON.stringify(full));
+  const sig = fromSeed(enc.encode(authoritySeed.trim())).sign(frame("custody/credential/v1", [body]));
+  return `${b64(body)}.${b64(sig)}`;
+}
+
+function checkClaims(c: CredentialClaims): void {
+  const ok =
+    c.v === 1 &&
+    typeof c.sub === "string" &&
+    /^U[A-Z2-7]{55}$/.test(c.sub) &&
+    ROLES.includes(c.role) &&
+    typeof c.tenant === "string" &&
+    TOKEN.test(c.tenant) &&
+    typeof c.name === "string" &&
+    c.name.length <= 100 &&
+    Array.isArray(c.keys) &&
+    c.keys.length <= 1000 &&
+    c.keys.every((k) => typeof k === "string" && (k === "*" || TOKEN.test(k))) &&
+    Number.isSafeInteger(c.iat) &&
+    Number.isSafeInteger(c.exp) &&
+    c.exp > c.iat;
+  if (!ok) throw new AuthError("malformed", "credential claims are malformed");
+}
+
+/**
+ * Verifies a credential against the trusted authority keys and the clock.
+ * @throws AuthError `malformed`, `bad-credential` or `expired`
+ */
+export function verifyCredential(
+  token: string,
+  authorities: readonly string[],
+  nowMs = Date.now(),
+): CredentialClaims {
+  if (typeof token !== "string" || token.length > 16_384)
+    throw new AuthError("malformed", "credential is malformed");
+  const parts = token.split(".");
+  if (parts.length !== 2 || !parts.every((p) => /^[A-Za-z0-9_-]+$/.test(p)))
+    throw new AuthError("malformed", "credential is malformed");
+  const body = unb64(parts[0]!);
+  const sig = unb64(parts[1]!);
+  const signed = frame("custody/credential/v1", [body]);
+  const trusted = authorities.some((a) => {
+    try {
+      return sig.length === 64 && fromPublic(a).verify(signed, sig);
+    } catch {
+      return false;
+    }
+  });
+  if (!trusted) throw new AuthError("bad-credential", "credential is not signed by a trusted authority");
+  let claims: CredentialClaims;
+  try {
+    claims = JSON.parse(dec.decode(body)) as CredentialClaims;
+  } catch {
+    throw new AuthError("malformed", "credential claims are malformed");
+  }
+  checkClaims(claims);
+  if (nowMs / 1000 >= claims.exp) throw new AuthError("expired", "credential expired");
+  return claims;
+}

@@ -1,0 +1,25 @@
+/**
+ * @custody/credentials: client credentials, signed requests, roles. Pure (no I/O).
+ * @module
+ */
+
+export type { Action } from "./authorize.js";
+export { allows, authorize } from "./authorize.js";
+export type { CredentialClaims, Role } from "./credential.js";
+export {
+  createAuthority,
+  createClientKey,
+  issueCredential,
+  publicKeyOfSeed,
+  verifyCredential,
+} from "./credential.js";
+export type { AuthCode } from "./errors.js";
+export { AuthError } from "./errors.js";
+export type { SignedRequest } from "./request.js";
+export {
+  AUTH_HEADERS,
+  requestFromHeaders,
+  requestSigningBytes,
+  signRequest,
+  verifyRequest,
+} from "./request.js";

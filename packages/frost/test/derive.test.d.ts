@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=derive.test.d.ts.map

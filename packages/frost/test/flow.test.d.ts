@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=flow.test.d.ts.map

@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=inputs.test.d.ts.map

@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=keygen.test.d.ts.map

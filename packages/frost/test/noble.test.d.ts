@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=noble.test.d.ts.map

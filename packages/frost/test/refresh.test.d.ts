@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=refresh.test.d.ts.map

@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=rfc9591.test.d.ts.map

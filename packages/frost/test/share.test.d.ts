@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=share.test.d.ts.map

@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=sign.test.d.ts.map
