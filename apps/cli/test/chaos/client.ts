@@ -36,7 +36,10 @@ export class PatientClient {
       try {
         res = await fetch(`${this.baseUrl()}${path}`, {
           method: "POST",
-          headers: { "content-type": "application/json", "idempotency-key": key },
+          headers: {
+            ...(body === undefined ? {} : { "content-type": "application/json" }),
+            "idempotency-key": key,
+          },
           body: body === undefined ? undefined : JSON.stringify(body),
           signal: AbortSignal.timeout(40_000),
         });
