@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
+import { signRequest } from "@custody/credentials";
 import { requestSubject } from "@custody/proto";
 import { connectNats, findResult, partyInbox } from "@custody/runtime";
 import { CustodyClient, type Operation } from "@custody/sdk";
@@ -44,6 +45,20 @@ async function signs(epoch: number) {
   assert.equal(op.signature?.epoch, epoch);
   assert.ok(verifyEd25519(publicKey, m, op.signature!.signature), "signature verifies");
   return op;
+}
+
+/** A request signed as the stack's admin client, without the SDK's error handling. */
+function signed(method: string, path: string, body?: unknown) {
+  const text = body === undefined ? undefined : JSON.stringify(body);
+  const { seed, credential } = stack!.admin;
+  return fetch(`${stack!.apiUrl}${path}`, {
+    method,
+    headers: {
+      ...(text === undefined ? {} : { "content-type": "application/json" }),
+      ...signRequest(seed, credential, method, path, new TextEncoder().encode(text ?? "")),
+    },
+    body: text,
+  });
 }
 
 const liveParties = async () =>
@@ -98,13 +113,15 @@ test("a redelivered job finds the result its party already published", async () 
   }
 });
 
-function pendingRecord(id: string, createdAt: Date): Operation {
+/** A pending sign operation record of the admin client's tenant, as the API would write it. */
+function pendingRecord(id: string, createdAt: Date): Operation & { tenant: string } {
   const t = createdAt.toISOString();
   return {
     id,
     type: "sign",
     status: "pending",
     keyId,
+    tenant: "default",
     participants: [1, 2],
     reports: {},
     createdAt: t,
@@ -119,7 +136,7 @@ test("poison work is terminated, fails typed, and shows in the dead-letter view"
   const op = await api.wait(id, 30_000);
   assert.equal(op.status, "failed");
   assert.equal(op.error?.code, "terminated");
-  const view = (await (await fetch(`${stack!.apiUrl}/v1/dead-letters?limit=50`)).json()) as {
+  const view = (await (await signed("GET", "/v1/dead-letters?limit=50")).json()) as {
     operations: Operation[];
   };
   assert.ok(
@@ -149,11 +166,7 @@ test("an API killed under load loses no accepted request", async () => {
 test("beyond the pending bound, work requests get 429 with Retry-After and nothing is lost", async () => {
   const responses = await Promise.all(
     Array.from({ length: 4 * MAX_PENDING }, () =>
-      fetch(`${stack!.apiUrl}/v1/keys/${keyId}/sign`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ message: randomBytes(32).toString("hex") }),
-      }),
+      signed("POST", `/v1/keys/${keyId}/sign`, { message: randomBytes(32).toString("hex") }),
     ),
   );
   const limited = responses.filter((r) => r.status === 429);

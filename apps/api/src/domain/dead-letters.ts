@@ -100,9 +100,14 @@ export class DeadLetters {
     await this.index.stop();
   }
 
-  /** Failed operations, newest first. */
-  list(limit: number): OperationRecord[] {
-    return this.index.failed(limit);
+  /** Failed operations of `tenant`, newest first. */
+  list(tenant: string, limit: number): OperationRecord[] {
+    return this.index.failed(tenant, limit);
+  }
+
+  /** True while the operation is known to be pending (from the operations index). */
+  isPending(id: string): boolean {
+    return this.index.isPending(id);
   }
 
   /** Fails the operation of a given-up work item unless the party published a result for it. */

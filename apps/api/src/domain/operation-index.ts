@@ -71,9 +71,19 @@ export class OperationIndex {
     if (p) p.enqueued = true;
   }
 
-  /** Failed operations, newest first. */
-  failed(limit: number): OperationRecord[] {
-    return [...this.failedOps.values()].reverse().slice(0, limit);
+  /** True while the operation is known to be pending. */
+  isPending(id: string): boolean {
+    return this.pendingOps.has(id);
+  }
+
+  /** Failed operations of `tenant`, newest first. */
+  failed(tenant: string, limit: number): OperationRecord[] {
+    const out: OperationRecord[] = [];
+    for (const op of [...this.failedOps.values()].reverse()) {
+      if (out.length >= limit) break;
+      if (op.tenant === tenant) out.push(op);
+    }
+    return out;
   }
 
   private record(op: OperationRecord): void {

@@ -29,9 +29,12 @@ declare module "fastify" {
   }
 }
 
-/** Lists failed operations, newest first. */
+/** What the API knows about operations beyond single reads. */
 export interface DeadLetterView {
-  list(limit: number): OperationRecord[];
+  /** Failed operations of a tenant, newest first. */
+  list(tenant: string, limit: number): OperationRecord[];
+  /** True while an operation is known to be pending. */
+  isPending(id: string): boolean;
 }
 
 /** What the app needs. */
@@ -90,7 +93,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
-  await app.register(backpressure, deps.backpressure ?? backpressureFromEnv(process.env));
+  await app.register(backpressure, {
+    ...(deps.backpressure ?? backpressureFromEnv(process.env)),
+    isPending: (id) => deps.deadLetters.isPending(id),
+  });
   await app.register(auth, deps.auth);
   await app.register(healthRoutes);
   await app.register(keyRoutes);

@@ -1,11 +1,13 @@
 /**
- * A client that behaves the way a careful Custody client should under faults: every request
- * carries an Idempotency-Key and is retried with the same key on network errors, 5xx and 429
- * (honouring Retry-After), and waiting for an operation survives API restarts.
+ * A client that behaves the way a careful Custody client should under faults: every request is
+ * signed with the client's credential, carries an Idempotency-Key and is retried with the same key
+ * on network errors, 5xx and 429 (honouring Retry-After), and waiting for an operation survives
+ * API restarts.
  * @module
  */
 import { randomBytes } from "node:crypto";
-import type { Operation } from "@custody/sdk";
+import { signRequest } from "@custody/credentials";
+import type { ClientIdentity, Operation } from "@custody/sdk";
 
 /** How a submission ended. */
 export type Submitted =
@@ -20,7 +22,34 @@ const problemCode = (body: unknown) =>
 
 /** A fault-tolerant client of one API URL. */
 export class PatientClient {
-  constructor(private readonly baseUrl: () => string) {}
+  constructor(
+    private readonly baseUrl: () => string,
+    private readonly identity: ClientIdentity,
+  ) {}
+
+  /** A signed request (each attempt is signed anew: a signature is good for one request). */
+  private request(
+    method: string,
+    path: string,
+    body: unknown,
+    headers: Record<string, string>,
+    timeoutMs: number,
+  ) {
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    const auth = signRequest(
+      this.identity.seed,
+      this.identity.credential,
+      method,
+      path,
+      new TextEncoder().encode(text ?? ""),
+    );
+    return fetch(`${this.baseUrl()}${path}`, {
+      method,
+      headers: { ...(text === undefined ? {} : { "content-type": "application/json" }), ...auth, ...headers },
+      body: text,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  }
 
   /**
    * POSTs a work request until it is accepted (202) or refused for a reason retrying cannot fix
@@ -34,15 +63,7 @@ export class PatientClient {
       let res: Response;
       let json: unknown;
       try {
-        res = await fetch(`${this.baseUrl()}${path}`, {
-          method: "POST",
-          headers: {
-            ...(body === undefined ? {} : { "content-type": "application/json" }),
-            "idempotency-key": key,
-          },
-          body: body === undefined ? undefined : JSON.stringify(body),
-          signal: AbortSignal.timeout(40_000),
-        });
+        res = await this.request("POST", path, body, { "idempotency-key": key }, 40_000);
         json = await res.json();
       } catch {
         await sleep(Math.min(200 * 2 ** attempt, 2000));
@@ -64,12 +85,7 @@ export class PatientClient {
   /** One POST without retries (overload probes); the HTTP status, and the operation when 202. */
   async once(path: string, body: unknown): Promise<{ status: number; operation?: Operation }> {
     try {
-      const res = await fetch(`${this.baseUrl()}${path}`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(40_000),
-      });
+      const res = await this.request("POST", path, body, {}, 40_000);
       const json = (await res.json()) as Operation;
       return { status: res.status, operation: res.status === 202 ? json : undefined };
     } catch {
@@ -77,12 +93,26 @@ export class PatientClient {
     }
   }
 
+  /** A key record, or undefined when the API cannot be reached or does not know it. */
+  async key(id: string): Promise<{ id: string; scheme: string; publicKey?: string } | undefined> {
+    try {
+      const res = await this.request("GET", `/v1/keys/${id}`, undefined, {}, 10_000);
+      return res.ok ? ((await res.json()) as { id: string; scheme: string; publicKey?: string }) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The operation, or undefined when the API cannot be reached or does not know it. */
   async get(id: string, waitSeconds = 0): Promise<Operation | undefined> {
     try {
-      const res = await fetch(`${this.baseUrl()}/v1/operations/${id}?wait=${waitSeconds}`, {
-        signal: AbortSignal.timeout(waitSeconds * 1000 + 10_000),
-      });
+      const res = await this.request(
+        "GET",
+        `/v1/operations/${id}?wait=${waitSeconds}`,
+        undefined,
+        {},
+        waitSeconds * 1000 + 10_000,
+      );
       return res.ok ? ((await res.json()) as Operation) : undefined;
     } catch {
       return undefined;

@@ -29,14 +29,15 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-async function createKeys(client: PatientClient, stack: Stack): Promise<PoolKey[]> {
+async function createKeys(client: PatientClient): Promise<PoolKey[]> {
   const keys: PoolKey[] = [];
   for (const scheme of ["ed25519", "bip340", "ed25519", "bip340"] as const) {
     const s = await client.submit("/v1/keys", { scheme, threshold: 2, parties: 3, label: "chaos-pool" });
     if (!s.accepted) throw new Error(`DKG refused: ${s.code}`);
     const op = await client.settle(s.operation.id, 60_000);
     if (op?.status !== "succeeded") throw new Error(`DKG failed: ${JSON.stringify(op?.error)}`);
-    const k = (await (await fetch(`${stack.apiUrl}/v1/keys/${op.keyId}`)).json()) as { publicKey: string };
+    const k = await client.key(op.keyId);
+    if (!k?.publicKey) throw new Error(`key ${op.keyId} has no public key`);
     keys.push({ id: op.keyId, scheme, publicKey: k.publicKey });
   }
   return keys;
@@ -50,8 +51,8 @@ async function main(): Promise<number> {
   const admin = await adminConnection(stack);
   const rows: Row[] = [];
   try {
-    const client = new PatientClient(() => stack.apiUrl);
-    const keys = await createKeys(client, stack);
+    const client = new PatientClient(() => stack.apiUrl, stack.admin);
+    const keys = await createKeys(client);
     const load = new Load({ client, keys, users: USERS, thinkMs: 100 });
     const ctx: ChaosContext = { stack, admin, client, load, keys };
     const run = async (s: Parameters<typeof runScenario>[1]) => {

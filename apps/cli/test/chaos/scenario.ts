@@ -65,12 +65,8 @@ export async function runScenario(ctx: ChaosContext, s: Scenario, drainMs: numbe
   const final = await drain(ctx.client, ledger, drainMs);
   const keys = new Map(ctx.keys.map((k) => [k.id, k]));
   const created = [...final.values()].filter((op) => op?.type === "dkg" && op.status === "succeeded");
-  const newKeys = await Promise.all(
-    created.map(async (op) => {
-      const res = await fetch(`${ctx.stack.apiUrl}/v1/keys/${op!.keyId}`);
-      const k = (await res.json()) as { id: string; scheme: PoolKey["scheme"]; publicKey: string };
-      return { id: k.id, scheme: k.scheme, publicKey: k.publicKey };
-    }),
+  const newKeys = (await Promise.all(created.map((op) => ctx.client.key(op!.keyId)))).flatMap((k) =>
+    k?.publicKey ? [{ id: k.id, scheme: k.scheme as PoolKey["scheme"], publicKey: k.publicKey }] : [],
   );
   const usable = await keysUsable(ctx.client, [...ctx.keys, ...newKeys]);
   const results = await publishedResults(ctx.admin);

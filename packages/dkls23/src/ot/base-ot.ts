@@ -8,12 +8,14 @@
  * Chaum–Pedersen proofs that `(u, v − c·h_k)` is a DH pair w.r.t. `(h_k, G)` for some c ∈ {0, 1}.
  * We send the OR-proof commitments explicitly (`A_c, B_c`) so the sender can verify all 4κ
  * equations in one randomised multi-scalar multiplication (soundness error 2^-128 per batch).
+ * Secret scalars (r, w, the simulated branch, s) are only ever multiplied with noble's
+ * constant-time `multiply`; variable-time arithmetic is used for public values only.
  * Outputs: sender `k^c_k = H(ot/base/msg; T, k, c, s·(v − c·h_k))`, receiver `k^Δ_k = H(…, Δ_k, r·z)`.
  * The instance index k and the choice c are bound into every hash (§4.4 step 5).
  * @module
  */
 import { check, ProtocolError, type Reader, type Writer } from "@custody/core";
-import { normalizeZ, pippenger } from "@noble/curves/abstract/curve.js";
+import { normalizeZ } from "@noble/curves/abstract/curve.js";
 import { randomBytes } from "@noble/hashes/utils.js";
 import {
   bytesToBig,
@@ -21,14 +23,16 @@ import {
   decodeScalar,
   G,
   mod,
-  mulEphemeral,
   mulG,
+  mulSecret,
+  mulSecretMany,
   Point,
   pointToBytes,
   randomScalar,
   scalarToBytes,
 } from "../group.js";
 import { H, HG, HS } from "../hash.js";
+import { msmPublic } from "../msm.js";
 import { KAPPA } from "../params.js";
 import { proveDlog, type SchnorrProof, verifyDlog } from "../zk/schnorr.js";
 
@@ -111,6 +115,13 @@ export function baseOtSenderStart(T: Uint8Array): { msg: BaseOtSenderMsg; secret
 
 /**
  * Receiver: verifies the sender's PoK, then runs κ instances with choice bits `delta`.
+ *
+ * Every multiplication by a secret scalar (r, the real commitment nonce w, and the simulated
+ * branch's values) uses noble's constant-time `multiply`. The simulated branch is computed from
+ * multiples of `h_k` only: with `t = z_sim + e_sim·r` and `V_{1−b} = r·G + (2b − 1)·h_k`,
+ * `A_sim = t·G + (2b − 1)·e_sim·h_k` and `B_sim = z_sim·h_k + e_sim·u = t·h_k`. So the four
+ * secret multiples of `h_k` (r, w, t, e_sim) share one small table, and the three of G use the
+ * precomputed generator. The choice bit only selects between values computed in both cases.
  * @returns the message for the sender and the chosen keys `k^{Δ_k}_k` (κ × 32 bytes)
  * @throws ProtocolError `bad-message` blaming `sender` when its PoK fails.
  */
@@ -121,36 +132,35 @@ export function baseOtReceive(
   sender: number,
 ): { msg: BaseOtReceiverMsg; keys: Uint8Array } {
   check(verifyDlog([T, "ot/base/z"], senderMsg.z, senderMsg.proof), sender, "base OT: invalid PoK of z");
-  const z = senderMsg.z;
-  z.precompute(4, false);
+  // z is reused for all κ instances: one cached table (private copy) for the κ products r·z.
+  const z = new Point(senderMsg.z.X, senderMsg.z.Y, senderMsg.z.Z);
+  z.precompute(5, true);
   const seed = randomBytes(32);
   // Phase 1: all points of all instances (projective), normalised together with one inversion.
   const pts: Point[] = [];
   const sec: { r: bigint; w: bigint; eSim: bigint; zSim: bigint; b: number }[] = [];
+  const shared: Point[] = [];
   for (let k = 0; k < KAPPA; k++) {
     const b = bit(delta, k);
     const h = hk(T, k, seed);
     const r = randomScalar();
-    const u = mulEphemeral(h, r);
-    const rG = mulG(r);
-    const v = b ? rG.add(h) : rG;
-    // Simulated branch 1−b: random (e, z), commitments solved from the verification equations.
-    const eSim = randomScalar();
-    const zSim = randomScalar();
-    const vSim = b ? v : rG.subtract(h); // V_{1−b} = v − (1−b)·h = r·G ± h
-    const aSim = G.mulAddUnsafe(zSim, vSim, eSim);
-    const bSim = h.mulAddUnsafe(zSim, u, eSim);
-    // Real branch b: fresh commitment.
     const w = randomScalar();
+    const t = randomScalar();
+    const eSim = randomScalar();
+    const [u, wh, th, eh] = mulSecretMany(h, [r, w, t, eSim]) as [Point, Point, Point, Point];
+    const rG = mulG(r);
+    const tG = mulG(t);
+    const v = rG.add(b ? h : Point.ZERO);
+    const ehNeg = eh.negate();
+    const aSim = tG.add(b ? eh : ehNeg);
     const aReal = mulG(w);
-    const bReal = mulEphemeral(h, w);
-    pts.push(h, u, v, b ? aSim : aReal, b ? bSim : bReal, b ? aReal : aSim, b ? bReal : bSim);
-    sec.push({ r, w, eSim, zSim, b });
+    pts.push(h, u, v, b ? aSim : aReal, b ? th : wh, b ? aReal : aSim, b ? wh : th);
+    sec.push({ r, w, eSim, zSim: mod(t - eSim * r), b });
+    shared.push(z.multiply(r));
   }
   const np = normalizeZ(Point, pts);
   // Phase 2: challenges and responses.
   const inst: ReceiverInstance[] = [];
-  const shared: Point[] = [];
   for (let k = 0; k < KAPPA; k++) {
     const [h, u, v, A0, B0, A1, B1] = np.slice(7 * k, 7 * k + 7) as [
       Point,
@@ -166,7 +176,6 @@ export function baseOtReceive(
     const eReal = mod(e - eSim);
     const zReal = mod(w - eReal * r);
     inst.push({ u, v, A0, B0, A1, B1, e0: b ? eSim : eReal, z0: b ? zSim : zReal, z1: b ? zReal : zSim });
-    shared.push(z.multiply(r));
   }
   const keys = new Uint8Array(KAPPA * 32);
   normalizeZ(Point, shared).forEach((P, k) => {
@@ -176,7 +185,8 @@ export function baseOtReceive(
 }
 
 /**
- * Sender step 2: verifies every OR-proof (one batched check) and derives both keys per instance.
+ * Sender step 2: verifies every OR-proof (one batched check on public values) and derives both
+ * keys per instance with constant-time multiplications by s.
  * @returns `k0`, `k1`: κ × 32 bytes each
  * @throws ProtocolError `bad-message` blaming `receiver` when a proof fails.
  */
@@ -201,30 +211,31 @@ export function baseOtSenderFinish(
     const e = orChallenge(T, k, h, it);
     const e1 = mod(e - it.e0);
     // z0·G + e0·v = A0;  z0·h + e0·u = B0;  z1·G + e1·(v − h) = A1;  z1·h + e1·u = B1,
-    // combined with independent random 128-bit weights ρ1..ρ4.
+    // combined with independent random 128-bit weights ρ1..ρ4 (the commitments keep the short
+    // weights, negated on the point side, so the MSM treats them as 128-bit scalars).
     const [r1, r2, r3, r4] = [rho(), rho(), rho(), rho()];
     gCoef += r1 * it.z0 + r3 * it.z1;
-    points.push(it.v, h, it.u, it.A0, it.B0, it.A1, it.B1);
+    points.push(it.v, h, it.u, it.A0.negate(), it.B0.negate(), it.A1.negate(), it.B1.negate());
     scalars.push(
       mod(r1 * it.e0 + r3 * e1),
       mod(r2 * it.z0 - r3 * e1 + r4 * it.z1),
       mod(r2 * it.e0 + r4 * e1),
-      mod(-r1),
-      mod(-r2),
-      mod(-r3),
-      mod(-r4),
+      r1,
+      r2,
+      r3,
+      r4,
     );
   }
   points.push(G);
   scalars.push(mod(gCoef));
-  if (!pippenger(Point, points, scalars).is0())
+  if (!msmPublic(points, scalars).is0())
     throw new ProtocolError("bad-message", "base OT: invalid OR-proof", [receiver]);
   const outs: Point[] = [];
   for (let k = 0; k < KAPPA; k++) {
     const it = msg.inst[k]!;
     const v1 = it.v.subtract(hs[k]!);
     check(!v1.is0(), receiver, "base OT: degenerate instance");
-    outs.push(mulEphemeral(it.v, secret.s), mulEphemeral(v1, secret.s));
+    outs.push(mulSecret(it.v, secret.s), mulSecret(v1, secret.s));
   }
   const k0 = new Uint8Array(KAPPA * 32);
   const k1 = new Uint8Array(KAPPA * 32);

@@ -2,10 +2,9 @@
  * Backpressure: an API instance admits no more work than it has seen through, and answers
  * `429 rate-limited` with `Retry-After` instead of queueing without bound.
  *
- * - Pending bound: the instance tracks the operations it accepted (202) until they leave
- *   `pending`. With `maxPending` of them still pending, a request that creates work (DKG, sign,
- *   refresh) is refused before anything is written. Completion is re-read only at the bound, for
- *   the oldest few operations at a time, so the check costs nothing below the bound.
+ * - Pending bound: the instance tracks the operations it accepted (202) until the operations
+ *   index no longer sees them pending. With `maxPending` of them still pending, a request that
+ *   creates work (DKG, sign, refresh) is refused before anything is written.
  * - In-flight bound: at most `maxInFlight` requests are handled at once (a publish riding out a
  *   leader election holds its request for up to 30 s); more are refused at once. Health probes
  *   are exempt.
@@ -15,6 +14,7 @@
  * @module
  */
 import type { FastifyPluginAsync } from "fastify";
+import fp from "fastify-plugin";
 import { Problem } from "../../problems.js";
 
 /** Limits of one API instance. */
@@ -31,12 +31,16 @@ export interface BackpressureOptions {
 const WORK_ROUTES = new Set(["/v1/keys", "/v1/keys/:id/sign", "/v1/keys/:id/refresh"]);
 /** Routes never refused (probes must answer under overload). */
 const EXEMPT_ROUTES = new Set(["/healthz", "/readyz"]);
-/** Operations re-read per completion check. */
-const CHECK_BATCH = 32;
-/** Minimum interval between completion checks (ms). */
-const CHECK_EVERY_MS = 250;
+/** An accepted operation the index does not show yet counts as pending this long (ms). */
+const INDEX_LAG_MS = 2000;
 /** An operation is forgotten after this long even if still pending (ms). */
 const TRACK_AT_MOST_MS = 10 * 60_000;
+
+/** Options of the plugin: the limits and where pending operations are known. */
+export interface BackpressurePluginOptions extends BackpressureOptions {
+  /** True while an operation is pending (an in-memory lookup: it runs on every work request at the bound). */
+  readonly isPending: (operationId: string) => boolean;
+}
 
 /** Reads limits from `CUSTODY_MAX_PENDING_OPS` and `CUSTODY_MAX_IN_FLIGHT` (unset: defaults). */
 export function backpressureFromEnv(env: NodeJS.ProcessEnv): BackpressureOptions {
@@ -50,37 +54,31 @@ export function backpressureFromEnv(env: NodeJS.ProcessEnv): BackpressureOptions
   return { maxPending: int("CUSTODY_MAX_PENDING_OPS"), maxInFlight: int("CUSTODY_MAX_IN_FLIGHT") };
 }
 
-/** Operations accepted by this instance and not yet seen finished, oldest first. */
+/** Operations accepted by this instance and not yet seen finished. */
 class AcceptedOperations {
   private readonly accepted = new Map<string, number>();
-  private lastCheck = 0;
 
   add(id: string): void {
     if (!this.accepted.has(id)) this.accepted.set(id, Date.now());
   }
 
-  /** True when `max` operations are still pending (re-checking the oldest first). */
-  async full(max: number, isPending: (id: string) => Promise<boolean>): Promise<boolean> {
+  /** True when `max` accepted operations are still pending (forgetting the finished ones). */
+  full(max: number, isPending: (id: string) => boolean): boolean {
     if (this.accepted.size < max) return false;
     const now = Date.now();
-    if (now - this.lastCheck >= CHECK_EVERY_MS) {
-      this.lastCheck = now;
-      const oldest = [...this.accepted].slice(0, CHECK_BATCH);
-      const pending = await Promise.all(oldest.map(([id]) => isPending(id).catch(() => true)));
-      oldest.forEach(([id, at], i) => {
-        if (!pending[i] || now - at > TRACK_AT_MOST_MS) this.accepted.delete(id);
-      });
+    for (const [id, at] of this.accepted) {
+      const age = now - at;
+      if (age > TRACK_AT_MOST_MS || (age > INDEX_LAG_MS && !isPending(id))) this.accepted.delete(id);
     }
     return this.accepted.size >= max;
   }
 }
 
-const plugin: FastifyPluginAsync<BackpressureOptions> = async (app, o) => {
+const plugin: FastifyPluginAsync<BackpressurePluginOptions> = async (app, o) => {
   const maxPending = o.maxPending ?? 128;
   const maxInFlight = o.maxInFlight ?? 256;
   const retryAfter = o.retryAfterSeconds ?? 1;
   const accepted = new AcceptedOperations();
-  const isPending = async (id: string) => (await app.custody.operation(id)).status === "pending";
   let inFlight = 0;
 
   app.addHook("onRequest", async (req, reply) => {
@@ -92,7 +90,7 @@ const plugin: FastifyPluginAsync<BackpressureOptions> = async (app, o) => {
   });
   app.addHook("preHandler", async (req) => {
     if (req.method !== "POST" || !WORK_ROUTES.has(req.routeOptions.url ?? "")) return;
-    if (await accepted.full(maxPending, isPending))
+    if (accepted.full(maxPending, o.isPending))
       throw new Problem(
         "rate-limited",
         `${maxPending} accepted operations are still pending; retry later`,
@@ -110,8 +108,5 @@ const plugin: FastifyPluginAsync<BackpressureOptions> = async (app, o) => {
     return payload;
   });
 };
-// Hooks apply to the whole application, not only inside this plugin (what fastify-plugin does).
-(plugin as unknown as Record<symbol, boolean>)[Symbol.for("skip-override")] = true;
-
-/** The backpressure plugin; register it before the routes. */
-export const backpressure = plugin;
+/** The backpressure plugin (its hooks apply to the whole application); register it before the routes. */
+export const backpressure = fp(plugin, { name: "custody-backpressure" });
