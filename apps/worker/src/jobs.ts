@@ -156,6 +156,13 @@ async function sign(env: JobEnv, ctx: WorkContext, work: SignWork): Promise<Work
   const path = work.path.length > 0 ? work.path : undefined;
   scheme.checkSignInput(work.message, path);
   const share = await loadShare(env, item, scheme, work.epoch);
+  const locked = (await env.store.lockedPeers(item.keyId)).filter((p) => work.signers.includes(p));
+  if (locked.length > 0)
+    throw new PermanentFailure(
+      "pair-locked",
+      "pairwise state with a blamed party is locked until a refresh",
+      locked,
+    );
   const spec: SessionSpec = {
     op: "sign",
     scheme: scheme.name,
@@ -165,7 +172,12 @@ async function sign(env: JobEnv, ctx: WorkContext, work: SignWork): Promise<Work
     message: work.message,
     path,
   };
-  const out = await session(env, ctx, work.signers, spec);
+  const out = await session(env, ctx, work.signers, spec).catch(async (e: unknown) => {
+    // An OT-extension, VOLE or consistency check failed: an active attack by the culprit.
+    if (e instanceof ProtocolError && e.kind === "security")
+      for (const culprit of e.culprits) await env.store.lockPair(item.keyId, culprit);
+    throw e;
+  });
   if (!("signature" in out.result)) throw new ProtocolError("internal", "session produced no signature");
   const sig: SignatureOutput = out.result.signature;
   return result(item, env.party, {
@@ -197,6 +209,8 @@ async function refresh(env: JobEnv, ctx: WorkContext, work: RefreshWork): Promis
   // A refresh starts only from the active epoch, which every party confirmed, so the epoch before
   // it can no longer become active: retire it (best effort; a leftover share is only clutter).
   if (work.fromEpoch > 0) await env.store.delete(item.keyId, work.fromEpoch - 1).catch(() => {});
+  // Fresh base OTs and seeds replace every pairwise state: lift the locks.
+  await env.store.clearLocks(item.keyId);
   return shareStored(env, item, scheme, share, epoch, out.sessionId);
 }
 

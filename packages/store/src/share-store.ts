@@ -17,6 +17,11 @@ export interface StoredShare {
 }
 
 const entryKey = (keyId: string, epoch: number) => `${token(keyId)}.${epoch}`;
+const locksKey = (keyId: string) => `${token(keyId)}.locks`;
+const parseLocks = (b: Uint8Array): number[] => {
+  const v = JSON.parse(new TextDecoder().decode(b)) as unknown;
+  return Array.isArray(v) ? v.filter((x): x is number => Number.isInteger(x)) : [];
+};
 
 /** Reads and writes one party's encrypted shares. */
 export class ShareStore {
@@ -49,6 +54,37 @@ export class ShareStore {
       tenant,
       share: open(this.kek, { keyId, party: this.party, epoch, scheme, tenant }, sealed),
     };
+  }
+
+  /**
+   * Locks the pairwise state of `keyId` with `peer` after a security abort blamed it: no signing
+   * with that peer until a refresh replaces the pairwise state. Locks of a key live in one entry.
+   */
+  async lockPair(keyId: string, peer: number): Promise<void> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const e = await this.kv.get(locksKey(keyId));
+      const current = e?.operation === "PUT" ? parseLocks(e.value) : [];
+      if (current.includes(peer)) return;
+      const next = new TextEncoder().encode(JSON.stringify([...current, peer].sort((a, b) => a - b)));
+      try {
+        if (e?.operation === "PUT") await this.kv.update(locksKey(keyId), next, e.revision);
+        else await this.kv.create(locksKey(keyId), next);
+        return;
+      } catch (err) {
+        if (!String(err).includes("wrong last sequence")) throw err;
+      }
+    }
+  }
+
+  /** Peers whose pairwise state with this party is locked for `keyId`. */
+  async lockedPeers(keyId: string): Promise<number[]> {
+    const e = await this.kv.get(locksKey(keyId));
+    return e?.operation === "PUT" ? parseLocks(e.value) : [];
+  }
+
+  /** Removes every pairwise lock of `keyId` (after a successful refresh). */
+  async clearLocks(keyId: string): Promise<void> {
+    if ((await this.lockedPeers(keyId)).length > 0) await this.kv.delete(locksKey(keyId));
   }
 
   /** Deletes the share of `keyId` at `epoch`. */
