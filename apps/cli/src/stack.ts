@@ -10,7 +10,14 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { NatsCluster, type NatsServer } from "@custody/natsd";
+import {
+  type ClientTls,
+  createDevPki,
+  type DevPki,
+  NatsCluster,
+  type NatsServer,
+  serverTlsConfig,
+} from "@custody/natsd";
 import {
   accountsConfig,
   connectNats,
@@ -82,6 +89,9 @@ const seedPath = (dir: string, name: string) => join(credsDir(dir), `${name}.nk`
 const kekPath = (dir: string, party: number) => join(dir, "secrets", `party${party}.kek`);
 const identityPath = (dir: string, party: number) => join(dir, "secrets", `party${party}.identity`);
 const directoryPath = (dir: string) => join(dir, "parties.json");
+/** The broker's CA and certificates (mTLS), under `<dir>/pki`. */
+const pkiOf = (dir: string): DevPki => createDevPki(join(dir, "pki"));
+const tlsArgs = (t: ClientTls) => ["--tls-ca", t.caFile, "--tls-cert", t.certFile, "--tls-key", t.keyFile];
 const adminClientFiles = (dir: string) => ({
   seedFile: join(dir, "creds", "client-admin.nk"),
   credentialFile: join(dir, "creds", "client-admin.cred"),
@@ -116,6 +126,11 @@ export class Stack {
   /** Client URLs of every nats-server. */
   get natsUrls(): string[] {
     return this.broker.urls;
+  }
+
+  /** The dev PKI (CA and per-identity client certificates for mTLS at the broker). */
+  get pki(): DevPki {
+    return pkiOf(this.options.dir);
   }
 
   /** The admin client of the default tenant (signs API requests). */
@@ -164,13 +179,19 @@ export class Stack {
     const adminFiles = adminClientFiles(dir);
     if (!existsSync(adminFiles.credentialFile))
       issueClient(dir, adminFiles, { name: "admin", role: "admin", tenant: "default" });
+    const pki = pkiOf(dir);
     const broker = await NatsCluster.start({
       dir: join(dir, options.cluster ? "nats-cluster" : "nats"),
       size: options.cluster ? 3 : 1,
       name: options.cluster ? "custody" : "custody-dev",
-      config: accountsConfig({ admin, api: [api], workers: workerKeys }),
+      config: { ...accountsConfig({ admin, api: [api], workers: workerKeys }), tls: serverTlsConfig(pki) },
     });
-    const nc = await connectNats({ servers: broker.urls, seedFile: seedPath(dir, "admin"), name: "admin" });
+    const nc = await connectNats({
+      servers: broker.urls,
+      seedFile: seedPath(dir, "admin"),
+      name: "admin",
+      tls: pki.client("admin"),
+    });
     await provision(nc, {
       parties: partyIds,
       ackWaitMs: options.ackWaitMs,
@@ -229,6 +250,7 @@ export class Stack {
       seedPath(this.options.dir, "api"),
       "--authority",
       authorityPublicPath(this.options.dir),
+      ...tlsArgs(this.pki.client("api")),
       "--port",
       String(port),
       "--print-url",
@@ -271,6 +293,7 @@ export class Stack {
       directoryPath(o.dir),
       "--authority",
       authorityPublicPath(o.dir),
+      ...tlsArgs(this.pki.client(workerName(party, worker))),
     ];
     if (o.heartbeatMs) args.push("--heartbeat-ms", String(o.heartbeatMs));
     if (o.roundTimeoutMs) args.push("--round-timeout-ms", String(o.roundTimeoutMs));

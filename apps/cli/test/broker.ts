@@ -19,7 +19,12 @@ import type { Stack } from "../src/index.js";
 
 /** Connects as the stack's admin identity (full rights in the data account). */
 export function adminConnection(stack: Stack): Promise<NatsConnection> {
-  return connectNats({ servers: stack.natsUrls, seedFile: stack.seedFile("admin"), name: "test-admin" });
+  return connectNats({
+    servers: stack.natsUrls,
+    seedFile: stack.seedFile("admin"),
+    tls: stack.pki.client("admin"),
+    name: "test-admin",
+  });
 }
 
 /** Server name of the node leading a stream, or of a consumer when `consumer` is given. */

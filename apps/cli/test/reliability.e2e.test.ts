@@ -102,6 +102,7 @@ test("a redelivered job finds the result its party already published", async () 
   const nc = await connectNats({
     servers: stack!.natsUrls,
     seedFile: stack!.seedFile(workerName(op.participants[0]!, 1)),
+    tls: stack!.pki.client(workerName(op.participants[0]!, 1)),
     name: "test-worker",
     inboxPrefix: partyInbox(op.participants[0]!),
   });

@@ -5,9 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { createAuthority, createClientKey, issueCredential, signRequest } from "@custody/credentials";
+import { createDevPki } from "@custody/natsd";
 import {
   ClientRequestSchema,
   create,
@@ -20,9 +23,10 @@ import {
   WorkItemSchema,
   WorkResultSchema,
 } from "@custody/proto";
-import { API_INBOX, connectNats } from "@custody/runtime";
+import { API_INBOX, connectNats, createIdentity, readSeed } from "@custody/runtime";
 import { CustodyClient } from "@custody/sdk";
 import { jetstream } from "@nats-io/jetstream";
+import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
 import { issueClient, type LoadedClient, type Stack } from "../src/index.js";
 import { startTestStack, stopTestStack, verifyEd25519 } from "./helpers.js";
 
@@ -179,6 +183,7 @@ test("a work item no client asked for is refused by every party (a compromised A
   const nc = await connectNats({
     servers: stack!.natsUrls,
     seedFile: stack!.seedFile("api"),
+    tls: stack!.pki.client("api"),
     name: "evil-api",
     inboxPrefix: API_INBOX,
   });
@@ -221,6 +226,7 @@ test("a work item no client asked for is refused by every party (a compromised A
   const adminNc = await connectNats({
     servers: stack!.natsUrls,
     seedFile: stack!.seedFile("admin"),
+    tls: stack!.pki.client("admin"),
     name: "auditor",
   });
   const results = await jetstream(adminNc).streams.get(RESULT_STREAM);
@@ -239,4 +245,39 @@ test("a work item no client asked for is refused by every party (a compromised A
   }
   await nc.close();
   await adminNc.close();
+});
+
+test("mTLS at the broker: no certificate, or one from another CA, is refused even with a valid NKey", async () => {
+  const seedFile = stack!.seedFile("admin");
+  const good = stack!.pki.client("admin");
+  const nc = await connectNats({ servers: stack!.natsUrls, seedFile, tls: good, name: "tls-ok" });
+  await nc.close();
+  await assert.rejects(
+    connect({
+      servers: stack!.natsUrls,
+      authenticator: nkeyAuthenticator(readSeed(seedFile)),
+      reconnect: false,
+      timeout: 3000,
+    }),
+  );
+  const foreign = createDevPki(mkdtempSync(join(tmpdir(), "custody-foreign-pki-"))).client("admin");
+  await assert.rejects(
+    connectNats({
+      servers: stack!.natsUrls,
+      seedFile,
+      tls: { ...foreign, caFile: good.caFile },
+      name: "tls-foreign",
+      timeoutMs: 3000,
+    }).then((c) => c.close()),
+  );
+  const stranger = createIdentity("stranger", join(stack!.options.dir, "creds", "stranger.nk"));
+  await assert.rejects(
+    connectNats({
+      servers: stack!.natsUrls,
+      seedFile: stranger.seedFile,
+      tls: good,
+      name: "tls-stranger",
+      timeoutMs: 3000,
+    }).then((c) => c.close()),
+  );
 });

@@ -6,11 +6,11 @@
  * @module
  */
 import { ProtocolError, type Reader, type Writer } from "@custody/core";
-import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { bytesToBig, ctEqual, decodeScalar, mod, N, randomScalar, scalarToBytes } from "./group.js";
+import { ctEqual, decodeScalar, mod, N, randomScalar, scalarToBytes } from "./group.js";
 import { H, HS } from "./hash.js";
 import { bit } from "./ot/base-ot.js";
+import { sha256Hex } from "./sha256.js";
 import { COL_BYTES, type KosMsg, kosReceive, kosSend } from "./ot/kos.js";
 import { OT_WIDTH, XI } from "./params.js";
 
@@ -44,18 +44,18 @@ export function gadget(pairId: Uint8Array): readonly bigint[] {
 /**
  * Random-OT output hash `HS32(ot/ext/rand; τ_AB, j, c, col)`: SHA-256 over a 64-byte block
  * `H(ot/ext/rand; τ_AB) ‖ 0^32`, then `u32(j) ‖ u8(c) ‖ col`, reduced mod n (bias ≈ 2^-128).
+ * Thousands of these per pair and session: node's native one-shot SHA-256 with a hex digest
+ * parsed by `BigInt` is about 3x as fast as the pure-JS hasher plus byte conversion (same output).
  */
 function randomizer(tauAB: Uint8Array): (j: number, c: number, col: Uint8Array) => bigint {
-  const prefix = new Uint8Array(64);
-  prefix.set(H("ot/ext/rand", [tauAB]));
-  const base = sha256.create().update(prefix);
-  const buf = new Uint8Array(5 + COL_BYTES);
+  const buf = new Uint8Array(64 + 5 + COL_BYTES);
+  buf.set(H("ot/ext/rand", [tauAB]));
   const dv = new DataView(buf.buffer);
   return (j, c, col) => {
-    dv.setUint32(0, j);
-    buf[4] = c;
-    buf.set(col, 5);
-    return bytesToBig(base.clone().update(buf).digest()) % N;
+    dv.setUint32(64, j);
+    buf[68] = c;
+    buf.set(col, 69);
+    return BigInt(`0x${sha256Hex(buf)}`) % N;
   };
 }
 

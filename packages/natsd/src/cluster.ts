@@ -67,6 +67,8 @@ export class NatsCluster {
               ? {}
               : {
                   cluster: {
+                    // Routes use the client port's TLS block (mTLS between nodes too).
+                    ...(options.config?.tls ? { tls: options.config.tls } : {}),
                     name: options.name ?? "custody",
                     listen: `127.0.0.1:${node.routePort}`,
                     routes: nodes

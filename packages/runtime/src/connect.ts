@@ -18,6 +18,8 @@ export interface ConnectOptions {
   readonly inboxPrefix?: string;
   /** TLS client certificate and CA (mTLS), when the server requires it. */
   readonly tls?: { readonly caFile: string; readonly certFile: string; readonly keyFile: string };
+  /** How long the first connection attempt may take. Default 20 s. */
+  readonly timeoutMs?: number;
 }
 
 /** Connects with the identity's NKey. */
@@ -32,6 +34,7 @@ export async function connectNats(options: ConnectOptions): Promise<NatsConnecti
     reconnectTimeWait: 500,
     pingInterval: 10_000,
     maxPingOut: 3,
+    timeout: options.timeoutMs ?? 20_000,
     ...(options.tls ? { tls: { ...options.tls } } : {}),
   });
 }

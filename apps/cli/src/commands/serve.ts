@@ -14,6 +14,13 @@ const int = (v: string) => {
   return n;
 };
 
+/** mTLS client settings when all three files are given. */
+function tlsOf(o: { tlsCa?: string; tlsCert?: string; tlsKey?: string }) {
+  if (!o.tlsCa && !o.tlsCert && !o.tlsKey) return undefined;
+  if (!o.tlsCa || !o.tlsCert || !o.tlsKey) throw new Error("--tls-ca, --tls-cert and --tls-key go together");
+  return { caFile: o.tlsCa, certFile: o.tlsCert, keyFile: o.tlsKey };
+}
+
 function onSignals(stop: () => Promise<void>) {
   let stopping = false;
   const handler = () => {
@@ -64,6 +71,9 @@ export function registerServeCommands(program: Command): void {
     .option("--host <host>", "listen address", "127.0.0.1")
     .option("--port <port>", "listen port (0: any free port)", "8080")
     .option("--print-url", "print CUSTODY_API_URL=<url> once listening")
+    .option("--tls-ca <file>", "CA of the broker's mTLS")
+    .option("--tls-cert <file>", "client certificate for mTLS")
+    .option("--tls-key <file>", "client certificate key for mTLS")
     .action(
       async (o: {
         nats: string;
@@ -72,6 +82,9 @@ export function registerServeCommands(program: Command): void {
         host: string;
         port: string;
         printUrl?: boolean;
+        tlsCa?: string;
+        tlsCert?: string;
+        tlsKey?: string;
       }) => {
         const api = await startApi({
           servers: o.nats.split(","),
@@ -79,6 +92,7 @@ export function registerServeCommands(program: Command): void {
           host: o.host,
           port: int(o.port),
           authorities: readAuthorities(o.authority),
+          tls: tlsOf(o),
         });
         onSignals(() => api.stop());
         if (o.printUrl) console.log(`CUSTODY_API_URL=${api.url}`);
@@ -97,6 +111,9 @@ export function registerServeCommands(program: Command): void {
     .requiredOption("--directory <file>", "the party directory (every party's identity public key)")
     .requiredOption("--authority <file>", "public keys of trusted credential authorities (one per line)")
     .option("--slots <n>", "concurrent sessions", "4")
+    .option("--tls-ca <file>", "CA of the broker's mTLS")
+    .option("--tls-cert <file>", "client certificate for mTLS")
+    .option("--tls-key <file>", "client certificate key for mTLS")
     .option("--heartbeat-ms <ms>", "heartbeat interval", "2000")
     .option("--round-timeout-ms <ms>", "session round timeout", "30000")
     .option("--join-timeout-ms <ms>", "session join timeout", "20000")
@@ -111,6 +128,9 @@ export function registerServeCommands(program: Command): void {
         identity: string;
         directory: string;
         authority: string;
+        tlsCa?: string;
+        tlsCert?: string;
+        tlsKey?: string;
         slots: string;
         heartbeatMs: string;
         roundTimeoutMs: string;
@@ -126,6 +146,7 @@ export function registerServeCommands(program: Command): void {
           identityFile: o.identity,
           directoryFile: o.directory,
           authorities: readAuthorities(o.authority),
+          tls: tlsOf(o),
           slots: int(o.slots),
           heartbeatMs: int(o.heartbeatMs),
           roundTimeoutMs: int(o.roundTimeoutMs),

@@ -10,9 +10,10 @@
  * @module
  */
 import { frame, ProtocolError, type Reader, type Writer } from "@custody/core";
-import { sha256, sha512 } from "@noble/hashes/sha2.js";
+import { sha512 } from "@noble/hashes/sha2.js";
 import { randomBytes } from "@noble/hashes/utils.js";
 import { CHECK_BLOCKS, KAPPA, ROW_BYTES, tag, XI } from "../params.js";
+import { sha256Native } from "../sha256.js";
 import { bit } from "./base-ot.js";
 import { type Gf128, gfAddBytes, gfEqual, gfMulAcc, gfTable } from "./gf128.js";
 
@@ -29,14 +30,19 @@ export const KOS_MSG_BYTES = KAPPA * ROW_BYTES + 16 + KAPPA * 16;
 /** Bytes of one transposed column (κ bits). */
 export const COL_BYTES = KAPPA / 8;
 
-/** `PRG(key, τ, i)`: 80 bytes, SHA-256 in counter mode over `key ‖ τ ‖ u32(i) ‖ u8(ctr)`. */
+/**
+ * `PRG(key, τ, i)`: 80 bytes, SHA-256 in counter mode over `key ‖ τ ‖ u32(i) ‖ u8(ctr)`
+ * (node's native SHA-256: same output as the pure-JS hasher, much cheaper per call).
+ */
 function prgInto(key: Uint8Array, tau: Uint8Array, i: number, out: Uint8Array, off: number): void {
-  const base = sha256.create().update(key).update(tau);
-  const suffix = new Uint8Array(5);
-  new DataView(suffix.buffer).setUint32(0, i);
+  const buf = new Uint8Array(key.length + tau.length + 5);
+  buf.set(key);
+  buf.set(tau, key.length);
+  const o = key.length + tau.length;
+  new DataView(buf.buffer).setUint32(o, i);
   for (let ctr = 0; ctr < 3; ctr++) {
-    suffix[4] = ctr;
-    const d = base.clone().update(suffix).digest();
+    buf[o + 4] = ctr;
+    const d = sha256Native(buf);
     const n = Math.min(32, ROW_BYTES - 32 * ctr);
     out.set(d.subarray(0, n), off + 32 * ctr);
   }

@@ -17,7 +17,9 @@ import {
   Writer,
 } from "@custody/core";
 import { opens } from "../commit.js";
+import { randomBytes } from "@noble/hashes/utils.js";
 import {
+  bytesToBig,
   decodePoint,
   decodeScalar,
   mod,
@@ -101,10 +103,18 @@ export class Round2 implements Round<SignatureOutput> {
     );
     const tauAB = H("ote/out", [ctx.sid, j, ctx.self, peer.nonceOut, peer.nonceIn!]);
     const { d1: du, d2: dv } = voleReceiveFinish(peer.bob, tauAB, pairGadget(ctx, j, ctx.self), m.vole, j);
+    // Γ checks `χ·R_j == d^u·G + Γ^u` and `χ·pk_j == d^v·G + Γ^v`, batched with a fresh
+    // 128-bit weight ρ drawn after j's message arrived: χ·(R_j + ρ·pk_j) == (d^u + ρ·d^v)·G +
+    // Γ^u + ρ·Γ^v. If either equation is false the batch fails except with probability 2^-128
+    // (the group has prime order). χ (secret) only meets the constant-time `multiply`; ρ and the
+    // points are public, so `multiplyUnsafe` is fine for them.
     const chi = peer.bob.b;
-    const ok1 = mulSecret(R, chi).equals(mulG(du).add(gu));
-    const ok2 = mulSecret(pk, chi).equals(mulG(dv).add(gv));
-    if (!(ok1 && ok2)) throw new ProtocolError("security", "Γ consistency check failed", [j]);
+    const rho = bytesToBig(randomBytes(16)) | 1n;
+    const lhs = mulSecret(R.add(pk.multiplyUnsafe(rho)), chi);
+    const rhs = mulG(mod(du + rho * dv))
+      .add(gu)
+      .add(gv.multiplyUnsafe(rho));
+    if (!lhs.equals(rhs)) throw new ProtocolError("security", "Γ consistency check failed", [j]);
     this.got.set(j, { R, pk, psi, du, dv });
   }
 

@@ -12,7 +12,9 @@ import { presentOperation } from "../present.js";
 import { Operation, problemResponses } from "../schemas.js";
 
 const DeadLetterQuery = Type.Object(
-  { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: "Most entries to return" })) },
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: "Most entries to return" })),
+  },
   { additionalProperties: false },
 );
 
