@@ -3,7 +3,7 @@
  * track liveness, fold results, serve HTTP.
  * @module
  */
-import { API_INBOX, connectNats, LivenessTracker } from "@custody/runtime";
+import { API_INBOX, AuditLog, connectNats, LivenessTracker } from "@custody/runtime";
 import { jetstream } from "@nats-io/jetstream";
 import { pino } from "pino";
 import { ResultAggregator } from "./domain/aggregator.js";
@@ -48,11 +48,23 @@ export async function startApi(config: ApiConfig): Promise<RunningApi> {
   await aggregator.start();
   const deadLetters = new DeadLetters({ js, repo, aggregator, log: logger });
   await deadLetters.start();
+  const audit = new AuditLog(js, (e) => logger.error({ err: String(e) }, "audit append failed"));
+  aggregator.onTerminal = (op) =>
+    void audit.append({
+      at: new Date().toISOString(),
+      kind: "outcome",
+      action: op.type,
+      keyId: op.keyId,
+      operationId: op.id,
+      result: op.status,
+      reason: op.error?.code,
+    });
   const service = new CustodyService({ nc, js, repo, liveness });
   const app = await buildApp({
     service,
     logger,
     deadLetters,
+    audit,
     auth: { authorities: config.authorities, nonces: { remember: (k) => repo.rememberNonce(k) } },
     ready: () => ({ ok: !nc.isClosed() && !nc.isDraining(), liveParties: liveness.liveParties() }),
   });

@@ -4,6 +4,7 @@
  * @module
  */
 import { Command } from "commander";
+import { registerAuditCommands } from "./commands/audit.js";
 import { registerClientCommands } from "./commands/client.js";
 import { registerServeCommands } from "./commands/serve.js";
 
@@ -13,6 +14,7 @@ const program = new Command()
   .version("0.1.0");
 registerServeCommands(program);
 registerClientCommands(program);
+registerAuditCommands(program);
 program.parseAsync(process.argv).catch((e: unknown) => {
   console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);

@@ -71,6 +71,8 @@ export interface Profile {
   readonly apiUrl: string;
   readonly natsUrls: string[];
   readonly credentials: Record<string, string>;
+  /** mTLS client certificate of the admin NATS identity (for operator commands such as `audit verify`). */
+  readonly adminTls: { readonly caFile: string; readonly certFile: string; readonly keyFile: string };
   /** The admin client of the default tenant (its NKey seed file and its credential file). */
   readonly client: { readonly seedFile: string; readonly credentialFile: string };
   readonly parties: number;
@@ -213,6 +215,7 @@ export class Stack {
         ].map((n) => [n, seedPath(dir, n)]),
       ),
       client: adminClientFiles(dir),
+      adminTls: pki.client("admin"),
       parties,
       workers,
     };

@@ -4,6 +4,7 @@
  * compromised API would publish) is refused by every party.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,6 +13,8 @@ import { after, before, test } from "node:test";
 import { createAuthority, createClientKey, issueCredential, signRequest } from "@custody/credentials";
 import { createDevPki } from "@custody/natsd";
 import {
+  AUDIT_STREAM,
+  auditSubject,
   ClientRequestSchema,
   create,
   fromBinary,
@@ -23,11 +26,11 @@ import {
   WorkItemSchema,
   WorkResultSchema,
 } from "@custody/proto";
-import { API_INBOX, connectNats, createIdentity, readSeed } from "@custody/runtime";
+import { API_INBOX, type AuditRecord, connectNats, createIdentity, readSeed } from "@custody/runtime";
 import { CustodyClient } from "@custody/sdk";
 import { jetstream } from "@nats-io/jetstream";
 import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
-import { issueClient, type LoadedClient, type Stack } from "../src/index.js";
+import { CLI_MAIN, issueClient, type LoadedClient, type Stack } from "../src/index.js";
 import { startTestStack, stopTestStack, verifyEd25519 } from "./helpers.js";
 
 let stack: Stack | undefined;
@@ -280,4 +283,68 @@ test("mTLS at the broker: no certificate, or one from another CA, is refused eve
       timeoutMs: 3000,
     }).then((c) => c.close()),
   );
+});
+
+test("the audit trail records requests and outcomes in a hash chain, and `custody audit verify` finds a forged link", async () => {
+  const verifyCli = () => {
+    const r = spawnSync(
+      process.execPath,
+      [CLI_MAIN, "audit", "verify", "--json", "--profile", join(stack!.options.dir, "profile.json")],
+      {
+        encoding: "utf8",
+      },
+    );
+    return {
+      status: r.status,
+      out: JSON.parse(r.stdout) as { entries: number; brokenAt?: number; reason?: string },
+    };
+  };
+  const nc = await connectNats({
+    servers: stack!.natsUrls,
+    seedFile: stack!.seedFile("admin"),
+    tls: stack!.pki.client("admin"),
+    name: "auditor",
+  });
+  const js = jetstream(nc);
+  const stream = await js.streams.get(AUDIT_STREAM);
+  await new Promise((r) => setTimeout(r, 500));
+  const entries: AuditRecord[] = [];
+  const info = await stream.info();
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+    const m = await stream.getMessage({ seq });
+    entries.push(JSON.parse(new TextDecoder().decode(m!.data)) as AuditRecord);
+  }
+  assert.ok(
+    entries.some((e) => e.entry.kind === "http" && e.entry.result === "401"),
+    `refused requests are recorded: ${JSON.stringify(entries.slice(0, 3))} ${entries.length}`,
+  );
+  assert.ok(
+    entries.some(
+      (e) =>
+        e.entry.kind === "http" && e.entry.action === "POST /v1/keys/:id/sign" && e.entry.result === "202",
+    ),
+  );
+  assert.ok(
+    entries.some(
+      (e) => e.entry.kind === "outcome" && e.entry.action === "sign" && e.entry.result === "succeeded",
+    ),
+  );
+  assert.ok(entries.some((e) => e.entry.kind === "outcome" && e.entry.action === "dkg"));
+  assert.ok(!JSON.stringify(entries).includes(stack!.admin.seed), "no secrets in the trail");
+  const ok = verifyCli();
+  assert.equal(ok.status, 0);
+  assert.equal(ok.out.brokenAt, undefined);
+  assert.ok(ok.out.entries >= entries.length);
+
+  // Someone with broker rights appends a forged entry: the chain breaks exactly there.
+  const forged = {
+    prev: "f".repeat(64),
+    hash: "e".repeat(64),
+    entry: { at: new Date().toISOString(), kind: "http", action: "GET /v1/keys", result: "200" },
+  };
+  const ack = await js.publish(auditSubject, new TextEncoder().encode(JSON.stringify(forged)));
+  const broken = verifyCli();
+  assert.equal(broken.status, 1);
+  assert.equal(broken.out.brokenAt, ack.seq);
+  await nc.close();
 });

@@ -10,9 +10,9 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 import { ctEqual, decodeScalar, mod, N, randomScalar, scalarToBytes } from "./group.js";
 import { H, HS } from "./hash.js";
 import { bit } from "./ot/base-ot.js";
-import { sha256Hex } from "./sha256.js";
 import { COL_BYTES, type KosMsg, kosReceive, kosSend } from "./ot/kos.js";
 import { OT_WIDTH, XI } from "./params.js";
+import { sha256Hex } from "./sha256.js";
 
 /** Alice's round-2 VOLE message: ã (ξ × 3 scalars), η and μ. */
 export interface VoleMsg {

@@ -2,90 +2,36 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { inspect } from "node:util";
 import { ProtocolError } from "@custody/core";
-import { sha256 } from "@noble/hashes/sha2.js";
-import { bytesToHex, randomBytes, utf8ToBytes } from "@noble/hashes/utils.js";
-import { G, mod } from "../src/group.js";
+import { randomBytes, utf8ToBytes } from "@noble/hashes/utils.js";
 import { decodeShare, type EcdsaShare, ecdsaScheme, encodeShare } from "../src/index.js";
-import { lagrangeAtZero } from "../src/poly.js";
-import { mustKeygen, refresh, sign } from "./run.js";
-import { childKey, verifyIndependently } from "./verify.js";
+import { checkAndSign, refreshAndSign } from "./flows.js";
+import { mustKeygen } from "./run.js";
 
-/** Every t-subset (here: a few) interpolates to the same public key. */
-function checkInterpolation(shares: Map<number, EcdsaShare>, subsets: number[][]) {
-  const pk = bytesToHex(shares.get(1)!.publicKey);
-  for (const S of subsets) {
-    const sk = mod(S.reduce((acc, i) => acc + lagrangeAtZero(i, S) * shares.get(i)!.secret, 0n));
-    assert.equal(bytesToHex(G.multiply(sk).toBytes(true)), pk);
-  }
-}
+// Fast suite: (2,2) full flow and (2,3) DKG + signing. The (2,3) refresh and the (3,5) flow are
+// in protocol.slow.test.ts (`npm run test:slow`).
+let two: Map<number, EcdsaShare> | undefined;
+const twoOfTwo = () => {
+  two ??= mustKeygen(2, 2);
+  return two;
+};
 
-function signAndVerify(shares: Map<number, EcdsaShare>, signers: number[], path?: number[]) {
-  const message = utf8ToBytes(`pay ${bytesToHex(randomBytes(8))}`);
-  const run = sign(shares, signers, sha256(message), path);
-  assert.equal(run.errors.size, 0, String([...run.errors.values()]));
-  const share = shares.get(signers[0]!)!;
-  const expectedKey = path ? childKey(share.publicKey, share.chainCode, path) : share.publicKey;
-  const sigs = [...run.results.values()];
-  assert.equal(sigs.length, signers.length);
-  for (const s of sigs) assert.deepEqual(s.signature, sigs[0]!.signature);
-  verifyIndependently(sigs[0]!, message, expectedKey);
-}
+test("2-of-2: DKG → sign → refresh → sign (with and without derivation)", () => {
+  const shares = twoOfTwo();
+  checkAndSign(shares, [[1, 2]]);
+  refreshAndSign(shares, [[1, 2]]);
+});
 
-for (const [t, n, subsets] of [
-  [2, 2, [[1, 2]]],
-  [
-    2,
-    3,
-    [
-      [1, 2],
-      [1, 3],
-      [2, 3],
-      [1, 2, 3],
-    ],
-  ],
-] as [number, number, number[][]][]) {
-  test(`${t}-of-${n}: DKG → sign → refresh → sign (with and without derivation)`, () => {
-    const shares = mustKeygen(t, n);
-    const pk = shares.get(1)!.publicKey;
-    for (const s of shares.values()) {
-      assert.deepEqual(s.publicKey, pk);
-      assert.deepEqual(s.chainCode, shares.get(1)!.chainCode);
-      assert.deepEqual(s.transcript, shares.get(1)!.transcript);
-    }
-    checkInterpolation(shares, subsets);
-    for (const S of subsets) signAndVerify(shares, S);
-    signAndVerify(shares, subsets[0]!, [0, 7, 2147483647]);
-    // Round trip through the storage encoding.
-    const restored = new Map([...shares].map(([p, s]) => [p, decodeShare(encodeShare(s))]));
-    signAndVerify(restored, subsets[subsets.length - 1]!);
-    const r = refresh(shares);
-    assert.equal(r.errors.size, 0, String([...r.errors.values()]));
-    const fresh = r.results;
-    for (const [p, s] of fresh) {
-      assert.deepEqual(s.publicKey, pk);
-      assert.deepEqual(s.chainCode, shares.get(p)!.chainCode);
-      assert.notEqual(s.secret, shares.get(p)!.secret);
-      assert.notDeepEqual(
-        s.pairs.get(p === 1 ? 2 : 1)!.delta,
-        shares.get(p)!.pairs.get(p === 1 ? 2 : 1)!.delta,
-      );
-      assert.equal(s.epoch, 1);
-    }
-    checkInterpolation(fresh, subsets);
-    signAndVerify(fresh, subsets[0]!);
-    signAndVerify(fresh, subsets[0]!, [1, 2]);
-    // Old and new shares cannot be mixed.
-    const mixed = new Map([
-      [subsets[0]![0]!, shares.get(subsets[0]![0]!)!],
-      [subsets[0]![1]!, fresh.get(subsets[0]![1]!)!],
-    ]);
-    const bad = sign(mixed, subsets[0]!, sha256(utf8ToBytes("x")));
-    assert.equal(bad.results.size, 0);
-  });
-}
+test("2-of-3: DKG → sign with every subset (with and without derivation, restored shares)", () => {
+  checkAndSign(mustKeygen(2, 3), [
+    [1, 2],
+    [1, 3],
+    [2, 3],
+    [1, 2, 3],
+  ]);
+});
 
 test("share never prints secrets; strict decoding", () => {
-  const shares = mustKeygen(2, 2);
+  const shares = twoOfTwo();
   const s = shares.get(1)!;
   const secretHex = s.secret.toString(16);
   for (const text of [JSON.stringify(s), inspect(s), String(inspect({ nested: s }))]) {

@@ -28,6 +28,10 @@ export const OPERATIONS_BUCKET = "custody_ops";
 export const KEYS_BUCKET = "custody_keys";
 /** KV bucket mapping Idempotency-Key headers to operation ids. */
 export const IDEMPOTENCY_BUCKET = "custody_idem";
+/** Stream of the hash-chained audit trail (append-only: deny delete and purge). */
+export const AUDIT_STREAM = "CUSTODY_AUDIT";
+/** Subject of audit entries. */
+export const auditSubject = "custody.audit";
 /** KV bucket of request nonces already used (replay protection of signed API requests). */
 export const NONCE_BUCKET = "custody_nonces";
 

@@ -13,6 +13,8 @@ export {
   partyInbox,
   workerPermissions,
 } from "./access.js";
+export type { AuditEntry, AuditRecord, AuditVerification } from "./audit.js";
+export { AuditLog, chainHash, verifyAuditChain } from "./audit.js";
 export type { ConnectOptions } from "./connect.js";
 export { connectNats } from "./connect.js";
 export type { TransportErrorCode } from "./errors.js";
@@ -42,5 +44,6 @@ export type { JoinInfo, RunSessionOptions, SessionOutcome } from "./session-tran
 export { deriveSessionId, MAX_ENVELOPE_BYTES, runSession } from "./session-transport.js";
 export type { ThreadSessionFactory } from "./thread-host.js";
 export { serveSessionThread, threadHost } from "./thread-host.js";
+export { transientNatsError } from "./transient.js";
 export type { Logger, WorkContext, WorkHandler, WorkLoopOptions } from "./work-loop.js";
 export { PermanentFailure, WorkLoop } from "./work-loop.js";

@@ -6,7 +6,9 @@
 import {
   ADVISORY_CONSUMER,
   ADVISORY_STREAM,
+  AUDIT_STREAM,
   advisorySubjects,
+  auditSubject,
   IDEMPOTENCY_BUCKET,
   KEYS_BUCKET,
   NONCE_BUCKET,
@@ -101,6 +103,17 @@ export async function provision(nc: NatsConnection, options: ProvisionOptions): 
     max_age: nanos(30 * 24 * 3600_000),
     max_bytes: 64 * 1024 ** 2,
     discard: DiscardPolicy.Old,
+  });
+  await ensureStream(jsm, {
+    name: AUDIT_STREAM,
+    subjects: [auditSubject],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    num_replicas: replicas,
+    discard: DiscardPolicy.New,
+    allow_direct: true,
+    deny_delete: true,
+    deny_purge: true,
   });
   const consumers = [
     ...options.parties.map((p) => ({ stream: REQUEST_STREAM, name: partyConsumer(p) })),

@@ -38,6 +38,9 @@ export class ResultAggregator {
   private stopped = false;
   private loop: Promise<void> | undefined;
 
+  /** Called once when an operation reaches its terminal state (e.g. to append it to the audit trail). */
+  onTerminal?: (op: OperationRecord) => void;
+
   constructor(
     private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
@@ -213,17 +216,20 @@ export class ResultAggregator {
     outcome: Pick<OperationRecord, "status"> & Partial<OperationRecord>,
     report?: { party: string; report: string },
   ): Promise<void> {
-    const done = await this.repo.updateOperation(op.id, (cur) =>
-      cur.status !== "pending"
+    let transitioned = false;
+    const done = await this.repo.updateOperation(op.id, (cur) => {
+      transitioned = cur.status === "pending";
+      return !transitioned
         ? undefined
         : {
             ...cur,
             ...outcome,
             reports: report ? { ...cur.reports, [report.party]: report.report } : cur.reports,
             updatedAt: now(),
-          },
-    );
+          };
+    });
     if (!done || done.status === "pending") return;
+    if (transitioned) this.onTerminal?.(done);
     if (done.status === "failed") {
       if (done.type === "dkg")
         await this.repo.updateKey(done.keyId, (k) =>

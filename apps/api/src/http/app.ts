@@ -3,6 +3,8 @@
  * that renders every failure as RFC 9457 problem+json.
  * @module
  */
+
+import { type AuditLog, transientNatsError } from "@custody/runtime";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
@@ -19,6 +21,12 @@ import { keyRoutes } from "./routes/keys.js";
 import { operationRoutes } from "./routes/operations.js";
 
 declare module "fastify" {
+  interface FastifyRequest {
+    /** Problem code of a failed request, for the audit trail. */
+    auditReason?: string;
+    /** Operation a request created, for the audit trail. */
+    auditOperationId?: string;
+  }
   interface FastifyInstance {
     /** The use cases. */
     custody: CustodyService;
@@ -44,6 +52,8 @@ export interface AppDeps {
   readonly logger: Logger;
   /** Who may call the API: trusted credential authorities and the nonce store. */
   readonly auth: AuthOptions;
+  /** Where every /v1 request is recorded. */
+  readonly audit?: AuditLog;
   readonly deadLetters: DeadLetterView;
   /** Limits of this instance; default from the environment (see the backpressure plugin). */
   readonly backpressure?: BackpressureOptions;
@@ -69,10 +79,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         (err as FastifyError).statusCode === 404 ? "not-found" : "invalid-request",
         err.message,
       );
-    else {
+    else if (transientNatsError(err)) {
+      req.log.warn({ err: String(err) }, "the store did not answer in time");
+      problem = new Problem("unavailable", "the store did not answer in time; retry later", {}, 2);
+    } else {
       req.log.error({ err }, "unhandled error");
       problem = new Problem("internal", "internal error");
     }
+    req.auditReason = problem.code;
     if (problem.retryAfter !== undefined) reply.header("retry-after", String(problem.retryAfter));
     return reply.code(problem.status).type("application/problem+json").send(problem.body(req.url));
   });
@@ -97,6 +111,25 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...(deps.backpressure ?? backpressureFromEnv(process.env)),
     isPending: (id) => deps.deadLetters.isPending(id),
   });
+  const audit = deps.audit;
+  if (audit) {
+    app.addHook("onResponse", async (req, reply) => {
+      if (!req.url.startsWith("/v1/")) return;
+      const route = req.routeOptions.url ?? req.url.split("?")[0]!;
+      const id = (req.params as { id?: string } | undefined)?.id;
+      const c = req.client;
+      void audit.append({
+        at: new Date().toISOString(),
+        kind: "http",
+        action: `${req.method} ${route}`,
+        actor: c ? { sub: c.sub, name: c.name, role: c.role, tenant: c.tenant } : undefined,
+        keyId: route.startsWith("/v1/keys/") ? id : undefined,
+        operationId: route.startsWith("/v1/operations/") ? id : req.auditOperationId,
+        result: String(reply.statusCode),
+        reason: req.auditReason,
+      });
+    });
+  }
   await app.register(auth, deps.auth);
   await app.register(healthRoutes);
   await app.register(keyRoutes);

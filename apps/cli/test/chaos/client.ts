@@ -82,14 +82,19 @@ export class PatientClient {
     return { accepted: false, code: "gave-up" };
   }
 
-  /** One POST without retries (overload probes); the HTTP status, and the operation when 202. */
-  async once(path: string, body: unknown): Promise<{ status: number; operation?: Operation }> {
+  /**
+   * One POST without retries (overload probes): the operation when accepted, else the problem
+   * code (`network` when there was no answer).
+   */
+  async once(path: string, body: unknown): Promise<Submitted> {
     try {
       const res = await this.request("POST", path, body, {}, 40_000);
-      const json = (await res.json()) as Operation;
-      return { status: res.status, operation: res.status === 202 ? json : undefined };
+      const json = (await res.json()) as unknown;
+      return res.status === 202
+        ? { accepted: true, operation: json as Operation }
+        : { accepted: false, code: problemCode(json) || `http-${res.status}` };
     } catch {
-      return { status: 0 };
+      return { accepted: false, code: "network" };
     }
   }
 

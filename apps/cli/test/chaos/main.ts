@@ -53,7 +53,7 @@ async function main(): Promise<number> {
   try {
     const client = new PatientClient(() => stack.apiUrl, stack.admin);
     const keys = await createKeys(client);
-    const load = new Load({ client, keys, users: USERS, thinkMs: 100 });
+    const load = new Load({ client, keys, users: USERS, thinkMs: 100, followMs: 2000 });
     const ctx: ChaosContext = { stack, admin, client, load, keys };
     const run = async (s: Parameters<typeof runScenario>[1]) => {
       const row = await runScenario(ctx, s, 150_000);

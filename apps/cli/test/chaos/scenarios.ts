@@ -126,7 +126,7 @@ async function burst(c: ChaosContext, ledger: Ledger, rate: number, ms: number):
     peak.api = Math.max(peak.api, rssMiB(apiPid));
     peak.nats = Math.max(peak.nats, natsRss());
   }, 250);
-  const statuses = new Map<number, number>();
+  const answers = new Map<string, number>();
   const sent: Promise<void>[] = [];
   const end = Date.now() + ms;
   for (let next = Date.now(); next < end; next += 1000 / rate) {
@@ -135,17 +135,17 @@ async function burst(c: ChaosContext, ledger: Ledger, rate: number, ms: number):
     const message = randomBytes(32).toString("hex");
     sent.push(
       c.client.once(`/v1/keys/${key.id}/sign`, { message }).then((r) => {
-        statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
-        if (r.operation)
+        const answer = r.accepted ? "accepted" : r.code;
+        answers.set(answer, (answers.get(answer) ?? 0) + 1);
+        if (r.accepted)
           ledger.accepted.set(r.operation.id, { id: r.operation.id, type: "sign", keyId: key.id, message });
-        else if (r.status === 429) ledger.refuse("rate-limited");
-        else ledger.refuse(`http-${r.status}`);
+        else ledger.refuse(r.code);
       }),
     );
   }
   await Promise.all(sent);
   clearInterval(sampler);
-  const answered = [...statuses].map(([s, n]) => `${n}×${s}`).join(", ");
+  const answered = [...answers].map(([a, n]) => `${a} ${n}`).join(", ");
   return (
     `${sent.length} requests at ${rate}/s (${answered}); ` +
     `RSS API ${before.api}→${peak.api} MiB, nats ${before.nats}→${peak.nats} MiB`

@@ -16,8 +16,8 @@ import {
   type Step,
   Writer,
 } from "@custody/core";
-import { opens } from "../commit.js";
 import { randomBytes } from "@noble/hashes/utils.js";
+import { opens } from "../commit.js";
 import {
   bytesToBig,
   decodePoint,

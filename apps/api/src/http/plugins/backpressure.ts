@@ -4,7 +4,7 @@
  *
  * - Pending bound: the instance tracks the operations it accepted (202) until the operations
  *   index no longer sees them pending. With `maxPending` of them still pending, a request that
- *   creates work (DKG, sign, refresh) is refused before anything is written.
+ *   creates work (DKG, sign, refresh) is refused.
  * - In-flight bound: at most `maxInFlight` requests are handled at once (a publish riding out a
  *   leader election holds its request for up to 30 s); more are refused at once. Health probes
  *   are exempt.
@@ -19,7 +19,7 @@ import { Problem } from "../../problems.js";
 
 /** Limits of one API instance. */
 export interface BackpressureOptions {
-  /** Accepted operations that may be pending at once. Default 128. */
+  /** Accepted operations that may be pending at once. Default 64. */
   readonly maxPending?: number;
   /** Requests handled at once. Default 256. */
   readonly maxInFlight?: number;
@@ -75,22 +75,22 @@ class AcceptedOperations {
 }
 
 const plugin: FastifyPluginAsync<BackpressurePluginOptions> = async (app, o) => {
-  const maxPending = o.maxPending ?? 128;
+  const maxPending = o.maxPending ?? 64;
   const maxInFlight = o.maxInFlight ?? 256;
   const retryAfter = o.retryAfterSeconds ?? 1;
   const accepted = new AcceptedOperations();
   let inFlight = 0;
 
+  // Both checks run first thing, before authentication, body parsing or any read or write, so a
+  // refusal costs next to nothing however many arrive.
   app.addHook("onRequest", async (req, reply) => {
-    if (EXEMPT_ROUTES.has(req.routeOptions.url ?? "")) return;
+    const route = req.routeOptions.url ?? "";
+    if (EXEMPT_ROUTES.has(route)) return;
     inFlight++;
     reply.raw.once("close", () => inFlight--);
     if (inFlight > maxInFlight)
       throw new Problem("rate-limited", "too many requests in flight; retry later", {}, retryAfter);
-  });
-  app.addHook("preHandler", async (req) => {
-    if (req.method !== "POST" || !WORK_ROUTES.has(req.routeOptions.url ?? "")) return;
-    if (accepted.full(maxPending, o.isPending))
+    if (req.method === "POST" && WORK_ROUTES.has(route) && accepted.full(maxPending, o.isPending))
       throw new Problem(
         "rate-limited",
         `${maxPending} accepted operations are still pending; retry later`,

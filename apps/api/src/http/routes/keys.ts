@@ -25,6 +25,7 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req, reply) => {
       const op = await app.custody.createKey(actorOf(req), req.body, req.headers["idempotency-key"]);
+      req.auditOperationId = op.id;
       return reply.code(202).send(presentOperation(op));
     },
   );
@@ -73,6 +74,7 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         req.body,
         req.headers["idempotency-key"],
       );
+      req.auditOperationId = op.id;
       return reply.code(202).send(presentOperation(op));
     },
   );
@@ -90,6 +92,7 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req, reply) => {
       const op = await app.custody.refresh(actorOf(req), req.params.id, req.headers["idempotency-key"]);
+      req.auditOperationId = op.id;
       return reply.code(202).send(presentOperation(op));
     },
   );

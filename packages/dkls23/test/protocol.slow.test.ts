@@ -1,9 +1,11 @@
+/** Slow protocol flows (run with `npm run test:slow`): (2,3) refresh and the (3,5) flow. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { G, mod } from "../src/group.js";
 import { lagrangeAtZero } from "../src/poly.js";
+import { checkAndSign, refreshAndSign } from "./flows.js";
 import { mustKeygen, refresh, sign } from "./run.js";
 import { childKey, verifyIndependently } from "./verify.js";
 
@@ -36,4 +38,16 @@ test("3-of-5: DKG → sign (several subsets, derived) → refresh → sign", () 
   }
   check(r.results, [3, 4, 5]);
   check(r.results, [1, 3, 5], [44, 0]);
+});
+
+test("2-of-3: DKG → sign → refresh → sign (with and without derivation)", () => {
+  const subsets = [
+    [1, 2],
+    [1, 3],
+    [2, 3],
+    [1, 2, 3],
+  ];
+  const shares = mustKeygen(2, 3);
+  checkAndSign(shares, subsets);
+  refreshAndSign(shares, subsets);
 });

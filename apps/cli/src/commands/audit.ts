@@ -1,0 +1,45 @@
+/**
+ * `custody audit verify`: reads the audit stream as the admin NATS identity and checks every link
+ * of the hash chain; reports the first broken link and exits 1 when there is one.
+ * @module
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { connectNats, verifyAuditChain } from "@custody/runtime";
+import { jetstream } from "@nats-io/jetstream";
+import type { Command } from "commander";
+import type { Profile } from "../stack.js";
+import { DEFAULT_PROFILE } from "./client.js";
+
+/** Adds `audit verify` to `program`. */
+export function registerAuditCommands(program: Command): void {
+  const audit = program.command("audit").description("the hash-chained audit trail");
+  audit
+    .command("verify")
+    .description("check every link of the audit chain")
+    .option("--profile <file>", "profile file", DEFAULT_PROFILE)
+    .option("--json", "print one JSON object")
+    .action(async (o: { profile: string; json?: boolean }) => {
+      const file = resolve(o.profile);
+      if (!existsSync(file)) throw new Error(`no profile ${file}: start \`custody dev\` first`);
+      const p = JSON.parse(readFileSync(file, "utf8")) as Profile;
+      const nc = await connectNats({
+        servers: p.natsUrls,
+        seedFile: p.credentials.admin!,
+        tls: p.adminTls,
+        name: "audit-verify",
+      });
+      try {
+        const v = await verifyAuditChain(jetstream(nc));
+        if (o.json) console.log(JSON.stringify(v));
+        else if (v.brokenAt === undefined) console.log(`audit chain intact: ${v.entries} entries`);
+        else
+          console.log(
+            `audit chain BROKEN at entry ${v.brokenAt}: ${v.reason} (${v.entries} entries verified before it)`,
+          );
+        if (v.brokenAt !== undefined) process.exitCode = 1;
+      } finally {
+        await nc.close();
+      }
+    });
+}

@@ -1,0 +1,120 @@
+/**
+ * The audit trail: every API request and every operation outcome, appended to a JetStream stream as
+ * a hash chain. Entry n stores `hash_n = SHA-256(frame("custody/audit/v1", hash_{n-1}, entry_n))`,
+ * so deleting, reordering or editing any entry breaks every later link; the stream also denies
+ * delete and purge. Appends use optimistic concurrency on the stream's last sequence, so several
+ * API instances extend one chain.
+ * @module
+ */
+import { frame } from "@custody/core";
+import { AUDIT_STREAM, auditSubject } from "@custody/proto";
+import { JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
+
+/** What happened, as recorded. Never holds secrets (no messages' key material, no seeds). */
+export interface AuditEntry {
+  /** ISO time. */
+  readonly at: string;
+  /** Who: credential subject, name, role, tenant (absent for unauthenticated requests). */
+  readonly actor?: {
+    readonly sub: string;
+    readonly name: string;
+    readonly role: string;
+    readonly tenant: string;
+  };
+  /** `http` for a request, `outcome` for an operation's end. */
+  readonly kind: "http" | "outcome";
+  /** E.g. `POST /v1/keys/{id}/sign` or `sign`. */
+  readonly action: string;
+  readonly keyId?: string;
+  readonly operationId?: string;
+  /** HTTP status, or `succeeded` / `failed`. */
+  readonly result: string;
+  /** Short machine-readable reason (problem type, failure code). */
+  readonly reason?: string;
+}
+
+/** A stored chain link. */
+export interface AuditRecord {
+  readonly prev: string;
+  readonly hash: string;
+  readonly entry: AuditEntry;
+}
+
+const GENESIS = "0".repeat(64);
+const enc = new TextEncoder();
+
+/** The hash of `entry` chained after `prev`. */
+export function chainHash(prev: string, entry: AuditEntry): string {
+  return bytesToHex(sha256(frame("custody/audit/v1", [prev, JSON.stringify(entry)])));
+}
+
+/** Appends entries to the chain (serialised within this process, CAS across processes). */
+export class AuditLog {
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly onError: (e: unknown) => void = () => {},
+  ) {}
+
+  /** Queues `entry`; resolves once it is stored (rejections go to `onError`). */
+  append(entry: AuditEntry): Promise<void> {
+    this.queue = this.queue.then(() => this.write(entry)).catch((e) => this.onError(e));
+    return this.queue;
+  }
+
+  private async write(entry: AuditEntry): Promise<void> {
+    const stream = await this.js.streams.get(AUDIT_STREAM);
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const last = await stream.getMessage({ last_by_subj: auditSubject }).catch(() => null);
+      const prev = last ? (JSON.parse(new TextDecoder().decode(last.data)) as AuditRecord).hash : GENESIS;
+      const record: AuditRecord = { prev, hash: chainHash(prev, entry), entry };
+      try {
+        await this.js.publish(auditSubject, enc.encode(JSON.stringify(record)), {
+          expect: { lastSequence: last?.seq ?? 0 },
+          timeout: 5000,
+        });
+        return;
+      } catch (e) {
+        if (!(e instanceof JetStreamApiError) || !String(e.message).includes("wrong last sequence")) throw e;
+        await new Promise((r) => setTimeout(r, Math.random() * 20));
+      }
+    }
+    throw new Error("could not append to the audit chain");
+  }
+}
+
+/** Outcome of {@link verifyAuditChain}. */
+export interface AuditVerification {
+  readonly entries: number;
+  /** Sequence of the first entry whose link does not hold, if any. */
+  readonly brokenAt?: number;
+  readonly reason?: string;
+}
+
+/** Reads the whole stream and checks every link, reporting the first broken one. */
+export async function verifyAuditChain(js: JetStreamClient): Promise<AuditVerification> {
+  const stream = await js.streams.get(AUDIT_STREAM);
+  const info = await stream.info();
+  let prev = GENESIS;
+  let count = 0;
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+    const m = await stream.getMessage({ seq }).catch(() => null);
+    if (!m) return { entries: count, brokenAt: seq, reason: "entry missing" };
+    let r: AuditRecord;
+    try {
+      r = JSON.parse(new TextDecoder().decode(m.data)) as AuditRecord;
+    } catch {
+      return { entries: count, brokenAt: seq, reason: "entry is not valid JSON" };
+    }
+    if (r.prev !== prev)
+      return { entries: count, brokenAt: seq, reason: "link to the previous entry does not match" };
+    if (r.hash !== chainHash(prev, r.entry))
+      return { entries: count, brokenAt: seq, reason: "entry hash does not match" };
+    prev = r.hash;
+    count++;
+  }
+  return { entries: count };
+}
