@@ -7,6 +7,7 @@
 /** Stable problem codes; the `type` is `urn:custody:problem:<code>`. */
 export type ProblemCode =
   | "invalid-request"
+  | "uri-too-long"
   | "not-found"
   | "key-not-active"
   | "conflict"
@@ -19,6 +20,7 @@ export type ProblemCode =
 
 const STATUS: Record<ProblemCode, number> = {
   "invalid-request": 400,
+  "uri-too-long": 414,
   unauthorized: 401,
   forbidden: 403,
   "not-found": 404,
@@ -32,6 +34,7 @@ const STATUS: Record<ProblemCode, number> = {
 
 const TITLE: Record<ProblemCode, string> = {
   "invalid-request": "The request is invalid",
+  "uri-too-long": "The request URI is too long",
   unauthorized: "Authentication required",
   forbidden: "Not allowed",
   "not-found": "Not found",

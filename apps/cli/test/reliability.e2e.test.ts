@@ -97,6 +97,20 @@ test("a party killed mid-refresh: the old epoch keeps signing, then refreshes su
     );
 });
 
+test("concurrent refreshes of one key: exactly one runs, the key advances one epoch", async () => {
+  const before = (await api.getKey(keyId)).epoch;
+  const answers = await Promise.all(
+    Array.from({ length: 4 }, () => signed("POST", `/v1/keys/${keyId}/refresh`)),
+  );
+  const accepted = answers.filter((r) => r.status === 202);
+  assert.equal(accepted.length, 1, `one accepted (got ${answers.map((r) => r.status).join(",")})`);
+  for (const r of answers) if (r.status !== 202) assert.equal(r.status, 409);
+  const op = (await accepted[0]!.json()) as Operation;
+  assert.equal((await api.wait(op, 60_000)).status, "succeeded");
+  assert.equal((await api.getKey(keyId)).epoch, before + 1);
+  await signs(before + 1);
+});
+
 test("a redelivered job finds the result its party already published", async () => {
   const op = await signs((await api.getKey(keyId)).epoch);
   const nc = await connectNats({

@@ -6,8 +6,9 @@
  * @module
  */
 import { frame } from "@custody/core";
-import { createOperator, createUser, fromPublic, fromSeed } from "@nats-io/nkeys";
+import { createOperator, createUser, fromSeed } from "@nats-io/nkeys";
 import { AuthError } from "./errors.js";
+import { signWithSeed, verifyWithPublicKey } from "./keys.js";
 
 /** What a credential allows. */
 export type Role = "admin" | "signer" | "auditor";
@@ -37,6 +38,8 @@ const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64url");
 const unb64 = (s: string) => new Uint8Array(Buffer.from(s, "base64url"));
 const ROLES: readonly Role[] = ["admin", "signer", "auditor"];
 const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
+/** Credentials whose authority signature was already checked, mapped to that authority. */
+const verified = new Map<string, string>();
 
 /** Creates a new authority key pair (operator NKey). Returns the seed and public key. */
 export function createAuthority(): { seed: string; publicKey: string } {
@@ -60,7 +63,7 @@ export function issueCredential(authoritySeed: string, claims: Omit<CredentialCl
   const full: CredentialClaims = { v: 1, ...claims };
   checkClaims(full);
   const body = enc.encode(JSON.stringify(full));
-  const sig = fromSeed(enc.encode(authoritySeed.trim())).sign(frame("custody/credential/v1", [body]));
+  const sig = signWithSeed(authoritySeed, frame("custody/credential/v1", [body]));
   return `${b64(body)}.${b64(sig)}`;
 }
 
@@ -100,13 +103,8 @@ export function verifyCredential(
   const body = unb64(parts[0]!);
   const sig = unb64(parts[1]!);
   const signed = frame("custody/credential/v1", [body]);
-  const trusted = authorities.some((a) => {
-    try {
-      return sig.length === 64 && fromPublic(a).verify(signed, sig);
-    } catch {
-      return false;
-    }
-  });
+  const cached = verified.get(token);
+  const trusted = cached !== undefined || authorities.some((a) => verifyWithPublicKey(a, signed, sig));
   if (!trusted) throw new AuthError("bad-credential", "credential is not signed by a trusted authority");
   let claims: CredentialClaims;
   try {
@@ -115,6 +113,11 @@ export function verifyCredential(
     throw new AuthError("malformed", "credential claims are malformed");
   }
   checkClaims(claims);
+  if (cached === undefined) {
+    if (verified.size >= 1000) verified.delete(verified.keys().next().value!);
+    verified.set(token, authorities.find((a) => verifyWithPublicKey(a, signed, sig))!);
+  } else if (!authorities.includes(cached))
+    throw new AuthError("bad-credential", "credential is not signed by a trusted authority");
   if (nowMs / 1000 >= claims.exp) throw new AuthError("expired", "credential expired");
   return claims;
 }

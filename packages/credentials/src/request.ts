@@ -5,12 +5,12 @@
  * @module
  */
 import { frame } from "@custody/core";
-import { fromPublic, fromSeed } from "@nats-io/nkeys";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, randomBytes } from "@noble/hashes/utils.js";
 import type { CredentialClaims } from "./credential.js";
 import { verifyCredential } from "./credential.js";
 import { AuthError } from "./errors.js";
+import { signWithSeed, verifyWithPublicKey } from "./keys.js";
 
 /** Header names (lower case, as Node exposes them). */
 export const AUTH_HEADERS = {
@@ -52,9 +52,7 @@ export function signRequest(
   nowMs = Date.now(),
 ): Record<string, string> {
   const nonce = bytesToHex(randomBytes(16));
-  const sig = fromSeed(new TextEncoder().encode(clientSeed.trim())).sign(
-    requestSigningBytes(method, path, body, nowMs, nonce),
-  );
+  const sig = signWithSeed(clientSeed, requestSigningBytes(method, path, body, nowMs, nonce));
   return {
     [AUTH_HEADERS.credential]: credential,
     [AUTH_HEADERS.timestamp]: String(nowMs),
@@ -112,12 +110,7 @@ export function verifyRequest(
     throw new AuthError("malformed", "bad signature encoding");
   }
   const bytes = requestSigningBytes(req.method, req.path, req.body, req.timestampMs, req.nonce);
-  let ok = false;
-  try {
-    ok = sig.length === 64 && fromPublic(claims.sub).verify(bytes, sig);
-  } catch {
-    ok = false;
-  }
-  if (!ok) throw new AuthError("bad-signature", "request signature does not verify");
+  if (!verifyWithPublicKey(claims.sub, bytes, sig))
+    throw new AuthError("bad-signature", "request signature does not verify");
   return claims;
 }

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { createUser, fromPublic } from "@nats-io/nkeys";
+import { signWithSeed, verifyWithPublicKey } from "../src/keys.js";
 import {
   AuthError,
   allows,
@@ -77,4 +79,14 @@ test("roles: admin everything, signer only granted keys, auditor read only", () 
   assert.ok(!allows(c("signer", ["*"]), { kind: "refresh", keyId: "key_2" }));
   assert.ok(allows(c("auditor"), { kind: "read" }));
   assert.ok(!allows(c("auditor"), { kind: "sign", keyId: "key_1" }));
+});
+
+test("NKey signatures made with noble interoperate with the NKey library both ways", () => {
+  const kp = createUser();
+  const seed = new TextDecoder().decode(kp.getSeed());
+  const msg = new TextEncoder().encode("interop");
+  assert.ok(fromPublic(kp.getPublicKey()).verify(msg, signWithSeed(seed, msg)));
+  assert.ok(verifyWithPublicKey(kp.getPublicKey(), msg, kp.sign(msg)));
+  assert.ok(!verifyWithPublicKey(kp.getPublicKey(), new TextEncoder().encode("other"), kp.sign(msg)));
+  assert.ok(!verifyWithPublicKey("UNOTAKEY", msg, kp.sign(msg)));
 });

@@ -110,6 +110,11 @@ export class DeadLetters {
     return this.index.isPending(id);
   }
 
+  /** Calls `listener` with the id of every operation seen leaving `pending`. */
+  onSettled(listener: (id: string) => void): void {
+    this.index.onSettled(listener);
+  }
+
   /** Fails the operation of a given-up work item unless the party published a result for it. */
   private async settle(a: ConsumerAdvisory): Promise<void> {
     const party = Number(/^party(\d+)$/.exec(a.consumer ?? "")?.[1]);

@@ -26,6 +26,7 @@ export class OperationIndex {
   private loop: Promise<void> | undefined;
   private stopped = false;
   private lastRevision = 0;
+  private readonly settledListeners: ((id: string) => void)[] = [];
 
   constructor(
     private readonly repo: Repository,
@@ -71,6 +72,11 @@ export class OperationIndex {
     if (p) p.enqueued = true;
   }
 
+  /** Calls `listener` with the id of every operation seen leaving (or past) `pending`. */
+  onSettled(listener: (id: string) => void): void {
+    this.settledListeners.push(listener);
+  }
+
   /** True while the operation is known to be pending. */
   isPending(id: string): boolean {
     return this.pendingOps.has(id);
@@ -98,6 +104,7 @@ export class OperationIndex {
       return;
     }
     this.pendingOps.delete(op.id);
+    for (const l of this.settledListeners) l(op.id);
     if (op.status !== "failed") return;
     this.failedOps.delete(op.id);
     this.failedOps.set(op.id, op);

@@ -203,7 +203,18 @@ export class CustodyService {
     const op = this.newOperation(actor, id, "refresh", keyId, key.parties);
     op.targetEpoch = key.epoch + 1;
     await this.d.repo.createOperation(op);
-    await this.d.repo.updateKey(keyId, (k) => ({ ...k, refreshing: id, updatedAt: now() }));
+    // Take the key's refresh slot atomically (compare-and-set): two refreshes from one epoch would
+    // both write epoch e+1, and a partial second one would overwrite an activated share.
+    const slot = await this.d.repo.updateKey(keyId, (k) =>
+      k.epoch === key.epoch && k.refreshing === key.refreshing
+        ? { ...k, refreshing: id, updatedAt: now() }
+        : undefined,
+    );
+    if (slot?.refreshing !== id) {
+      const error = { code: "conflict", message: "another refresh of this key started first", culprits: [] };
+      await this.d.repo.updateOperation(id, (o) => ({ ...o, status: "failed", error, updatedAt: now() }));
+      throw new Problem("conflict", error.message);
+    }
     await this.enqueue(
       op,
       "refresh",

@@ -8,7 +8,8 @@ import { type AuditLog, transientNatsError } from "@custody/runtime";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, {
+  type FastifyReply, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { OperationRecord } from "../domain/records.js";
 import type { CustodyService } from "../domain/service.js";
@@ -43,6 +44,8 @@ export interface DeadLetterView {
   list(tenant: string, limit: number): OperationRecord[];
   /** True while an operation is known to be pending. */
   isPending(id: string): boolean;
+  /** Calls `listener` with the id of every operation seen leaving `pending`. */
+  onSettled(listener: (id: string) => void): void;
 }
 
 /** What the app needs. */
@@ -64,6 +67,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: 256 * 1024,
+    // Router-level failures (bad URL, over-long path parameter) are problems too.
+    frameworkErrors: (err, req, reply) => {
+      const p = (err as FastifyError).statusCode === 414
+        ? new Problem("uri-too-long", "a path parameter is too long")
+        : new Problem("invalid-request", "the request URL is malformed");
+      req.auditReason = p.code;
+      void (reply as unknown as FastifyReply).code(p.status).type("application/problem+json").send(p.body(req.url.slice(0, 200)));
+    },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.decorate("custody", deps.service);
@@ -110,6 +121,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(backpressure, {
     ...(deps.backpressure ?? backpressureFromEnv(process.env)),
     isPending: (id) => deps.deadLetters.isPending(id),
+    onSettled: (listener) => deps.deadLetters.onSettled(listener),
   });
   const audit = deps.audit;
   if (audit) {

@@ -3,7 +3,7 @@
  * `429 rate-limited` with `Retry-After` instead of queueing without bound.
  *
  * - Pending bound: the instance tracks the operations it accepted (202) until the operations
- *   index no longer sees them pending. With `maxPending` of them still pending, a request that
+ *   index sees them leave `pending`. With `maxPending` of them still pending, a request that
  *   creates work (DKG, sign, refresh) is refused.
  * - In-flight bound: at most `maxInFlight` requests are handled at once (a publish riding out a
  *   leader election holds its request for up to 30 s); more are refused at once. Health probes
@@ -31,14 +31,16 @@ export interface BackpressureOptions {
 const WORK_ROUTES = new Set(["/v1/keys", "/v1/keys/:id/sign", "/v1/keys/:id/refresh"]);
 /** Routes never refused (probes must answer under overload). */
 const EXEMPT_ROUTES = new Set(["/healthz", "/readyz"]);
-/** An accepted operation the index does not show yet counts as pending this long (ms). */
-const INDEX_LAG_MS = 2000;
+/** After this long an accepted operation the index does not show pending is forgotten (ms). */
+const SETTLED_UNSEEN_MS = 30_000;
 /** An operation is forgotten after this long even if still pending (ms). */
 const TRACK_AT_MOST_MS = 10 * 60_000;
 
-/** Options of the plugin: the limits and where pending operations are known. */
+/** Options of the plugin: the limits and where the end of operations is learnt. */
 export interface BackpressurePluginOptions extends BackpressureOptions {
-  /** True while an operation is pending (an in-memory lookup: it runs on every work request at the bound). */
+  /** Registers a listener for operations leaving `pending`. */
+  readonly onSettled: (listener: (operationId: string) => void) => void;
+  /** True while an operation is pending (an in-memory lookup; a fallback for missed notices). */
   readonly isPending: (operationId: string) => boolean;
 }
 
@@ -62,13 +64,21 @@ class AcceptedOperations {
     if (!this.accepted.has(id)) this.accepted.set(id, Date.now());
   }
 
-  /** True when `max` accepted operations are still pending (forgetting the finished ones). */
+  settled(id: string): void {
+    this.accepted.delete(id);
+  }
+
+  /**
+   * True when `max` accepted operations are still pending. Operations normally leave through
+   * `settled`; one whose notice was missed (it ended before it was added) is forgotten once the
+   * index has long stopped showing it pending, and any after an upper bound.
+   */
   full(max: number, isPending: (id: string) => boolean): boolean {
     if (this.accepted.size < max) return false;
     const now = Date.now();
     for (const [id, at] of this.accepted) {
       const age = now - at;
-      if (age > TRACK_AT_MOST_MS || (age > INDEX_LAG_MS && !isPending(id))) this.accepted.delete(id);
+      if (age > TRACK_AT_MOST_MS || (age > SETTLED_UNSEEN_MS && !isPending(id))) this.accepted.delete(id);
     }
     return this.accepted.size >= max;
   }
@@ -79,6 +89,7 @@ const plugin: FastifyPluginAsync<BackpressurePluginOptions> = async (app, o) => 
   const maxInFlight = o.maxInFlight ?? 256;
   const retryAfter = o.retryAfterSeconds ?? 1;
   const accepted = new AcceptedOperations();
+  o.onSettled((id) => accepted.settled(id));
   let inFlight = 0;
 
   // Both checks run first thing, before authentication, body parsing or any read or write, so a
