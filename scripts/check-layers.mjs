@@ -19,7 +19,8 @@ const LAYER = {
   "@custody/cli": 4,
 };
 const PURE = new Set(["@custody/core", "@custody/frost", "@custody/dkls23", "@custody/credentials"]);
-const IO = /^(node:)?(fs|net|http|https|child_process|dgram|tls|worker_threads|cluster)(\/|$)|^@nats-io\/(?!nkeys)/;
+const IO =
+  /^(node:)?(fs|net|http|https|child_process|dgram|tls|worker_threads|cluster)(\/|$)|^@nats-io\/(?!nkeys)/;
 
 const problems = [];
 const files = (dir) =>

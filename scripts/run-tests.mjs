@@ -4,7 +4,9 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
-const filters = process.argv.slice(2);
+// `--slow` runs only the slow suites (`*.slow.test.js`), which the normal run leaves out.
+const slow = process.argv.includes("--slow");
+const filters = process.argv.slice(2).filter((a) => a !== "--slow");
 const files = [];
 const walk = (dir) => {
   for (const name of readdirSync(dir)) {
@@ -20,7 +22,10 @@ for (const root of ["packages", "apps"]) {
     if (existsSync(dir)) walk(dir);
   }
 }
-const selected = files.filter((f) => filters.length === 0 || filters.some((s) => f.includes(s))).sort();
+const selected = files
+  .filter((f) => f.endsWith(".slow.test.js") === slow)
+  .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
+  .sort();
 if (selected.length === 0) {
   console.error("no test files found: run `npm run build` first");
   process.exit(1);

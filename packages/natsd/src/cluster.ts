@@ -25,7 +25,7 @@ export interface NatsClusterOptions {
 }
 
 /** Asks the OS for a free loopback TCP port. */
-export async function freePort(): Promise<number> {
+async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once("error", reject);

@@ -4,7 +4,7 @@
  */
 export { findNatsServer, NatsServerNotFoundError } from "./binary.js";
 export type { NatsClusterOptions } from "./cluster.js";
-export { freePort, NatsCluster } from "./cluster.js";
+export { NatsCluster } from "./cluster.js";
 export type { ConfValue } from "./conf.js";
 export { toConf } from "./conf.js";
 export type { CertPair, ClientTls, DevPki } from "./pki.js";

@@ -28,7 +28,7 @@ export { createPartyIdentity, readDirectory, readPartyIdentity, writeDirectory }
 export type { ProvisionOptions } from "./provision.js";
 export { provision, WORK_DEFAULTS } from "./provision.js";
 export type { PublishRetry } from "./publish.js";
-export { publishDurably, retryablePublishError } from "./publish.js";
+export { publishDurably } from "./publish.js";
 export { findResult, publishResult } from "./results.js";
 export {
   envelopeSigningBytes,

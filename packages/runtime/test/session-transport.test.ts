@@ -92,7 +92,13 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const run = (nc: NatsConnection, operationId: string, self: number, parties: number[]) =>
+const run = (
+  nc: NatsConnection,
+  operationId: string,
+  self: number,
+  parties: number[],
+  roundTimeoutMs = 5000,
+) =>
   runSession<number>({
     nc,
     operationId,
@@ -101,7 +107,7 @@ const run = (nc: NatsConnection, operationId: string, self: number, parties: num
     workerId: `w${self}`,
     identity: ids.get(self)!,
     directory,
-    roundTimeoutMs: 5000,
+    roundTimeoutMs,
     joinTimeoutMs: 5000,
     host: () => inProcessHost(self, toy(self, parties, self), 4),
   });
@@ -135,7 +141,7 @@ test("recorded, moved or forged envelopes are refused and the session still comp
   const joinTap = sniffer.subscribe(joinWildcard("op_b"), {
     callback: (_e, m) => {
       const j = fromBinary(JoinSchema, m.data);
-      joins.set(j.party, { nonce: j.nonce, kxPublic: j.kxPublic });
+      if (j.party === 1 || j.party === 2) joins.set(j.party, { nonce: j.nonce, kxPublic: j.kxPublic });
     },
   });
   await sniffer.flush();
@@ -160,6 +166,8 @@ test("recorded, moved or forged envelopes are refused and the session still comp
     await new Promise((r) => setTimeout(r, 50));
   }
   joinTap.unsubscribe();
+  // The peer may have subscribed after our first announcement: announce once more.
+  sniffer.publish(joinSubject("op_b", 3), join3);
   joins.set(3, { nonce, kxPublic: eph.publicKey });
   const sid = deriveSessionId("op_b", joins);
   const cipher = new SessionCipher(
@@ -229,7 +237,7 @@ test("a tampered ciphertext with a valid signature aborts the receiver, blaming 
   const joinTap = sniffer.subscribe(joinWildcard("op_c"), {
     callback: (_e, m) => {
       const j = fromBinary(JoinSchema, m.data);
-      joins.set(j.party, { nonce: j.nonce, kxPublic: j.kxPublic });
+      if (j.party === 1 || j.party === 2) joins.set(j.party, { nonce: j.nonce, kxPublic: j.kxPublic });
     },
   });
   await sniffer.flush();
@@ -254,6 +262,8 @@ test("a tampered ciphertext with a valid signature aborts the receiver, blaming 
     await new Promise((r) => setTimeout(r, 50));
   }
   joinTap.unsubscribe();
+  // The peer may have subscribed after our first announcement: announce once more.
+  sniffer.publish(joinSubject("op_c", 3), join3);
   joins.set(3, { nonce, kxPublic: eph.publicKey });
   const sid = deriveSessionId("op_c", joins);
   const inbox = ackAll(sniffer, bytesToHex(sid));
@@ -283,3 +293,142 @@ test("a tampered ciphertext with a valid signature aborts the receiver, blaming 
   );
   inbox.unsubscribe();
 });
+
+test("thousands of fuzzed envelopes are refused without disturbing the session", async () => {
+  const sniffer = conns[3]!;
+  const joins = new Map<number, JoinInfo>();
+  const joinTap = sniffer.subscribe(joinWildcard("op_fuzz"), {
+    callback: (_e, m) => {
+      try {
+        const j = fromBinary(JoinSchema, m.data);
+        if (j.party === 1 || j.party === 2) joins.set(j.party, { nonce: j.nonce, kxPublic: j.kxPublic });
+      } catch {
+        // our own fuzzed joins
+      }
+    },
+  });
+  await sniffer.flush();
+  const p1 = run(conns[0]!, "op_fuzz", 1, [1, 3], 60_000);
+  const eph = ephemeralKeyPair();
+  const nonce = randomBytes(32);
+  const me = ids.get(3)!;
+  const join3 = create(JoinSchema, {
+    operationId: "op_fuzz",
+    party: 3,
+    nonce,
+    workerId: "harness",
+    kxPublic: eph.publicKey,
+    signature: signAs(me, joinSigningBytes("op_fuzz", 3, nonce, eph.publicKey)),
+  });
+  // Forged joins (bad signature, wrong party, garbage) must be ignored.
+  for (let i = 0; i < 200; i++) {
+    const bad =
+      i % 2 === 0 ? randomBytes(i % 97) : toBinary(JoinSchema, { ...join3, nonce: randomBytes(32) });
+    sniffer.publish(joinSubject("op_fuzz", 3), bad);
+  }
+  while (joins.size < 1) {
+    sniffer.publish(joinSubject("op_fuzz", 3), toBinary(JoinSchema, join3));
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  joinTap.unsubscribe();
+  // The peer may have subscribed after our first announcement: announce once more.
+  sniffer.publish(joinSubject("op_fuzz", 3), toBinary(JoinSchema, join3));
+  joins.set(3, { nonce, kxPublic: eph.publicKey });
+  const sid = deriveSessionId("op_fuzz", joins);
+  const sidHex = bytesToHex(sid);
+  const inbox = ackAll(sniffer, sidHex);
+  const payload = new Writer().u8(3).finish();
+  const genuine = create(EnvelopeSchema, {
+    sessionId: sid,
+    round: 1,
+    from: 3,
+    to: 0,
+    payload,
+    encrypted: false,
+    signature: signAs(me, envelopeSigningBytes(sid, 1, 3, 0, false, payload)),
+  });
+  const bytes = toBinary(EnvelopeSchema, genuine);
+  let seed = 7;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed % n;
+  };
+  let refused = 0;
+  let acceptedDifferent = 0;
+  for (let i = 0; i < 2000; i++) {
+    let data: Uint8Array;
+    if (i % 4 === 0) data = randomBytes(rand(300));
+    else if (i % 4 === 1) {
+      data = Uint8Array.from(bytes);
+      data[rand(data.length)]! ^= 1 << rand(8);
+    } else if (i % 4 === 2) data = bytes.subarray(0, rand(bytes.length));
+    else data = toBinary(EnvelopeSchema, { ...genuine, round: rand(40), payload: randomBytes(rand(64)) });
+    for (;;) {
+      try {
+        const r = await sniffer.request(messageSubject(sidHex, 1, 3), data, { timeout: 1000 });
+        let err = "";
+        try {
+          err = fromBinary(EnvelopeAckSchema, r.data).error;
+        } catch {
+          err = "unreadable ack";
+        }
+        if (err !== "") refused++;
+        else if (!sameEnvelope(data, genuine)) acceptedDifferent++;
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  }
+  // Some bit flips decode to exactly the genuine envelope (protobuf slack): accepting those is
+  // harmless. Everything that differs in any field was refused.
+  assert.equal(acceptedDifferent, 0);
+  assert.ok(refused > 1900, `refused ${refused} of 2000`);
+  for (;;) {
+    try {
+      const g = await sniffer.request(messageSubject(sidHex, 1, 3), bytes, { timeout: 1000 });
+      assert.equal(fromBinary(EnvelopeAckSchema, g.data).error, "");
+      const ct = SessionCipherFor(eph.secretKey, joins, sid).seal(1, 1, new Writer().u8(0).finish());
+      const p2p = create(EnvelopeSchema, {
+        sessionId: sid,
+        round: 1,
+        from: 3,
+        to: 1,
+        payload: ct,
+        encrypted: true,
+        signature: signAs(me, envelopeSigningBytes(sid, 1, 3, 1, true, ct)),
+      });
+      const q = await sniffer.request(messageSubject(sidHex, 1, 3), toBinary(EnvelopeSchema, p2p), {
+        timeout: 1000,
+      });
+      assert.equal(fromBinary(EnvelopeAckSchema, q.data).error, "");
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  assert.equal((await p1).result, 4);
+  inbox.unsubscribe();
+});
+
+function sameEnvelope(data: Uint8Array, genuine: ReturnType<typeof create<typeof EnvelopeSchema>>): boolean {
+  try {
+    const e = fromBinary(EnvelopeSchema, data);
+    const eq = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
+    return (
+      eq(e.sessionId, genuine.sessionId) &&
+      e.round === genuine.round &&
+      e.from === genuine.from &&
+      e.to === genuine.to &&
+      e.encrypted === genuine.encrypted &&
+      eq(e.payload, genuine.payload) &&
+      eq(e.signature, genuine.signature)
+    );
+  } catch {
+    return false;
+  }
+}
+
+function SessionCipherFor(secret: Uint8Array, joins: Map<number, JoinInfo>, sid: Uint8Array) {
+  return new SessionCipher(3, secret, new Map([[1, joins.get(1)!.kxPublic]]), sid);
+}

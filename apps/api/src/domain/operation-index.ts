@@ -16,7 +16,7 @@ export interface PendingOperation {
 }
 
 /** Failed operations kept in memory at most (the oldest are forgotten first). */
-export const MAX_FAILED_KEPT = 10_000;
+const MAX_FAILED_KEPT = 10_000;
 
 /** Follows every operation record. */
 export class OperationIndex {

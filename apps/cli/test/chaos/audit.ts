@@ -30,7 +30,7 @@ export interface Audit {
 }
 
 /** Verifies a signature of `key` over the hex message. */
-export function verifies(key: Pick<PoolKey, "scheme" | "publicKey">, messageHex: string, signature: string) {
+function verifies(key: Pick<PoolKey, "scheme" | "publicKey">, messageHex: string, signature: string) {
   const m = Buffer.from(messageHex, "hex");
   return key.scheme === "ed25519"
     ? verifyEd25519(key.publicKey, m, signature)

@@ -53,12 +53,13 @@ export class PatientClient {
 
   /**
    * POSTs a work request until it is accepted (202) or refused for a reason retrying cannot fix
-   * (the problem code). Gives up after `retryForMs` with `gave-up`.
+   * (the problem code). Gives up after `retryForMs` with `gave-up (<last answer>)`.
    */
   async submit(path: string, body: unknown, retryForMs = 60_000): Promise<Submitted> {
     const key = `chaos-${randomBytes(12).toString("hex")}`;
     const deadline = Date.now() + retryForMs;
     let conflicts = 0;
+    let last = "network";
     for (let attempt = 0; Date.now() < deadline; attempt++) {
       let res: Response;
       let json: unknown;
@@ -66,11 +67,13 @@ export class PatientClient {
         res = await this.request("POST", path, body, { "idempotency-key": key }, 40_000);
         json = await res.json();
       } catch {
+        last = "network";
         await sleep(Math.min(200 * 2 ** attempt, 2000));
         continue;
       }
       if (res.status === 202) return { accepted: true, operation: json as Operation };
       const code = problemCode(json);
+      last = code || `http-${res.status}`;
       const retryable =
         res.status === 429 ||
         (res.status >= 500 && code !== "no-quorum") ||
@@ -79,7 +82,7 @@ export class PatientClient {
       const after = Number(res.headers.get("retry-after"));
       await sleep(after > 0 ? Math.min(after * 1000, 5000) : Math.min(200 * 2 ** attempt, 2000));
     }
-    return { accepted: false, code: "gave-up" };
+    return { accepted: false, code: `gave-up (${last})` };
   }
 
   /**

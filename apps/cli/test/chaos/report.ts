@@ -94,6 +94,25 @@ load, follows every accepted request to its end and audits:
 - **keys usable**: keys that signed, and verified, after the scenario (all of them must).
 
 ${table(rows)}
+Typed outcomes that are expected under these faults:
+
+- \`retries-exhausted\` (failed): a DKG or refresh in which one party finished its session and
+  published its result while another party's session was cut (its broker connection dropped): the
+  other party cannot rerun alone, so after 5 deliveries the operation fails; the key keeps its
+  active epoch and a later refresh succeeds (every key still signs).
+- \`share-not-found\` (failed): a signing request queued before the key's last two refreshes
+  completed and delayed by the fault; the epoch it named was retired (each party keeps the active
+  epoch and the one before it).
+- \`not-enqueued\` (failed): the API accepted the operation record but its work item never
+  reached the queue; the sweep fails it after 60 s.
+- \`conflict\` (refused): a second refresh of a key while one runs, or an Idempotency-Key whose first
+  attempt died with the API before the operation was written.
+- \`no-quorum\` (refused): DKG or refresh while a party is down; \`rate-limited\` and
+  \`unavailable\` (refused): backpressure, answered with Retry-After.
+
+Recovery after a leader loss is the slowest election among the assets a request touches (request
+and result streams, consumers, KV buckets; 2.9.10 elects after 4–9 s) plus a client timeout.
+
 ## Notes per scenario
 
 ${details(rows)}
