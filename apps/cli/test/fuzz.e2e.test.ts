@@ -35,7 +35,22 @@ function rng(seed: number) {
 
 function value(r: () => number, depth = 0): unknown {
   const pick = Math.floor(r() * (depth > 2 ? 7 : 9));
-  const strs = ["", "ed25519", "ecdsa-secp256k1", "bip340", "m/0", "m/0'", "zz", "00", "ab".repeat(40), "\u0000", "💥", "m/4294967296", "-1", "1e309"];
+  const strs = [
+    "",
+    "ed25519",
+    "ecdsa-secp256k1",
+    "bip340",
+    "m/0",
+    "m/0'",
+    "zz",
+    "00",
+    "ab".repeat(40),
+    "\u0000",
+    "💥",
+    "m/4294967296",
+    "-1",
+    "1e309",
+  ];
   switch (pick) {
     case 0:
       return null;
@@ -54,7 +69,17 @@ function value(r: () => number, depth = 0): unknown {
     case 7:
       return Array.from({ length: Math.floor(r() * 4) }, () => value(r, depth + 1));
     default: {
-      const keys = ["scheme", "threshold", "parties", "label", "message", "path", "__proto__", "constructor", "extra"];
+      const keys = [
+        "scheme",
+        "threshold",
+        "parties",
+        "label",
+        "message",
+        "path",
+        "__proto__",
+        "constructor",
+        "extra",
+      ];
       const o: Record<string, unknown> = {};
       for (const k of keys) if (r() < 0.4) o[k] = value(r, depth + 1);
       return o;
@@ -79,11 +104,22 @@ function isValidCreate(b: unknown): boolean {
 function isValidSign(b: unknown): boolean {
   if (!b || typeof b !== "object" || Array.isArray(b)) return false;
   const o = b as Record<string, unknown>;
-  return typeof o.message === "string" && /^([0-9a-fA-F]{2})*$/.test(o.message) && o.path === undefined && Object.keys(o).length === 1;
+  return (
+    typeof o.message === "string" &&
+    /^([0-9a-fA-F]{2})*$/.test(o.message) &&
+    o.path === undefined &&
+    Object.keys(o).length === 1
+  );
 }
 
 async function send(method: string, path: string, text: string | undefined) {
-  const headers = signRequest(stack!.admin.seed, stack!.admin.credential, method, path, new TextEncoder().encode(text ?? ""));
+  const headers = signRequest(
+    stack!.admin.seed,
+    stack!.admin.credential,
+    method,
+    path,
+    new TextEncoder().encode(text ?? ""),
+  );
   const res = await fetch(`${stack!.apiUrl}${path}`, {
     method,
     headers: { ...(text !== undefined ? { "content-type": "application/json" } : {}), ...headers },
@@ -97,7 +133,7 @@ test("thousands of generated request bodies get typed 4xx problems, never a 5xx"
   const before = (await api.listKeys()).length;
   const r = rng(20261127);
   const statuses = new Map<number, number>();
-  const raw = ["{", "[]", "null", "1", '"s"', "{\"scheme\":", "\u0000", "{}".repeat(1000)];
+  const raw = ["{", "[]", "null", "1", '"s"', '{"scheme":', "\u0000", "{}".repeat(1000)];
   let cases = 0;
   for (let i = 0; i < 2400; i++) {
     const target = i % 3;
@@ -110,13 +146,23 @@ test("thousands of generated request bodies get typed 4xx problems, never a 5xx"
         ? "/v1/keys"
         : target === 1
           ? `/v1/keys/${keyId}/sign`
-          : [`/v1/keys/${encodeURIComponent(JSON.stringify(value(r)) ?? "u")}`, `/v1/operations/${encodeURIComponent(JSON.stringify(value(r)) ?? "u")}?wait=${encodeURIComponent(JSON.stringify(value(r)) ?? "")}`][i % 2]!;
+          : [
+              `/v1/keys/${encodeURIComponent(JSON.stringify(value(r)) ?? "u")}`,
+              `/v1/operations/${encodeURIComponent(JSON.stringify(value(r)) ?? "u")}?wait=${encodeURIComponent(JSON.stringify(value(r)) ?? "")}`,
+            ][i % 2]!;
     const method = target === 2 ? "GET" : "POST";
     const res = await send(method, path, method === "GET" ? undefined : text);
     cases++;
     statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-    assert.ok(res.status >= 400 && res.status < 500, `case ${i}: ${method} ${path} ${text?.slice(0, 80)} -> ${res.status} ${res.body.slice(0, 200)}`);
-    assert.match(res.type, /^application\/problem\+json/, `case ${i}: ${method} ${path} -> ${res.status} ${res.type} ${res.body.slice(0, 200)}`);
+    assert.ok(
+      res.status >= 400 && res.status < 500,
+      `case ${i}: ${method} ${path} ${text?.slice(0, 80)} -> ${res.status} ${res.body.slice(0, 200)}`,
+    );
+    assert.match(
+      res.type,
+      /^application\/problem\+json/,
+      `case ${i}: ${method} ${path} -> ${res.status} ${res.type} ${res.body.slice(0, 200)}`,
+    );
     const p = JSON.parse(res.body) as { type: string; status: number };
     assert.match(p.type, /^urn:custody:problem:[a-z-]+$/);
     assert.equal(p.status, res.status);

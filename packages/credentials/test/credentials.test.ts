@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createUser, fromPublic } from "@nats-io/nkeys";
-import { signWithSeed, verifyWithPublicKey } from "../src/keys.js";
 import {
   AuthError,
   allows,
@@ -13,6 +12,7 @@ import {
   verifyCredential,
   verifyRequest,
 } from "../src/index.js";
+import { signWithSeed, verifyWithPublicKey } from "../src/keys.js";
 
 const authority = createAuthority();
 const client = createClientKey();

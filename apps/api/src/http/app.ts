@@ -9,7 +9,11 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, {
-  type FastifyReply, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+} from "fastify";
 import type { Logger } from "pino";
 import type { OperationRecord } from "../domain/records.js";
 import type { CustodyService } from "../domain/service.js";
@@ -69,11 +73,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: 256 * 1024,
     // Router-level failures (bad URL, over-long path parameter) are problems too.
     frameworkErrors: (err, req, reply) => {
-      const p = (err as FastifyError).statusCode === 414
-        ? new Problem("uri-too-long", "a path parameter is too long")
-        : new Problem("invalid-request", "the request URL is malformed");
+      const p =
+        (err as FastifyError).statusCode === 414
+          ? new Problem("uri-too-long", "a path parameter is too long")
+          : new Problem("invalid-request", "the request URL is malformed");
       req.auditReason = p.code;
-      void (reply as unknown as FastifyReply).code(p.status).type("application/problem+json").send(p.body(req.url.slice(0, 200)));
+      void (reply as unknown as FastifyReply)
+        .code(p.status)
+        .type("application/problem+json")
+        .send(p.body(req.url.slice(0, 200)));
     },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
