@@ -9,6 +9,7 @@ import { Stack } from "@custody/cli";
 import { runLocal } from "@custody/core";
 import { bip340Scheme, ed25519Scheme } from "@custody/frost";
 import { CustodyClient } from "@custody/sdk";
+import { benchDkls23 } from "../packages/dkls23/dist/test/bench.js";
 
 const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 40);
 const CONCURRENT = Number(process.env.BENCH_CONCURRENT ?? 16);
@@ -63,7 +64,7 @@ function inProcess(scheme) {
 async function endToEnd(api, scheme) {
   const created = await api.wait(
     await api.createKey({ scheme: scheme.name, threshold: 2, parties: 3 }),
-    60_000,
+    300_000,
   );
   if (created.status !== "succeeded") throw new Error(`DKG failed: ${JSON.stringify(created.error)}`);
   const keyId = created.keyId;
@@ -116,6 +117,20 @@ try {
       },
     };
   }
+  // Threshold ECDSA: in-process DKG, sign and refresh (2-of-3; 3-of-5 too with BENCH_FULL=1), beside
+  // single-key noble ECDSA measured in the same run, then end to end through the stack.
+  const dkls = await benchDkls23({
+    signRuns: Number(process.env.BENCH_DKLS_SIGNS ?? 10),
+    configs: process.env.BENCH_FULL
+      ? [
+          [2, 3],
+          [3, 5],
+        ]
+      : [[2, 3]],
+    refresh: true,
+  });
+  const e2e = await endToEnd(api, { name: "ecdsa-secp256k1" });
+  results.schemes["ecdsa-secp256k1"] = { inProcess: dkls, endToEnd: e2e };
 } finally {
   await stack.stop();
   rmSync(dir, { recursive: true, force: true });
@@ -131,9 +146,26 @@ console.log(
 console.log(
   "scheme    in-process sign p50   e2e sign p50 / p95      e2e/in-process   throughput (in flight)   bytes/party",
 );
-for (const [name, r] of Object.entries(results.schemes)) {
+for (const [name, r] of Object.entries(results.schemes).filter(([n]) => n !== "ecdsa-secp256k1")) {
   console.log(
     `${name.padEnd(9)} ${`${round(r.inProcess.signMs.p50)} ms`.padEnd(21)} ${`${round(r.endToEnd.latencyMs.p50, 1)} / ${round(r.endToEnd.latencyMs.p95, 1)} ms`.padEnd(23)} ${`${round(r.ratios.e2eP50OverInProcessP50, 1)}x`.padEnd(16)} ${`${round(r.endToEnd.throughput.opsPerSecond, 1)} ops/s (${r.endToEnd.throughput.inFlight})`.padEnd(24)} ${r.inProcess.bytesSentPerParty}`,
   );
 }
+const ecdsa = results.schemes["ecdsa-secp256k1"];
+console.log(
+  "\nThreshold ECDSA (DKLs23), in process, all parties on one thread (CPU ms, busiest party in brackets):",
+);
+const fmt = (t) =>
+  t ? `${round(t.cpuMs, 0)} (${round(t.maxPartyCpuMs, 0)}) ms, ${t.bytesPerParty} B/party` : "-";
+for (const r of ecdsa.inProcess.results) {
+  console.log(`  ${r.t}-of-${r.n}: DKG ${fmt(r.dkg)}; sign ${fmt(r.sign)}; refresh ${fmt(r.refresh)}`);
+}
+const nobleMs = ecdsa.inProcess.nobleSingleKeySignMs;
+const sign23 = ecdsa.inProcess.results[0].sign.cpuMs;
+console.log(
+  `  single-key noble ECDSA sign, same run: ${nobleMs} ms (2-of-3 threshold sign costs ${round(sign23 / nobleMs, 0)}x)`,
+);
+console.log(
+  `  end to end 2-of-3: p50 ${round(ecdsa.endToEnd.latencyMs.p50, 1)} ms, p95 ${round(ecdsa.endToEnd.latencyMs.p95, 1)} ms, ${round(ecdsa.endToEnd.throughput.opsPerSecond, 1)} ops/s with ${ecdsa.endToEnd.throughput.inFlight} in flight`,
+);
 console.log(`\nsaved ${file}`);
