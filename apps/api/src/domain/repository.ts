@@ -127,14 +127,27 @@ export class Repository {
    * Claims an idempotency key for `operationId`. Returns the operation id that owns the key:
    * `operationId` when the claim succeeded, the earlier one otherwise.
    */
-  async claimIdempotencyKey(key: string, operationId: string): Promise<string> {
+  async claimIdempotencyKey(key: string, operationId: string, staleAfterMs = 10_000): Promise<string> {
+    const value = new TextEncoder().encode(operationId);
     try {
-      await this.idem.create(key, new TextEncoder().encode(operationId));
+      await this.idem.create(key, value);
       return operationId;
     } catch (e) {
       const existing = await this.idem.get(key);
-      if (existing && existing.operation === "PUT") return new TextDecoder().decode(existing.value);
-      throw e;
+      if (existing?.operation !== "PUT") throw e;
+      const owner = new TextDecoder().decode(existing.value);
+      // A claim whose request died before writing its operation (no 202 was given) is taken over,
+      // with compare-and-set, once it is old enough that the first request cannot still be writing.
+      if (Date.now() - existing.created.getTime() > staleAfterMs && !(await this.getOperation(owner))) {
+        try {
+          await this.idem.update(key, value, existing.revision);
+          return operationId;
+        } catch {
+          const now = await this.idem.get(key);
+          if (now?.operation === "PUT") return new TextDecoder().decode(now.value);
+        }
+      }
+      return owner;
     }
   }
 

@@ -1,0 +1,57 @@
+/** The API repository against a real nats-server: idempotency claims, including dead ones. */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { NatsServer } from "@custody/natsd";
+import { provision } from "@custody/runtime";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { Repository } from "../src/domain/repository.js";
+
+let server: NatsServer;
+let nc: NatsConnection;
+let dir: string;
+let repo: Repository;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "custody-repo-"));
+  server = await NatsServer.start({ dir });
+  nc = await connect({ servers: server.url });
+  await provision(nc, { parties: [1] });
+  repo = await Repository.open(nc);
+});
+after(async () => {
+  await nc.close();
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("an Idempotency-Key belongs to its first live claim; a dead claim is taken over once stale", async () => {
+  assert.equal(await repo.claimIdempotencyKey("k1", "op_a"), "op_a");
+  assert.equal(await repo.claimIdempotencyKey("k1", "op_b"), "op_a", "a fresh claim is kept");
+  // op_a never wrote its operation record: once stale, the next request takes the key over.
+  assert.equal(await repo.claimIdempotencyKey("k1", "op_c", 0), "op_c");
+  await repo.createOperation({
+    id: "op_c",
+    type: "sign",
+    status: "pending",
+    keyId: "key_x",
+    tenant: "t",
+    participants: [1, 2],
+    reports: {},
+    createdAt: new Date().toISOString(),
+    updatedAt: new Date().toISOString(),
+  });
+  assert.equal(
+    await repo.claimIdempotencyKey("k1", "op_d", 0),
+    "op_c",
+    "a claim with an operation is never taken over",
+  );
+});
+
+test("nonces are accepted once", async () => {
+  assert.equal(await repo.rememberNonce("n1"), true);
+  assert.equal(await repo.rememberNonce("n1"), false);
+  assert.equal(await repo.rememberNonce("n2"), true);
+});
