@@ -68,6 +68,59 @@ function ackAll(nc: NatsConnection, sidHex: string) {
   });
 }
 
+/** What the harness knows after joining a session as party 3. */
+interface HarnessJoin {
+  readonly sid: Uint8Array;
+  readonly sidHex: string;
+  readonly joins: Map<number, JoinInfo>;
+  readonly eph: { secretKey: Uint8Array; publicKey: Uint8Array };
+  readonly join: ReturnType<typeof create<typeof JoinSchema>>;
+}
+
+/**
+ * Plays party 3 in the join barrier of `operationId` (the sessions of `peers` must be started):
+ * announces a signed join until every peer's join was seen (peers re-announce every 250 ms), then
+ * once more, and derives the session id exactly as the peers do. `noise` runs before announcing.
+ */
+async function joinAsParty3(
+  operationId: string,
+  peers: number[],
+  noise?: (join: HarnessJoin["join"]) => void,
+): Promise<HarnessJoin> {
+  const sniffer = conns[3]!;
+  const joins = new Map<number, JoinInfo>();
+  const tap = sniffer.subscribe(joinWildcard(operationId), {
+    callback: (_e, m) => {
+      try {
+        const j = fromBinary(JoinSchema, m.data);
+        if (peers.includes(j.party)) joins.set(j.party, { nonce: j.nonce, kxPublic: j.kxPublic });
+      } catch {
+        // noise
+      }
+    },
+  });
+  const eph = ephemeralKeyPair();
+  const nonce = randomBytes(32);
+  const join = create(JoinSchema, {
+    operationId,
+    party: 3,
+    nonce,
+    workerId: "harness",
+    kxPublic: eph.publicKey,
+    signature: signAs(ids.get(3)!, joinSigningBytes(operationId, 3, nonce, eph.publicKey)),
+  });
+  noise?.(join);
+  while (joins.size < peers.length) {
+    sniffer.publish(joinSubject(operationId, 3), toBinary(JoinSchema, join));
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  tap.unsubscribe();
+  sniffer.publish(joinSubject(operationId, 3), toBinary(JoinSchema, join));
+  joins.set(3, { nonce, kxPublic: eph.publicKey });
+  const sid = deriveSessionId(operationId, joins);
+  return { sid, sidHex: bytesToHex(sid), joins, eph, join };
+}
+
 let server: NatsServer;
 let dir: string;
 const conns: NatsConnection[] = [];
@@ -137,46 +190,16 @@ test("recorded, moved or forged envelopes are refused and the session still comp
   assert.equal(old.encrypted, true, "point-to-point payloads travel encrypted");
 
   // Session B among 1, 2 and 3, where the test plays party 3 by hand.
-  const joins = new Map<number, JoinInfo>();
-  const joinTap = sniffer.subscribe(joinWildcard("op_b"), {
-    callback: (_e, m) => {
-      const j = fromBinary(JoinSchema, m.data);
-      if (j.party === 1 || j.party === 2) joins.set(j.party, { nonce: j.nonce, kxPublic: j.kxPublic });
-    },
-  });
-  await sniffer.flush();
   const p1 = run(conns[0]!, "op_b", 1, [1, 2, 3]);
   const p2 = run(conns[1]!, "op_b", 2, [1, 2, 3]);
-  const eph = ephemeralKeyPair();
-  const nonce = randomBytes(32);
+  const { sid, sidHex, joins, eph } = await joinAsParty3("op_b", [1, 2]);
   const me = ids.get(3)!;
-  const join3 = toBinary(
-    JoinSchema,
-    create(JoinSchema, {
-      operationId: "op_b",
-      party: 3,
-      nonce,
-      workerId: "harness",
-      kxPublic: eph.publicKey,
-      signature: signAs(me, joinSigningBytes("op_b", 3, nonce, eph.publicKey)),
-    }),
-  );
-  while (joins.size < 2) {
-    sniffer.publish(joinSubject("op_b", 3), join3);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  joinTap.unsubscribe();
-  // The peer may have subscribed after our first announcement: announce once more.
-  sniffer.publish(joinSubject("op_b", 3), join3);
-  joins.set(3, { nonce, kxPublic: eph.publicKey });
-  const sid = deriveSessionId("op_b", joins);
   const cipher = new SessionCipher(
     3,
     eph.secretKey,
     new Map([1, 2].map((p) => [p, joins.get(p)!.kxPublic])),
     sid,
   );
-  const sidHex = bytesToHex(sid);
   const inbox = ackAll(sniffer, sidHex);
 
   const ask = async (subject: string, env: ReturnType<typeof fromBinary<typeof EnvelopeSchema>>) => {
@@ -233,39 +256,10 @@ test("recorded, moved or forged envelopes are refused and the session still comp
 
 test("a tampered ciphertext with a valid signature aborts the receiver, blaming the sender", async () => {
   const sniffer = conns[3]!;
-  const joins = new Map<number, JoinInfo>();
-  const joinTap = sniffer.subscribe(joinWildcard("op_c"), {
-    callback: (_e, m) => {
-      const j = fromBinary(JoinSchema, m.data);
-      if (j.party === 1 || j.party === 2) joins.set(j.party, { nonce: j.nonce, kxPublic: j.kxPublic });
-    },
-  });
-  await sniffer.flush();
   const p1 = run(conns[0]!, "op_c", 1, [1, 3]);
   p1.catch(() => {});
-  const eph = ephemeralKeyPair();
-  const nonce = randomBytes(32);
+  const { sid } = await joinAsParty3("op_c", [1]);
   const me = ids.get(3)!;
-  const join3 = toBinary(
-    JoinSchema,
-    create(JoinSchema, {
-      operationId: "op_c",
-      party: 3,
-      nonce,
-      workerId: "harness",
-      kxPublic: eph.publicKey,
-      signature: signAs(me, joinSigningBytes("op_c", 3, nonce, eph.publicKey)),
-    }),
-  );
-  while (joins.size < 1) {
-    sniffer.publish(joinSubject("op_c", 3), join3);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  joinTap.unsubscribe();
-  // The peer may have subscribed after our first announcement: announce once more.
-  sniffer.publish(joinSubject("op_c", 3), join3);
-  joins.set(3, { nonce, kxPublic: eph.publicKey });
-  const sid = deriveSessionId("op_c", joins);
   const inbox = ackAll(sniffer, bytesToHex(sid));
   const garbage = randomBytes(17);
   const env = create(EnvelopeSchema, {
@@ -296,46 +290,16 @@ test("a tampered ciphertext with a valid signature aborts the receiver, blaming 
 
 test("thousands of fuzzed envelopes are refused without disturbing the session", async () => {
   const sniffer = conns[3]!;
-  const joins = new Map<number, JoinInfo>();
-  const joinTap = sniffer.subscribe(joinWildcard("op_fuzz"), {
-    callback: (_e, m) => {
-      try {
-        const j = fromBinary(JoinSchema, m.data);
-        if (j.party === 1 || j.party === 2) joins.set(j.party, { nonce: j.nonce, kxPublic: j.kxPublic });
-      } catch {
-        // our own fuzzed joins
-      }
-    },
-  });
-  await sniffer.flush();
   const p1 = run(conns[0]!, "op_fuzz", 1, [1, 3], 60_000);
-  const eph = ephemeralKeyPair();
-  const nonce = randomBytes(32);
-  const me = ids.get(3)!;
-  const join3 = create(JoinSchema, {
-    operationId: "op_fuzz",
-    party: 3,
-    nonce,
-    workerId: "harness",
-    kxPublic: eph.publicKey,
-    signature: signAs(me, joinSigningBytes("op_fuzz", 3, nonce, eph.publicKey)),
-  });
   // Forged joins (bad signature, wrong party, garbage) must be ignored.
-  for (let i = 0; i < 200; i++) {
-    const bad =
-      i % 2 === 0 ? randomBytes(i % 97) : toBinary(JoinSchema, { ...join3, nonce: randomBytes(32) });
-    sniffer.publish(joinSubject("op_fuzz", 3), bad);
-  }
-  while (joins.size < 1) {
-    sniffer.publish(joinSubject("op_fuzz", 3), toBinary(JoinSchema, join3));
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  joinTap.unsubscribe();
-  // The peer may have subscribed after our first announcement: announce once more.
-  sniffer.publish(joinSubject("op_fuzz", 3), toBinary(JoinSchema, join3));
-  joins.set(3, { nonce, kxPublic: eph.publicKey });
-  const sid = deriveSessionId("op_fuzz", joins);
-  const sidHex = bytesToHex(sid);
+  const { sid, sidHex, joins, eph } = await joinAsParty3("op_fuzz", [1], (join3) => {
+    for (let i = 0; i < 200; i++) {
+      const bad =
+        i % 2 === 0 ? randomBytes(i % 97) : toBinary(JoinSchema, { ...join3, nonce: randomBytes(32) });
+      sniffer.publish(joinSubject("op_fuzz", 3), bad);
+    }
+  });
+  const me = ids.get(3)!;
   const inbox = ackAll(sniffer, sidHex);
   const payload = new Writer().u8(3).finish();
   const genuine = create(EnvelopeSchema, {
