@@ -7,6 +7,7 @@ import { Command } from "commander";
 import { registerAuditCommands } from "./commands/audit.js";
 import { registerClientCommands } from "./commands/client.js";
 import { registerServeCommands } from "./commands/serve.js";
+import { registerTenantCommands } from "./commands/tenants.js";
 
 const program = new Command()
   .name("custody")
@@ -15,6 +16,7 @@ const program = new Command()
 registerServeCommands(program);
 registerClientCommands(program);
 registerAuditCommands(program);
+registerTenantCommands(program);
 program.parseAsync(process.argv).catch((e: unknown) => {
   console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);

@@ -348,3 +348,27 @@ test("the audit trail records requests and outcomes in a hash chain, and `custod
   assert.equal(broken.out.brokenAt, ack.seq);
   await nc.close();
 });
+
+test("`custody tenants create` issues a tenant admin whose requests see only that tenant", () => {
+  const profile = join(stack!.options.dir, "profile.json");
+  const cli = (...args: string[]) => spawnSync(process.execPath, [CLI_MAIN, ...args], { encoding: "utf8" });
+  const created = cli("tenants", "create", "acme", "--profile", profile, "--json");
+  assert.equal(created.status, 0, created.stderr);
+  const t = JSON.parse(created.stdout) as { seedFile: string; credentialFile: string };
+  const list = cli(
+    "keys",
+    "list",
+    "--json",
+    "--profile",
+    profile,
+    "--seed",
+    t.seedFile,
+    "--credential",
+    t.credentialFile,
+  );
+  assert.equal(list.status, 0, list.stderr);
+  assert.deepEqual(JSON.parse(list.stdout), []);
+  const again = cli("tenants", "create", "acme", "--profile", profile);
+  assert.notEqual(again.status, 0, "a tenant is created once");
+  assert.match(again.stderr, /exists/);
+});
