@@ -103,9 +103,14 @@ export function verifyCredential(
   const body = unb64(parts[0]!);
   const sig = unb64(parts[1]!);
   const signed = frame("custody/credential/v1", [body]);
+  // Each credential's signature is checked once per process; later uses only look the signer up.
   const cached = verified.get(token);
-  const trusted = cached !== undefined || authorities.some((a) => verifyWithPublicKey(a, signed, sig));
-  if (!trusted) throw new AuthError("bad-credential", "credential is not signed by a trusted authority");
+  const authority =
+    cached !== undefined && authorities.includes(cached)
+      ? cached
+      : authorities.find((a) => verifyWithPublicKey(a, signed, sig));
+  if (authority === undefined)
+    throw new AuthError("bad-credential", "credential is not signed by a trusted authority");
   let claims: CredentialClaims;
   try {
     claims = JSON.parse(dec.decode(body)) as CredentialClaims;
@@ -113,11 +118,10 @@ export function verifyCredential(
     throw new AuthError("malformed", "credential claims are malformed");
   }
   checkClaims(claims);
-  if (cached === undefined) {
+  if (cached !== authority) {
     if (verified.size >= 1000) verified.delete(verified.keys().next().value!);
-    verified.set(token, authorities.find((a) => verifyWithPublicKey(a, signed, sig))!);
-  } else if (!authorities.includes(cached))
-    throw new AuthError("bad-credential", "credential is not signed by a trusted authority");
+    verified.set(token, authority);
+  }
   if (nowMs / 1000 >= claims.exp) throw new AuthError("expired", "credential expired");
   return claims;
 }
