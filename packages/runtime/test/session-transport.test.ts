@@ -121,6 +121,19 @@ async function joinAsParty3(
   return { sid, sidHex: bytesToHex(sid), joins, eph, join };
 }
 
+/** A round-1 envelope from party 3 (the harness), signed with party 3's identity. */
+function fromParty3(sid: Uint8Array, to: number, payload: Uint8Array, encrypted: boolean) {
+  return create(EnvelopeSchema, {
+    sessionId: sid,
+    round: 1,
+    from: 3,
+    to,
+    payload,
+    encrypted,
+    signature: signAs(ids.get(3)!, envelopeSigningBytes(sid, 1, 3, to, encrypted, payload)),
+  });
+}
+
 let server: NatsServer;
 let dir: string;
 const conns: NatsConnection[] = [];
@@ -193,7 +206,6 @@ test("recorded, moved or forged envelopes are refused and the session still comp
   const p1 = run(conns[0]!, "op_b", 1, [1, 2, 3]);
   const p2 = run(conns[1]!, "op_b", 2, [1, 2, 3]);
   const { sid, sidHex, joins, eph } = await joinAsParty3("op_b", [1, 2]);
-  const me = ids.get(3)!;
   const cipher = new SessionCipher(
     3,
     eph.secretKey,
@@ -221,15 +233,7 @@ test("recorded, moved or forged envelopes are refused and the session still comp
   );
   // A genuine party-3 broadcast, then the same with another round or another sender.
   const payload = new Writer().u8(3).finish();
-  const genuine = create(EnvelopeSchema, {
-    sessionId: sid,
-    round: 1,
-    from: 3,
-    to: 0,
-    payload,
-    encrypted: false,
-    signature: signAs(me, envelopeSigningBytes(sid, 1, 3, 0, false, payload)),
-  });
+  const genuine = fromParty3(sid, 0, payload, false);
   assert.match(await ask(messageSubject(sidHex, 1, 3), { ...genuine, round: 2 }), /signature/);
   assert.match(await ask(messageSubject(sidHex, 1, 2), { ...genuine, from: 2 }), /signature/);
   assert.match(await ask(messageSubject(sidHex, 1, 3), { ...genuine, to: 1 }), /encrypted|signature/);
@@ -237,16 +241,7 @@ test("recorded, moved or forged envelopes are refused and the session still comp
   for (const to of [1, 2]) {
     assert.equal(await ask(messageSubject(sidHex, to, 3), genuine), "");
     const ct = cipher.seal(to, 1, new Writer().u8(0).finish());
-    const p2p = create(EnvelopeSchema, {
-      sessionId: sid,
-      round: 1,
-      from: 3,
-      to,
-      payload: ct,
-      encrypted: true,
-      signature: signAs(me, envelopeSigningBytes(sid, 1, 3, to, true, ct)),
-    });
-    assert.equal(await ask(messageSubject(sidHex, to, 3), p2p), "");
+    assert.equal(await ask(messageSubject(sidHex, to, 3), fromParty3(sid, to, ct, true)), "");
   }
   const [r1, r2] = await Promise.all([p1, p2]);
   inbox.unsubscribe();
@@ -259,18 +254,9 @@ test("a tampered ciphertext with a valid signature aborts the receiver, blaming 
   const p1 = run(conns[0]!, "op_c", 1, [1, 3]);
   p1.catch(() => {});
   const { sid } = await joinAsParty3("op_c", [1]);
-  const me = ids.get(3)!;
   const inbox = ackAll(sniffer, bytesToHex(sid));
   const garbage = randomBytes(17);
-  const env = create(EnvelopeSchema, {
-    sessionId: sid,
-    round: 1,
-    from: 3,
-    to: 1,
-    payload: garbage,
-    encrypted: true,
-    signature: signAs(me, envelopeSigningBytes(sid, 1, 3, 1, true, garbage)),
-  });
+  const env = fromParty3(sid, 1, garbage, true);
   for (;;) {
     try {
       await sniffer.request(messageSubject(bytesToHex(sid), 1, 3), toBinary(EnvelopeSchema, env), {
@@ -299,18 +285,9 @@ test("thousands of fuzzed envelopes are refused without disturbing the session",
       sniffer.publish(joinSubject("op_fuzz", 3), bad);
     }
   });
-  const me = ids.get(3)!;
   const inbox = ackAll(sniffer, sidHex);
   const payload = new Writer().u8(3).finish();
-  const genuine = create(EnvelopeSchema, {
-    sessionId: sid,
-    round: 1,
-    from: 3,
-    to: 0,
-    payload,
-    encrypted: false,
-    signature: signAs(me, envelopeSigningBytes(sid, 1, 3, 0, false, payload)),
-  });
+  const genuine = fromParty3(sid, 0, payload, false);
   const bytes = toBinary(EnvelopeSchema, genuine);
   let seed = 7;
   const rand = (n: number) => {
@@ -353,15 +330,7 @@ test("thousands of fuzzed envelopes are refused without disturbing the session",
       const g = await sniffer.request(messageSubject(sidHex, 1, 3), bytes, { timeout: 1000 });
       assert.equal(fromBinary(EnvelopeAckSchema, g.data).error, "");
       const ct = SessionCipherFor(eph.secretKey, joins, sid).seal(1, 1, new Writer().u8(0).finish());
-      const p2p = create(EnvelopeSchema, {
-        sessionId: sid,
-        round: 1,
-        from: 3,
-        to: 1,
-        payload: ct,
-        encrypted: true,
-        signature: signAs(me, envelopeSigningBytes(sid, 1, 3, 1, true, ct)),
-      });
+      const p2p = fromParty3(sid, 1, ct, true);
       const q = await sniffer.request(messageSubject(sidHex, 1, 3), toBinary(EnvelopeSchema, p2p), {
         timeout: 1000,
       });
