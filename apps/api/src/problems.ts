@@ -16,6 +16,7 @@ export type ProblemCode =
   | "rate-limited"
   | "unauthorized"
   | "forbidden"
+  | "unknown-tenant"
   | "internal";
 
 const STATUS: Record<ProblemCode, number> = {
@@ -23,6 +24,7 @@ const STATUS: Record<ProblemCode, number> = {
   "uri-too-long": 414,
   unauthorized: 401,
   forbidden: 403,
+  "unknown-tenant": 403,
   "not-found": 404,
   conflict: 409,
   "key-not-active": 409,
@@ -37,6 +39,7 @@ const TITLE: Record<ProblemCode, string> = {
   "uri-too-long": "The request URI is too long",
   unauthorized: "Authentication required",
   forbidden: "Not allowed",
+  "unknown-tenant": "The tenant is not served here",
   "not-found": "Not found",
   conflict: "Conflicting request",
   "key-not-active": "The key is not active",

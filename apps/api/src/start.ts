@@ -1,21 +1,27 @@
 /**
- * Composition root of the API process: connect to NATS as the API identity, open the buckets,
- * track liveness, fold results, serve HTTP.
+ * Composition root of the API process: connect to the control account as the API identity (the
+ * tenant registry, heartbeats, nonces, the audit trail), open a plane per tenant, serve HTTP.
  * @module
  */
-import { API_INBOX, AuditLog, connectNats, LivenessTracker } from "@custody/runtime";
+import {
+  API_INBOX,
+  AuditLog,
+  connectNats,
+  LivenessTracker,
+  readCreds,
+  TenantRegistry,
+} from "@custody/runtime";
 import { jetstream } from "@nats-io/jetstream";
 import { pino } from "pino";
-import { ResultAggregator } from "./domain/aggregator.js";
-import { DeadLetters } from "./domain/dead-letters.js";
-import { Repository } from "./domain/repository.js";
-import { CustodyService } from "./domain/service.js";
+import { NonceLedger } from "./domain/nonces.js";
+import { Tenancy } from "./domain/tenancy.js";
 import { buildApp } from "./http/app.js";
 
 /** How to run the API. */
 export interface ApiConfig {
   readonly servers: readonly string[];
-  readonly seedFile: string;
+  /** NATS credentials file of the API identity in the control account. */
+  readonly credsFile: string;
   readonly host?: string;
   /** 0 picks a free port. */
   readonly port?: number;
@@ -33,48 +39,45 @@ export interface RunningApi {
 /** Starts the API and resolves once it listens. */
 export async function startApi(config: ApiConfig): Promise<RunningApi> {
   const logger = pino({ name: "api", level: process.env.LOG_LEVEL ?? "info" });
+  const credentials = readCreds(config.credsFile);
   const nc = await connectNats({
     servers: config.servers,
-    seedFile: config.seedFile,
+    credentials,
     name: "api",
     inboxPrefix: API_INBOX,
     tls: config.tls,
   });
   const js = jetstream(nc, { timeout: 5000 });
-  const repo = await Repository.open(nc);
+  const nonces = await NonceLedger.open(nc);
   const liveness = new LivenessTracker(nc);
   liveness.start();
-  const aggregator = new ResultAggregator(nc, js, repo, logger);
-  await aggregator.start();
-  const deadLetters = new DeadLetters({ js, repo, aggregator, log: logger });
-  await deadLetters.start();
   const audit = new AuditLog(js, (e) => logger.error({ err: String(e) }, "audit append failed"));
-  aggregator.onTerminal = (op) =>
-    void audit.append({
-      at: new Date().toISOString(),
-      kind: "outcome",
-      action: op.type,
-      keyId: op.keyId,
-      operationId: op.id,
-      result: op.status,
-      reason: op.error?.code,
-    });
-  const service = new CustodyService({ nc, js, repo, liveness });
-  const app = await buildApp({
-    service,
-    logger,
-    deadLetters,
+  const tenancy = new Tenancy({
+    servers: config.servers,
+    credentials,
+    tls: config.tls,
+    liveness,
     audit,
-    auth: { authorities: config.authorities, nonces: { remember: (k) => repo.rememberNonce(k) } },
-    ready: () => ({ ok: !nc.isClosed() && !nc.isDraining(), liveParties: liveness.liveParties() }),
+    log: logger,
+  });
+  await tenancy.start(await TenantRegistry.open(nc));
+  const app = await buildApp({
+    service: tenancy,
+    logger,
+    deadLetters: tenancy,
+    audit,
+    auth: { authorities: config.authorities, nonces },
+    ready: () => ({
+      ok: !nc.isClosed() && !nc.isDraining() && tenancy.connected(),
+      liveParties: liveness.liveParties(),
+    }),
   });
   const address = await app.listen({ host: config.host ?? "127.0.0.1", port: config.port ?? 8080 });
   return {
     url: address,
     async stop() {
       await app.close();
-      await aggregator.stop();
-      await deadLetters.stop();
+      await tenancy.stop();
       liveness.stop();
       await nc.drain().catch(() => nc.close());
     },

@@ -1,12 +1,13 @@
-/** The API repository against a real nats-server: idempotency claims, including dead ones. */
+/** The API repository and nonce ledger against a real nats-server: idempotency claims, including dead ones. */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { NatsServer } from "@custody/natsd";
-import { provision } from "@custody/runtime";
+import { provisionControl, provisionTenant } from "@custody/runtime";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { NonceLedger } from "../src/domain/nonces.js";
 import { Repository } from "../src/domain/repository.js";
 
 let server: NatsServer;
@@ -18,7 +19,8 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), "custody-repo-"));
   server = await NatsServer.start({ dir });
   nc = await connect({ servers: server.url });
-  await provision(nc, { parties: [1] });
+  await provisionTenant(nc, { parties: [1] });
+  await provisionControl(nc);
   repo = await Repository.open(nc);
 });
 after(async () => {
@@ -51,7 +53,8 @@ test("an Idempotency-Key belongs to its first live claim; a dead claim is taken 
 });
 
 test("nonces are accepted once", async () => {
-  assert.equal(await repo.rememberNonce("n1"), true);
-  assert.equal(await repo.rememberNonce("n1"), false);
-  assert.equal(await repo.rememberNonce("n2"), true);
+  const nonces = await NonceLedger.open(nc);
+  assert.equal(await nonces.remember("n1"), true);
+  assert.equal(await nonces.remember("n1"), false);
+  assert.equal(await nonces.remember("n2"), true);
 });

@@ -2,30 +2,48 @@
  * The local stack behind `custody dev` and the end-to-end tests: one nats-server with JetStream, or
  * a 3-node JetStream cluster with every stream and bucket replicated three times (own configs and
  * stores), the API and every party's workers, each a separate process with its own NKey identity
- * that is given every server's URL. Identities and key-encryption keys are created once and reused
- * on the next start, so stored keys survive restarts.
+ * that is given every server's URL. The servers run in operator mode: the stack's operator signs the
+ * control account and one account per tenant (the `default` tenant is enrolled at every start);
+ * each process gets a user JWT per account it may use. Identities, operator keys and key-encryption
+ * keys are created once and reused on the next start, so stored keys survive restarts.
  * @module
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  accountJwt,
   type ClientTls,
   createDevPki,
+  DEFAULT_QUOTA,
   type DevPki,
+  loadOrCreateTrust,
   NatsCluster,
   type NatsServer,
+  resolverConfig,
   serverTlsConfig,
+  serverTrustConfig,
+  type TrustRoot,
+  tenantAccountKey,
+  userJwt,
+  writeUserCreds,
 } from "@custody/natsd";
 import {
-  accountsConfig,
   connectNats,
+  controlApiPermissions,
+  controlWorkerPermissions,
   createIdentity,
   createPartyIdentity,
-  provision,
+  type ProvisionOptions,
+  provisionControl,
   publicKeyOf,
+  readCreds,
   readPartyIdentity,
+  readSeed,
+  TenantRegistry,
+  type UserCredentials,
+  writeCreds,
   writeDirectory,
 } from "@custody/runtime";
 import { createKekFile } from "@custody/store";
@@ -36,6 +54,7 @@ import {
   type LoadedClient,
   loadClient,
 } from "./dev-authority.js";
+import { enrolTenant, type ServiceIdentity } from "./operator/tenants.js";
 
 /** Path of the CLI entry point (children run `node main.js api|worker ...`). */
 export const CLI_MAIN = fileURLToPath(new URL("./main.js", import.meta.url));
@@ -70,9 +89,20 @@ export interface StackOptions {
 export interface Profile {
   readonly apiUrl: string;
   readonly natsUrls: string[];
+  /** NATS credentials files of the service identities in the control account. */
   readonly credentials: Record<string, string>;
   /** mTLS client certificate of the admin NATS identity (for operator commands such as `audit verify`). */
   readonly adminTls: { readonly caFile: string; readonly certFile: string; readonly keyFile: string };
+  /** The operator's files: its keys and the system and control admin credentials. */
+  readonly operator: {
+    readonly trustDir: string;
+    readonly systemCreds: string;
+    readonly controlCreds: string;
+  };
+  /** Every service identity (API, workers) that tenants are enrolled for. */
+  readonly identities: ServiceIdentity[];
+  /** How tenant data planes are provisioned. */
+  readonly provision: ProvisionOptions;
   /** The admin client of the default tenant (its NKey seed file and its credential file). */
   readonly client: { readonly seedFile: string; readonly credentialFile: string };
   readonly parties: number;
@@ -88,6 +118,16 @@ export interface StackProcess {
 
 const credsDir = (dir: string) => join(dir, "creds");
 const seedPath = (dir: string, name: string) => join(credsDir(dir), `${name}.nk`);
+const credsPath = (dir: string, name: string) => join(credsDir(dir), `${name}.creds`);
+const trustDir = (dir: string) => join(dir, "trust");
+const operatorFiles = (dir: string) => ({
+  trustDir: trustDir(dir),
+  systemCreds: join(trustDir(dir), "system-admin.creds"),
+  controlCreds: join(trustDir(dir), "control-admin.creds"),
+});
+/** The NATS credentials file of a tenant's admin user (full rights in the tenant's account). */
+export const tenantAdminCredsPath = (dir: string, tenant: string) =>
+  join(trustDir(dir), "accounts", `${tenant}-admin.creds`);
 const kekPath = (dir: string, party: number) => join(dir, "secrets", `party${party}.kek`);
 const identityPath = (dir: string, party: number) => join(dir, "secrets", `party${party}.identity`);
 const directoryPath = (dir: string) => join(dir, "parties.json");
@@ -105,6 +145,28 @@ export const workerName = (party: number, worker: number) => `party${party}-w${w
 function ensureIdentity(dir: string, name: string): string {
   const file = seedPath(dir, name);
   return existsSync(file) ? publicKeyOf(file) : createIdentity(name, file).publicKey;
+}
+
+/** Tenants the operator has an account for (file names under `trust/accounts`). */
+function knownTenants(root: TrustRoot): string[] {
+  return readdirSync(join(root.dir, "accounts"))
+    .filter((f) => f.endsWith(".nk"))
+    .map((f) => f.slice(0, -3));
+}
+
+/** Writes the control-account credentials of every service identity and the operator's own users. */
+async function writeControlCreds(dir: string, root: TrustRoot, identities: readonly ServiceIdentity[]) {
+  for (const id of identities) {
+    const permissions = id.role === "api" ? controlApiPermissions() : controlWorkerPermissions(id.party);
+    writeCreds(
+      credsPath(dir, id.name),
+      await userJwt(root.control, id.name, id.publicKey, permissions),
+      seedPath(dir, id.name),
+    );
+  }
+  const op = operatorFiles(dir);
+  if (!existsSync(op.systemCreds)) await writeUserCreds(op.systemCreds, root.system, "system-admin");
+  if (!existsSync(op.controlCreds)) await writeUserCreds(op.controlCreds, root.control, "control-admin");
 }
 
 /** A running local Custody. */
@@ -140,9 +202,42 @@ export class Stack {
     return loadClient(adminClientFiles(this.options.dir));
   }
 
-  /** NKey seed file of an identity of this stack (`admin`, `api`, `party1-w1`, ...). */
+  /** NKey seed file of a service identity of this stack (`api`, `party1-w1`, ...). */
   seedFile(name: string): string {
     return seedPath(this.options.dir, name);
+  }
+
+  /** Control-account credentials file of a service identity (`api`, `party1-w1`, ...). */
+  credsFile(name: string): string {
+    return credsPath(this.options.dir, name);
+  }
+
+  /** The operator's credentials files (system and control account admins) and its keys' directory. */
+  get operator(): { trustDir: string; systemCreds: string; controlCreds: string } {
+    return operatorFiles(this.options.dir);
+  }
+
+  /** A service identity's credentials in a tenant's account (its JWT from the tenant registry). */
+  async serviceCredentials(name: string, tenant = "default"): Promise<UserCredentials> {
+    const nc = await connectNats({
+      servers: this.natsUrls,
+      credentials: readCreds(this.operator.controlCreds),
+      name: "registry-read",
+      tls: this.pki.client("admin"),
+    });
+    try {
+      const entry = await (await TenantRegistry.open(nc)).get(tenant);
+      const jwt = entry?.users[publicKeyOf(this.seedFile(name))];
+      if (!jwt) throw new Error(`${name} has no JWT for tenant ${tenant}`);
+      return { jwt, seed: readSeed(this.seedFile(name)) };
+    } finally {
+      await nc.close();
+    }
+  }
+
+  /** Credentials file of a tenant's admin user (full rights in the tenant's account). */
+  tenantAdminCreds(tenant = "default"): string {
+    return tenantAdminCredsPath(this.options.dir, tenant);
   }
 
   /** Starts everything; resolves when the API is ready and every party has a live worker. */
@@ -160,14 +255,17 @@ export class Stack {
     for (const d of [dir, credsDir(dir), join(dir, "secrets"), join(dir, "logs")])
       mkdirSync(d, { recursive: true, mode: 0o700 });
     const partyIds = Array.from({ length: parties }, (_, i) => i + 1);
-    const admin = ensureIdentity(dir, "admin");
-    const api = ensureIdentity(dir, "api");
-    const workerKeys = partyIds.flatMap((party) =>
-      Array.from({ length: workers }, (_, w) => ({
-        party,
-        publicKey: ensureIdentity(dir, workerName(party, w + 1)),
-      })),
-    );
+    const identities: ServiceIdentity[] = [
+      { role: "api", name: "api", publicKey: ensureIdentity(dir, "api") },
+      ...partyIds.flatMap((party) =>
+        Array.from({ length: workers }, (_, w) => {
+          const name = workerName(party, w + 1);
+          return { role: "worker" as const, name, party, publicKey: ensureIdentity(dir, name) };
+        }),
+      ),
+    ];
+    const root = loadOrCreateTrust(trustDir(dir));
+    await writeControlCreds(dir, root, identities);
     for (const p of partyIds) if (!existsSync(kekPath(dir, p))) createKekFile(kekPath(dir, p));
     const directory = new Map(
       partyIds.map((p) => {
@@ -182,24 +280,46 @@ export class Stack {
     if (!existsSync(adminFiles.credentialFile))
       issueClient(dir, adminFiles, { name: "admin", role: "admin", tenant: "default" });
     const pki = pkiOf(dir);
+    const tenants = [...new Set(["default", ...knownTenants(root)])];
+    const preload: Record<string, string> = {};
+    for (const t of tenants) {
+      const kp = tenantAccountKey(root, t);
+      preload[kp.getPublicKey()] = await accountJwt(root, `tenant-${t}`, kp, DEFAULT_QUOTA);
+    }
+    const brokerDir = join(dir, options.cluster ? "nats-cluster" : "nats");
+    mkdirSync(brokerDir, { recursive: true });
     const broker = await NatsCluster.start({
-      dir: join(dir, options.cluster ? "nats-cluster" : "nats"),
+      dir: brokerDir,
       size: options.cluster ? 3 : 1,
       name: options.cluster ? "custody" : "custody-dev",
-      config: { ...accountsConfig({ admin, api: [api], workers: workerKeys }), tls: serverTlsConfig(pki) },
+      config: {
+        ...(await serverTrustConfig(root, join(brokerDir, "operator.jwt"), preload)),
+        tls: serverTlsConfig(pki),
+      },
+      nodeConfig: (nodeDir) => resolverConfig(join(nodeDir, "jwt")),
     });
+    const op = operatorFiles(dir);
+    const replicas = broker.servers.length;
     const nc = await connectNats({
       servers: broker.urls,
-      seedFile: seedPath(dir, "admin"),
-      name: "admin",
+      credentials: readCreds(op.controlCreds),
+      name: "control-admin",
       tls: pki.client("admin"),
     });
-    await provision(nc, {
-      parties: partyIds,
-      ackWaitMs: options.ackWaitMs,
-      replicas: broker.servers.length,
-    });
+    await provisionControl(nc, { replicas });
     await nc.close();
+    const provision: ProvisionOptions = { parties: partyIds, ackWaitMs: options.ackWaitMs, replicas };
+    for (const tenant of tenants)
+      await enrolTenant({
+        root,
+        tenant,
+        connect: { servers: broker.urls, tls: pki.client("admin") },
+        systemCreds: op.systemCreds,
+        controlCreds: op.controlCreds,
+        tenantAdminCreds: tenantAdminCredsPath(dir, tenant),
+        identities,
+        provision,
+      });
     const stack = new Stack(options, broker, "");
     await stack.startApi();
     for (const p of partyIds) for (let w = 1; w <= workers; w++) stack.startWorker(p, w);
@@ -207,15 +327,12 @@ export class Stack {
     const profile: Profile = {
       apiUrl: stack.apiUrl,
       natsUrls: broker.urls,
-      credentials: Object.fromEntries(
-        [
-          "admin",
-          "api",
-          ...partyIds.flatMap((p) => Array.from({ length: workers }, (_, w) => workerName(p, w + 1))),
-        ].map((n) => [n, seedPath(dir, n)]),
-      ),
+      credentials: Object.fromEntries(identities.map((id) => [id.name, credsPath(dir, id.name)])),
       client: adminClientFiles(dir),
       adminTls: pki.client("admin"),
+      operator: op,
+      identities,
+      provision,
       parties,
       workers,
     };
@@ -249,8 +366,8 @@ export class Stack {
       "api",
       "--nats",
       this.natsUrls.join(","),
-      "--seed",
-      seedPath(this.options.dir, "api"),
+      "--creds",
+      credsPath(this.options.dir, "api"),
       "--authority",
       authorityPublicPath(this.options.dir),
       ...tlsArgs(this.pki.client("api")),
@@ -286,8 +403,8 @@ export class Stack {
       `w${worker}`,
       "--nats",
       this.natsUrls.join(","),
-      "--seed",
-      seedPath(o.dir, workerName(party, worker)),
+      "--creds",
+      credsPath(o.dir, workerName(party, worker)),
       "--kek",
       kekPath(o.dir, party),
       "--identity",

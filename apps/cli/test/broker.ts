@@ -11,17 +11,17 @@ import {
   type WorkResult,
   WorkResultSchema,
 } from "@custody/proto";
-import { connectNats } from "@custody/runtime";
+import { connectNats, readCreds } from "@custody/runtime";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Stack } from "../src/index.js";
 
-/** Connects as the stack's admin identity (full rights in the data account). */
-export function adminConnection(stack: Stack): Promise<NatsConnection> {
+/** Connects as a tenant's admin user (full rights in the tenant's account). */
+export function adminConnection(stack: Stack, tenant = "default"): Promise<NatsConnection> {
   return connectNats({
     servers: stack.natsUrls,
-    seedFile: stack.seedFile("admin"),
+    credentials: readCreds(stack.tenantAdminCreds(tenant)),
     tls: stack.pki.client("admin"),
     name: "test-admin",
   });

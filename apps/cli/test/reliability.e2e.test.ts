@@ -115,7 +115,7 @@ test("a redelivered job finds the result its party already published", async () 
   const op = await signs((await api.getKey(keyId)).epoch);
   const nc = await connectNats({
     servers: stack!.natsUrls,
-    seedFile: stack!.seedFile(workerName(op.participants[0]!, 1)),
+    credentials: await stack!.serviceCredentials(workerName(op.participants[0]!, 1)),
     tls: stack!.pki.client(workerName(op.participants[0]!, 1)),
     name: "test-worker",
     inboxPrefix: partyInbox(op.participants[0]!),

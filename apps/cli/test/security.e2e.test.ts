@@ -1,7 +1,8 @@
 /**
- * Zero trust at the API and at the parties: unsigned, badly signed, stale and replayed requests are
- * refused; roles, key grants and tenants are enforced; and a work item that no client signed (as a
- * compromised API would publish) is refused by every party.
+ * Zero trust at the API, at the broker and at the parties: unsigned, badly signed, stale and
+ * replayed requests are refused; roles, key grants and tenants are enforced; each tenant's data
+ * plane lives in its own NATS account, so even identical subjects and bucket names do not meet; and
+ * a work item that no client signed (as a compromised API would publish) is refused by every party.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -11,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { createAuthority, createClientKey, issueCredential, signRequest } from "@custody/credentials";
-import { createDevPki } from "@custody/natsd";
+import { createDevPki, newUser } from "@custody/natsd";
 import {
   AUDIT_STREAM,
   auditSubject,
@@ -26,11 +27,21 @@ import {
   WorkItemSchema,
   WorkResultSchema,
 } from "@custody/proto";
-import { API_INBOX, type AuditRecord, connectNats, createIdentity, readSeed } from "@custody/runtime";
+import {
+  API_INBOX,
+  type AuditRecord,
+  connectNats,
+  publicKeyOf,
+  readCreds,
+  TenantRegistry,
+} from "@custody/runtime";
 import { CustodyClient } from "@custody/sdk";
 import { jetstream } from "@nats-io/jetstream";
-import { connect, nkeyAuthenticator } from "@nats-io/transport-node";
-import { CLI_MAIN, issueClient, type LoadedClient, type Stack } from "../src/index.js";
+import { Kvm } from "@nats-io/kv";
+import { createAccount } from "@nats-io/nkeys";
+import { connect, jwtAuthenticator } from "@nats-io/transport-node";
+import { CLI_MAIN, issueClient, type LoadedClient, loadClient, type Stack } from "../src/index.js";
+import { adminConnection } from "./broker.js";
 import { startTestStack, stopTestStack, verifyEd25519 } from "./helpers.js";
 
 let stack: Stack | undefined;
@@ -52,6 +63,31 @@ before(async () => {
   }
 });
 after(() => stopTestStack(stack));
+
+const cli = (...args: string[]) => spawnSync(process.execPath, [CLI_MAIN, ...args], { encoding: "utf8" });
+
+/** Enrols a tenant with `custody tenants create`; returns its admin's credential files. */
+function createTenant(name: string): { seedFile: string; credentialFile: string; account: string } {
+  const created = cli(
+    "tenants",
+    "create",
+    name,
+    "--profile",
+    join(stack!.options.dir, "profile.json"),
+    "--json",
+  );
+  assert.equal(created.status, 0, created.stderr);
+  return JSON.parse(created.stdout) as { seedFile: string; credentialFile: string; account: string };
+}
+
+/** Control-account connection of the operator (registry, audit trail). */
+const controlConnection = () =>
+  connectNats({
+    servers: stack!.natsUrls,
+    credentials: readCreds(stack!.operator.controlCreds),
+    tls: stack!.pki.client("admin"),
+    name: "operator-control",
+  });
 
 function client(
   name: string,
@@ -167,7 +203,7 @@ test("roles and key grants: auditors read, signers sign only granted keys, only 
 });
 
 test("tenant isolation: another tenant sees none of these keys or operations", async () => {
-  const other = new CustodyClient(stack!.apiUrl, client("other-admin", { role: "admin", tenant: "other" }));
+  const other = new CustodyClient(stack!.apiUrl, loadClient(createTenant("other")));
   assert.deepEqual(await other.listKeys(), []);
   await assert.rejects(other.getKey(keyA), (e: { status?: number }) => e.status === 404);
   await assert.rejects(other.sign(keyA, { message: "00" }), (e: { status?: number }) => e.status === 404);
@@ -182,10 +218,58 @@ test("tenant isolation: another tenant sees none of these keys or operations", a
   assert.ok(!(await admin.listKeys()).some((k) => k.id === own.keyId));
 });
 
+test("tenants are isolated by NATS accounts: identical subjects and buckets never meet", async () => {
+  const mine = await adminConnection(stack!);
+  const theirs = await adminConnection(stack!, "other");
+  try {
+    const subject = "custody.s.op_probe.m.1.2";
+    const seen = { mine: 0, theirs: 0 };
+    const subMine = mine.subscribe(subject, {
+      callback: () => {
+        seen.mine++;
+      },
+    });
+    const subTheirs = theirs.subscribe(subject, {
+      callback: () => {
+        seen.theirs++;
+      },
+    });
+    await Promise.all([mine.flush(), theirs.flush()]);
+    mine.publish(subject, new Uint8Array([1]));
+    await mine.flush();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(seen.mine, 1, "the message reaches its own account");
+    assert.equal(seen.theirs, 0, "the same subject in another account hears nothing");
+    subMine.unsubscribe();
+    subTheirs.unsubscribe();
+    // Same bucket names, separate contents: the default tenant's key and shares are not in "other".
+    const kvm = (nc: typeof mine) => new Kvm(nc);
+    assert.ok(await (await kvm(mine).open("custody_keys")).get(keyA));
+    assert.equal(await (await kvm(theirs).open("custody_keys")).get(keyA), null);
+    const sharesOf = async (nc: typeof mine) => {
+      const keys: string[] = [];
+      for await (const k of await (await kvm(nc).open("custody_shares_p1")).keys()) keys.push(k);
+      return keys;
+    };
+    assert.ok((await sharesOf(mine)).some((k) => k.startsWith(`${keyA}.`)));
+    assert.ok(!(await sharesOf(theirs)).some((k) => k.startsWith(`${keyA}.`)));
+  } finally {
+    await mine.close();
+    await theirs.close();
+  }
+  // A credential for a tenant the operator never enrolled is refused with a typed problem.
+  const ghost = new CustodyClient(stack!.apiUrl, client("ghost-admin", { role: "admin", tenant: "ghost" }));
+  await assert.rejects(
+    ghost.listKeys(),
+    (e: { status?: number; type?: string }) =>
+      e.status === 403 && e.type === "urn:custody:problem:unknown-tenant",
+  );
+});
+
 test("a work item no client asked for is refused by every party (a compromised API is no signing oracle)", async () => {
   const nc = await connectNats({
     servers: stack!.natsUrls,
-    seedFile: stack!.seedFile("api"),
+    credentials: await stack!.serviceCredentials("api"),
     tls: stack!.pki.client("api"),
     name: "evil-api",
     inboxPrefix: API_INBOX,
@@ -196,29 +280,32 @@ test("a work item no client asked for is refused by every party (a compromised A
   const genuineBody = { message: "00".repeat(32) };
   const path = `/v1/keys/${keyA}/sign`;
   const h = signed(stack!.admin, "POST", path, genuineBody);
-  const cases = {
-    unsigned: undefined,
-    swapped: create(ClientRequestSchema, {
-      credential: h["custody-credential"],
-      method: "POST",
-      path,
-      body: new TextEncoder().encode(JSON.stringify(genuineBody)),
-      timestampMs: BigInt(h["custody-timestamp"]!),
-      nonce: h["custody-nonce"],
-      signature: h["custody-signature"],
-    }),
+  const genuine = create(ClientRequestSchema, {
+    credential: h["custody-credential"],
+    method: "POST",
+    path,
+    body: new TextEncoder().encode(JSON.stringify(genuineBody)),
+    timestampMs: BigInt(h["custody-timestamp"]!),
+    nonce: h["custody-nonce"],
+    signature: h["custody-signature"],
+  });
+  const cases: Record<string, { client?: typeof genuine; tenant: string }> = {
+    unsigned: { tenant: "default" },
+    swapped: { client: genuine, tenant: "default" },
+    // Published into this tenant's account but naming another tenant.
+    misrouted: { client: genuine, tenant: "other" },
   };
   const ids: string[] = [];
-  for (const [name, clientRequest] of Object.entries(cases)) {
+  for (const [name, c] of Object.entries(cases)) {
     const id = `op_evil_${name}_${randomBytes(4).toString("hex")}`;
     ids.push(id);
     const item = create(WorkItemSchema, {
       operationId: id,
       keyId: keyA,
       scheme: "ed25519",
-      tenant: "default",
+      tenant: c.tenant,
       createdAtMs: BigInt(Date.now()),
-      client: clientRequest,
+      client: c.client,
       op: {
         case: "sign",
         value: create(SignWorkSchema, { epoch: key.epoch, signers: [1, 2], message: randomBytes(32) }),
@@ -226,12 +313,7 @@ test("a work item no client asked for is refused by every party (a compromised A
     });
     await js.publish(requestSubject("sign", id), toBinary(WorkItemSchema, item), { msgID: id });
   }
-  const adminNc = await connectNats({
-    servers: stack!.natsUrls,
-    seedFile: stack!.seedFile("admin"),
-    tls: stack!.pki.client("admin"),
-    name: "auditor",
-  });
+  const adminNc = await adminConnection(stack!);
   const results = await jetstream(adminNc).streams.get(RESULT_STREAM);
   for (const id of ids) {
     for (const party of [1, 2, 3]) {
@@ -244,21 +326,23 @@ test("a work item no client asked for is refused by every party (a compromised A
       const r = fromBinary(WorkResultSchema, m.data);
       assert.equal(r.outcome.case, "failure", `party ${party} refused ${id}`);
       assert.equal(r.outcome.case === "failure" && r.outcome.value.code, "unauthorized-request");
+      if (id.includes("misrouted"))
+        assert.match(r.outcome.case === "failure" ? r.outcome.value.message : "", /another tenant/);
     }
   }
   await nc.close();
   await adminNc.close();
 });
 
-test("mTLS at the broker: no certificate, or one from another CA, is refused even with a valid NKey", async () => {
-  const seedFile = stack!.seedFile("admin");
+test("mTLS and JWTs at the broker: no certificate, one from another CA, or a JWT from an unknown account is refused", async () => {
+  const credentials = readCreds(stack!.operator.controlCreds);
   const good = stack!.pki.client("admin");
-  const nc = await connectNats({ servers: stack!.natsUrls, seedFile, tls: good, name: "tls-ok" });
+  const nc = await connectNats({ servers: stack!.natsUrls, credentials, tls: good, name: "tls-ok" });
   await nc.close();
   await assert.rejects(
     connect({
       servers: stack!.natsUrls,
-      authenticator: nkeyAuthenticator(readSeed(seedFile)),
+      authenticator: jwtAuthenticator(credentials.jwt, credentials.seed),
       reconnect: false,
       timeout: 3000,
     }),
@@ -267,17 +351,18 @@ test("mTLS at the broker: no certificate, or one from another CA, is refused eve
   await assert.rejects(
     connectNats({
       servers: stack!.natsUrls,
-      seedFile,
+      credentials,
       tls: { ...foreign, caFile: good.caFile },
       name: "tls-foreign",
       timeoutMs: 3000,
     }).then((c) => c.close()),
   );
-  const stranger = createIdentity("stranger", join(stack!.options.dir, "creds", "stranger.nk"));
+  // A self-made account signs itself a user: the operator never signed that account.
+  const stranger = await newUser(createAccount(), "stranger");
   await assert.rejects(
     connectNats({
       servers: stack!.natsUrls,
-      seedFile: stranger.seedFile,
+      credentials: stranger,
       tls: good,
       name: "tls-stranger",
       timeoutMs: 3000,
@@ -299,12 +384,7 @@ test("the audit trail records requests and outcomes in a hash chain, and `custod
       out: JSON.parse(r.stdout) as { entries: number; brokenAt?: number; reason?: string },
     };
   };
-  const nc = await connectNats({
-    servers: stack!.natsUrls,
-    seedFile: stack!.seedFile("admin"),
-    tls: stack!.pki.client("admin"),
-    name: "auditor",
-  });
+  const nc = await controlConnection();
   const js = jetstream(nc);
   const stream = await js.streams.get(AUDIT_STREAM);
   await new Promise((r) => setTimeout(r, 500));
@@ -349,12 +429,22 @@ test("the audit trail records requests and outcomes in a hash chain, and `custod
   await nc.close();
 });
 
-test("`custody tenants create` issues a tenant admin whose requests see only that tenant", () => {
+test("`custody tenants create` enrols a tenant in its own account and issues an admin that sees only it", async () => {
   const profile = join(stack!.options.dir, "profile.json");
-  const cli = (...args: string[]) => spawnSync(process.execPath, [CLI_MAIN, ...args], { encoding: "utf8" });
-  const created = cli("tenants", "create", "acme", "--profile", profile, "--json");
-  assert.equal(created.status, 0, created.stderr);
-  const t = JSON.parse(created.stdout) as { seedFile: string; credentialFile: string };
+  const t = createTenant("acme");
+  assert.match(t.account, /^A[A-Z2-7]{55}$/);
+  const nc = await controlConnection();
+  try {
+    const entry = await (await TenantRegistry.open(nc)).get("acme");
+    assert.equal(entry?.account, t.account, "the registry names the tenant's account");
+    const served = Object.keys(entry!.users).sort();
+    const expected = ["api", "party1-w1", "party2-w1", "party3-w1"].map((n) =>
+      publicKeyOf(stack!.seedFile(n)),
+    );
+    assert.deepEqual(served, expected.sort(), "the API and every worker get a JWT for it");
+  } finally {
+    await nc.close();
+  }
   const list = cli(
     "keys",
     "list",

@@ -7,9 +7,9 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
-import { connectNats } from "@custody/runtime";
 import { CustodyClient } from "@custody/sdk";
 import type { Stack } from "../src/index.js";
+import { adminConnection } from "./broker.js";
 import { eventually, logRecords, startTestStack, stopTestStack, workerName } from "./helpers.js";
 
 let stack: Stack | undefined;
@@ -32,12 +32,7 @@ test("a paused worker flooded inside a session is cut as a slow consumer, aborts
   const victim = workerName(1, 1);
   await new Promise((r) => setTimeout(r, 1000)); // the victim pulled the item and listens on its join subject
   stack!.signal(victim, "SIGSTOP");
-  const nc = await connectNats({
-    servers: stack!.natsUrls,
-    seedFile: stack!.seedFile("admin"),
-    tls: stack!.pki.client("admin"),
-    name: "flooder",
-  });
+  const nc = await adminConnection(stack!);
   const chunk = randomBytes(512 * 1024);
   for (let i = 0; i < 48; i++) {
     nc.publish(`custody.s.${op.id}.join.9`, chunk);

@@ -34,7 +34,10 @@ import { beginSession, type SessionOutput, type SessionSpec } from "./session-sp
 
 /** Everything a job needs from its worker. */
 export interface JobEnv {
+  /** Connection into the tenant's account. */
   readonly nc: NatsConnection;
+  /** The tenant whose account this job's work item came from. */
+  readonly tenant: string;
   readonly party: number;
   readonly workerId: string;
   readonly store: ShareStore;
@@ -216,6 +219,9 @@ async function refresh(env: JobEnv, ctx: WorkContext, work: RefreshWork): Promis
 
 /** Runs one work item for this party, after checking the client's request. */
 export async function runJob(env: JobEnv, ctx: WorkContext): Promise<WorkResult> {
+  // The account a work item came from fixes its tenant; a mismatch means a forged or misrouted item.
+  if (ctx.item.tenant !== env.tenant)
+    throw new PermanentFailure("unauthorized-request", "the work item names another tenant than its account");
   checkClientRequest(ctx.item, env.authorities);
   const op = ctx.item.op;
   switch (op.case) {

@@ -1,21 +1,30 @@
 /**
- * Composition root of a party worker: connect as the worker's identity, open the party's share
- * store, start heartbeats and the work loop. Aborts running sessions when the connection drops
- * (their work items come back and rerun under new session ids).
+ * Composition root of a party worker. It connects to the control account (heartbeats, the tenant
+ * registry) and, for every tenant the registry lists with a JWT for this worker's identity, opens a
+ * connection into that tenant's account with its own share store and work loop. Tenants created
+ * while the worker runs are picked up from the registry. A dropped connection aborts that tenant's
+ * running sessions (their work items come back and rerun under new session ids).
  * @module
  */
 import type { Scheme } from "@custody/core";
 import {
   connectNats,
   HeartbeatPublisher,
+  type PartyDirectory,
+  type PartyIdentity,
   partyInbox,
+  publicKeyOfCredentials,
+  readCreds,
   readDirectory,
   readPartyIdentity,
+  type TenantEntry,
+  TenantRegistry,
+  type UserCredentials,
   WorkLoop,
 } from "@custody/runtime";
 import { readKek, ShareStore } from "@custody/store";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { pino } from "pino";
+import { type Logger, pino } from "pino";
 import { classify, runJob } from "./jobs.js";
 import { SCHEMES } from "./schemes.js";
 
@@ -24,8 +33,8 @@ export interface WorkerConfig {
   readonly party: number;
   readonly workerId: string;
   readonly servers: readonly string[];
-  /** NKey seed file of this worker. */
-  readonly seedFile: string;
+  /** NATS credentials file of this worker in the control account (its seed also opens tenant accounts). */
+  readonly credsFile: string;
   /** The party's key-encryption key file. */
   readonly kekFile: string;
   /** The party's long-term identity file (Ed25519, signs protocol messages). */
@@ -34,7 +43,7 @@ export interface WorkerConfig {
   readonly directoryFile: string;
   /** Public keys (`O...`) of the authorities whose client credentials this party accepts. */
   readonly authorities: readonly string[];
-  /** Concurrent sessions. Default 4. */
+  /** Concurrent sessions per tenant. Default 4. */
   readonly slots?: number;
   /** Heartbeat interval. Default 2 s. */
   readonly heartbeatMs?: number;
@@ -49,36 +58,48 @@ export interface WorkerConfig {
 
 /** A running worker. */
 export interface RunningWorker {
+  /** The control-account connection. */
   readonly nc: NatsConnection;
-  /** Stops pulling, lets running jobs finish (or aborts them), closes the connection. */
+  /** Tenants this worker serves right now. */
+  tenants(): string[];
+  /** Stops pulling, lets running jobs finish (or aborts them), closes every connection. */
   stop(abortRunning?: boolean): Promise<void>;
 }
 
-/** Starts a worker. */
-export async function startWorker(config: WorkerConfig): Promise<RunningWorker> {
-  const log = pino({
-    name: `party${config.party}-${config.workerId}`,
-    level: process.env.LOG_LEVEL ?? "info",
-  });
-  const kek = readKek(config.kekFile);
-  const identity = readPartyIdentity(config.identityFile);
-  if (identity.party !== config.party) throw new Error(`identity file belongs to party ${identity.party}`);
-  const directory = readDirectory(config.directoryFile);
+/** One tenant served by this worker: a connection into its account, its share store, its loop. */
+interface TenantWorker {
+  readonly nc: NatsConnection;
+  readonly loop: WorkLoop;
+}
+
+interface Shared {
+  readonly config: WorkerConfig;
+  readonly credentials: UserCredentials;
+  readonly kek: Uint8Array;
+  readonly identity: PartyIdentity;
+  readonly directory: PartyDirectory;
+  readonly log: Logger;
+}
+
+async function serveTenant(s: Shared, tenant: string, jwt: string): Promise<TenantWorker> {
+  const { config, log } = s;
+  const name = `party${config.party}-${config.workerId}`;
   const nc = await connectNats({
     servers: config.servers,
-    seedFile: config.seedFile,
-    name: `party${config.party}-${config.workerId}`,
+    credentials: { jwt, seed: s.credentials.seed },
+    name: `${name}@${tenant}`,
     inboxPrefix: partyInbox(config.party),
     tls: config.tls,
   });
-  const store = await ShareStore.open(nc, config.party, kek);
+  const store = await ShareStore.open(nc, config.party, s.kek);
   const env = {
     nc,
+    tenant,
     party: config.party,
     workerId: config.workerId,
     store,
-    identity,
-    directory,
+    identity: s.identity,
+    directory: s.directory,
     authorities: config.authorities,
     schemes: config.schemes ?? SCHEMES,
     roundTimeoutMs: config.roundTimeoutMs,
@@ -90,33 +111,89 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
     workerId: config.workerId,
     slots: config.slots,
     progressMs: config.progressMs,
-    log,
+    log: log.child({ tenant }),
     classify,
     handler: (ctx) => runJob(env, ctx),
   });
-  const heartbeat = new HeartbeatPublisher(
-    nc,
-    config.party,
-    config.workerId,
-    config.heartbeatMs ?? 2000,
-    () => loop.activeJobs,
-  );
   (async () => {
-    for await (const s of nc.status()) {
-      if (s.type === "disconnect") {
-        log.warn({}, "disconnected from NATS: aborting running sessions");
+    for await (const st of nc.status()) {
+      if (st.type === "disconnect") {
+        log.warn({ tenant }, "disconnected from NATS: aborting running sessions");
         loop.abortRunning();
       }
     }
   })().catch(() => {});
   await loop.start();
+  log.info({ tenant }, "serving tenant");
+  return { nc, loop };
+}
+
+/** Starts a worker. */
+export async function startWorker(config: WorkerConfig): Promise<RunningWorker> {
+  const name = `party${config.party}-${config.workerId}`;
+  const log = pino({ name, level: process.env.LOG_LEVEL ?? "info" });
+  const identity = readPartyIdentity(config.identityFile);
+  if (identity.party !== config.party) throw new Error(`identity file belongs to party ${identity.party}`);
+  const credentials = readCreds(config.credsFile);
+  const shared: Shared = {
+    config,
+    credentials,
+    kek: readKek(config.kekFile),
+    identity,
+    directory: readDirectory(config.directoryFile),
+    log,
+  };
+  const me = publicKeyOfCredentials(credentials);
+  const nc = await connectNats({
+    servers: config.servers,
+    credentials,
+    name,
+    inboxPrefix: partyInbox(config.party),
+    tls: config.tls,
+  });
+  const starting = new Map<string, Promise<void>>();
+  const live = new Map<string, TenantWorker>();
+  let stopping = false;
+  const attach = (entry: TenantEntry): Promise<void> => {
+    const jwt = entry.users[me];
+    const pending = starting.get(entry.tenant);
+    if (pending) return pending;
+    if (stopping || !jwt) return Promise.resolve();
+    const started = serveTenant(shared, entry.tenant, jwt).then(
+      (w) => void live.set(entry.tenant, w),
+      (err) => {
+        log.error({ tenant: entry.tenant, err: String(err) }, "cannot serve tenant; retrying in 5 s");
+        starting.delete(entry.tenant);
+        setTimeout(() => void attach(entry), 5000).unref();
+      },
+    );
+    starting.set(entry.tenant, started);
+    return started;
+  };
+  const registry = await TenantRegistry.open(nc);
+  const stopWatching = await registry.watch((e) => void attach(e));
+  await Promise.all((await registry.list()).map(attach));
+  const heartbeat = new HeartbeatPublisher(
+    nc,
+    config.party,
+    config.workerId,
+    config.heartbeatMs ?? 2000,
+    () => [...live.values()].reduce((n, w) => n + w.loop.activeJobs, 0),
+  );
   heartbeat.start();
-  log.info({ party: config.party, workerId: config.workerId }, "worker ready");
+  log.info({ party: config.party, workerId: config.workerId, tenants: [...live.keys()] }, "worker ready");
   return {
     nc,
+    tenants: () => [...live.keys()],
     async stop(abortRunning = false) {
+      stopping = true;
+      stopWatching();
       heartbeat.stop();
-      await loop.stop(abortRunning);
+      await Promise.all(starting.values());
+      for (const w of live.values()) {
+        await w.loop.stop(abortRunning);
+        await w.nc.drain().catch(() => w.nc.close());
+      }
       await nc.drain().catch(() => nc.close());
     },
   };

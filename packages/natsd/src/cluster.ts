@@ -20,6 +20,8 @@ export interface NatsClusterOptions {
   readonly name?: string;
   /** Extra top-level configuration shared by every node (accounts, limits...). */
   readonly config?: Record<string, ConfValue | undefined>;
+  /** Configuration of one node given its directory (e.g. the node's own resolver store). */
+  readonly nodeConfig?: (nodeDir: string) => Record<string, ConfValue | undefined>;
   /** How long each node may take to become healthy. Default 30 s. */
   readonly startTimeoutMs?: number;
 }
@@ -53,16 +55,18 @@ export class NatsCluster {
       httpPort: free[3 * i + 1]!,
       routePort: free[3 * i + 2]!,
     }));
+    const dirOf = (node: { name: string }) => (size === 1 ? options.dir : join(options.dir, node.name));
     const servers = await Promise.all(
       nodes.map((node) =>
         NatsServer.start({
-          dir: size === 1 ? options.dir : join(options.dir, node.name),
+          dir: dirOf(node),
           name: size === 1 ? (options.name ?? "custody") : node.name,
           port: node.port,
           httpPort: node.httpPort,
           startTimeoutMs: options.startTimeoutMs ?? 30_000,
           config: {
             ...options.config,
+            ...options.nodeConfig?.(dirOf(node)),
             ...(size === 1
               ? {}
               : {

@@ -11,3 +11,21 @@ export type { CertPair, ClientTls, DevPki } from "./pki.js";
 export { createDevPki, serverTlsConfig } from "./pki.js";
 export type { NatsServerOptions } from "./server.js";
 export { NatsServer, NatsServerStartError } from "./server.js";
+export type { AccountQuota, TrustRoot, UserPermissions } from "./trust.js";
+export {
+  accountJwt,
+  baseAccountJwts,
+  CONTROL_ACCOUNT_NAME,
+  DEFAULT_QUOTA,
+  hasTenantAccount,
+  loadOrCreateTrust,
+  newUser,
+  operatorJwt,
+  resolverConfig,
+  serverTrustConfig,
+  tenantAccountKey,
+  userJwt,
+  writeUserCreds,
+} from "./trust.js";
+export type { TrustedServer } from "./trusted-server.js";
+export { startTrustedServer } from "./trusted-server.js";

@@ -107,8 +107,9 @@ export class NatsServer {
       ping_max: 3,
       jetstream: {
         store_dir: join(o.dir, "jetstream"),
-        max_memory_store: 256 * MiB,
-        max_file_store: 4096 * MiB,
+        // Caps the sum of every account's JetStream quota (reserved, not allocated).
+        max_memory_store: 2048 * MiB,
+        max_file_store: 256 * 1024 * MiB,
       },
       ...o.config,
     });

@@ -34,6 +34,8 @@ export const AUDIT_STREAM = "CUSTODY_AUDIT";
 export const auditSubject = "custody.audit";
 /** KV bucket of request nonces already used (replay protection of signed API requests). */
 export const NONCE_BUCKET = "custody_nonces";
+/** KV bucket of the control account: one entry per tenant (its account and its users' JWTs). */
+export const TENANTS_BUCKET = "custody_tenants";
 
 /** Every subject of the request stream. */
 export const requestSubjects = "custody.req.>";

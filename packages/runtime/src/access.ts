@@ -1,9 +1,11 @@
 /**
- * Who may do what on the broker. Renders the `accounts` block of the nats-server configuration:
- * one data-plane account whose users are NKey identities with least-privilege subject permissions.
- * A party's worker can only pull its own consumer, use its own share bucket, publish protocol
- * messages and results as itself and receive only what is addressed to it; the API cannot read
- * shares. The broker enforces the sender token of every protocol subject.
+ * Who may do what on the broker: the subject permissions carried by user JWTs. Every tenant's data
+ * plane (work items, results, buckets, shares, protocol traffic) lives in that tenant's own account,
+ * so tenants cannot reach each other even when subjects collide; the control account holds what is
+ * not tenant data (the tenant registry, heartbeats, the audit trail, request nonces). Within an
+ * account a party's worker can only pull its own consumer, use its own share bucket, publish
+ * protocol messages and results as itself and receive only what is addressed to it; the API cannot
+ * read shares. The broker enforces the sender token of every protocol subject.
  * @module
  */
 import {
@@ -11,6 +13,7 @@ import {
   ADVISORY_STREAM,
   AUDIT_STREAM,
   auditSubject,
+  heartbeatWildcard,
   IDEMPOTENCY_BUCKET,
   KEYS_BUCKET,
   NONCE_BUCKET,
@@ -20,22 +23,14 @@ import {
   RESULT_CONSUMER,
   RESULT_STREAM,
   shareBucket,
+  TENANTS_BUCKET,
 } from "@custody/proto";
 
-/** A configuration value in nats-server's format (same shape as @custody/natsd's ConfValue). */
-type Conf = string | number | boolean | Conf[] | { [key: string]: Conf | undefined };
-
-/** Data-plane account name. */
-export const DATA_ACCOUNT = "CUSTODY";
-
-/** The public keys of every identity that may connect. */
-export interface AccessPlan {
-  /** Provisioning identity: creates streams, consumers and buckets. Full rights in the account. */
-  readonly admin: string;
-  /** API identities. */
-  readonly api: readonly string[];
-  /** Worker identities, each bound to one party. */
-  readonly workers: readonly { readonly party: number; readonly publicKey: string }[];
+/** Subject permissions of a user, in user-JWT form (`resp.ttl` in nanoseconds). */
+export interface UserPermissions {
+  readonly pub: { readonly allow: string[] };
+  readonly sub: { readonly allow: string[] };
+  readonly resp?: { readonly max: number; readonly ttl: number };
 }
 
 /** Inbox prefix of a party's workers; only they may subscribe below it. */
@@ -58,12 +53,12 @@ const kvList = (bucket: string) => [
   `$JS.FC.KV_${bucket}.>`,
 ];
 
-/** Subject permissions of one party's workers. */
-export function workerPermissions(party: number): Conf {
+/** Permissions of one party's workers in a tenant account. */
+export function workerPermissions(party: number): UserPermissions {
   const bucket = shareBucket(party);
   const consumer = partyConsumer(party);
   return {
-    publish: {
+    pub: {
       allow: [
         `$JS.API.CONSUMER.INFO.${REQUEST_STREAM}.${consumer}`,
         `$JS.API.CONSUMER.MSG.NEXT.${REQUEST_STREAM}.${consumer}`,
@@ -76,34 +71,26 @@ export function workerPermissions(party: number): Conf {
         `$KV.${bucket}.>`,
         `custody.s.*.join.${party}`,
         `custody.s.*.m.*.${party}`,
-        `custody.hb.${party}.>`,
       ],
     },
-    subscribe: {
-      allow: [`${partyInbox(party)}.>`, "custody.s.*.join.*", `custody.s.*.m.${party}.*`],
-    },
-    allow_responses: { max: 1, expires: "2m" },
+    sub: { allow: [`${partyInbox(party)}.>`, "custody.s.*.join.*", `custody.s.*.m.${party}.*`] },
+    resp: { max: 1, ttl: 120e9 },
   };
 }
 
 /**
- * Subject permissions of the API: requests, its own buckets, the result and advisory consumers, and
- * reads of single work items and results (to settle dead letters); never shares.
+ * Permissions of the API in a tenant account: requests, its buckets, the result and advisory
+ * consumers, and reads of single work items and results (to settle dead letters); never shares.
  */
-export function apiPermissions(): Conf {
-  const buckets = [OPERATIONS_BUCKET, KEYS_BUCKET, IDEMPOTENCY_BUCKET, NONCE_BUCKET];
+export function apiPermissions(): UserPermissions {
+  const buckets = [OPERATIONS_BUCKET, KEYS_BUCKET, IDEMPOTENCY_BUCKET];
   return {
-    publish: {
+    pub: {
       allow: [
         "custody.req.>",
         "custody.evt.>",
         ...buckets.flatMap((b) => [`$KV.${b}.>`, ...kvRead(b), ...kvList(b)]),
         `$JS.API.STREAM.INFO.${REQUEST_STREAM}`,
-        auditSubject,
-        `$JS.API.STREAM.INFO.${AUDIT_STREAM}`,
-        `$JS.API.DIRECT.GET.${AUDIT_STREAM}`,
-        `$JS.API.DIRECT.GET.${AUDIT_STREAM}.>`,
-        `$JS.API.STREAM.MSG.GET.${AUDIT_STREAM}`,
         `$JS.API.STREAM.MSG.GET.${REQUEST_STREAM}`,
         `$JS.API.STREAM.INFO.${RESULT_STREAM}`,
         `$JS.API.DIRECT.GET.${RESULT_STREAM}.>`,
@@ -116,24 +103,34 @@ export function apiPermissions(): Conf {
         `$JS.ACK.${ADVISORY_STREAM}.${ADVISORY_CONSUMER}.>`,
       ],
     },
-    subscribe: { allow: [`${API_INBOX}.>`, "custody.hb.>", "custody.evt.>"] },
+    sub: { allow: [`${API_INBOX}.>`, "custody.evt.>"] },
   };
 }
 
-/** The `accounts` block for the server configuration. */
-export function accountsConfig(plan: AccessPlan): Record<string, Conf> {
-  const users: Conf[] = [
-    { nkey: plan.admin },
-    ...plan.api.map((nkey) => ({ nkey, permissions: apiPermissions() })),
-    ...plan.workers.map((w) => ({ nkey: w.publicKey, permissions: workerPermissions(w.party) })),
-  ];
+/** Permissions of one party's workers in the control account: heartbeats, reading the registry. */
+export function controlWorkerPermissions(party: number): UserPermissions {
   return {
-    accounts: {
-      [DATA_ACCOUNT]: {
-        jetstream: "enabled",
-        limits: { max_connections: 1000, max_subscriptions: 100_000, max_payload: 2 * 1024 * 1024 },
-        users,
-      },
+    pub: { allow: [`custody.hb.${party}.>`, ...kvRead(TENANTS_BUCKET), ...kvList(TENANTS_BUCKET)] },
+    sub: { allow: [`${partyInbox(party)}.>`] },
+  };
+}
+
+/** Permissions of the API in the control account: liveness, the registry, nonces, the audit trail. */
+export function controlApiPermissions(): UserPermissions {
+  return {
+    pub: {
+      allow: [
+        ...kvRead(TENANTS_BUCKET),
+        ...kvList(TENANTS_BUCKET),
+        `$KV.${NONCE_BUCKET}.>`,
+        ...kvRead(NONCE_BUCKET),
+        auditSubject,
+        `$JS.API.STREAM.INFO.${AUDIT_STREAM}`,
+        `$JS.API.DIRECT.GET.${AUDIT_STREAM}`,
+        `$JS.API.DIRECT.GET.${AUDIT_STREAM}.>`,
+        `$JS.API.STREAM.MSG.GET.${AUDIT_STREAM}`,
+      ],
     },
+    sub: { allow: [`${API_INBOX}.>`, heartbeatWildcard] },
   };
 }

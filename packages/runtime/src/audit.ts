@@ -23,6 +23,8 @@ export interface AuditEntry {
     readonly role: string;
     readonly tenant: string;
   };
+  /** Tenant of an operation's outcome (requests name it in `actor`). */
+  readonly tenant?: string;
   /** `http` for a request, `outcome` for an operation's end. */
   readonly kind: "http" | "outcome";
   /** E.g. `POST /v1/keys/{id}/sign` or `sign`. */

@@ -1,17 +1,30 @@
 /**
- * Opens NATS connections the way every Custody process needs them: NKey authentication (no
- * passwords, nothing anonymous), a private inbox prefix, and reconnects that never give up.
+ * Opens NATS connections the way every Custody process needs them: a user JWT proven with the
+ * identity's NKey seed (no passwords, nothing anonymous), a private inbox prefix, and reconnects
+ * that never give up.
  * @module
  */
-import { connect, type NatsConnection, nkeyAuthenticator } from "@nats-io/transport-node";
-import { readSeed } from "./identity.js";
+import { readFileSync } from "node:fs";
+import { fromSeed } from "@nats-io/nkeys";
+import { connect, jwtAuthenticator, type NatsConnection } from "@nats-io/transport-node";
+
+/** A user JWT and the seed of the NKey it names. */
+export interface UserCredentials {
+  readonly jwt: string;
+  readonly seed: Uint8Array;
+}
+
+/** The public key (`U...`) of the NKey behind some credentials. */
+export function publicKeyOfCredentials(c: UserCredentials): string {
+  return fromSeed(c.seed).getPublicKey();
+}
 
 /** Where and as whom to connect. */
 export interface ConnectOptions {
   /** Server URLs (`nats://127.0.0.1:4222`, ...). */
   readonly servers: readonly string[];
-  /** NKey seed file of this process's identity. */
-  readonly seedFile: string;
+  /** The user's JWT and seed (see {@link readCreds}). */
+  readonly credentials: UserCredentials;
   /** Connection name shown in server monitoring. */
   readonly name: string;
   /** Inbox prefix; subject permissions restrict each identity to its own. */
@@ -22,12 +35,21 @@ export interface ConnectOptions {
   readonly timeoutMs?: number;
 }
 
-/** Connects with the identity's NKey. */
+const CREDS =
+  /-----BEGIN NATS USER JWT-----\s*(\S+?)\s*------END NATS USER JWT------[\s\S]*?-----BEGIN USER NKEY SEED-----\s*(SU[A-Z2-7]+)\s*------END USER NKEY SEED------/;
+
+/** Reads a NATS credentials file (user JWT and NKey seed). */
+export function readCreds(file: string): UserCredentials {
+  const m = CREDS.exec(readFileSync(file, "utf8"));
+  if (!m) throw new Error(`${file} is not a NATS credentials file`);
+  return { jwt: m[1]!, seed: new TextEncoder().encode(m[2]!) };
+}
+
+/** Connects as the user the credentials name. */
 export async function connectNats(options: ConnectOptions): Promise<NatsConnection> {
-  const seed = readSeed(options.seedFile);
   return connect({
     servers: [...options.servers],
-    authenticator: nkeyAuthenticator(seed),
+    authenticator: jwtAuthenticator(options.credentials.jwt, options.credentials.seed),
     name: options.name,
     inboxPrefix: options.inboxPrefix,
     maxReconnectAttempts: -1,

@@ -1,9 +1,10 @@
 /**
  * NATS identities: every process connects with its own NKey (an Ed25519 key pair). Seeds live in
- * files readable only by their owner; only public keys go into server configuration.
+ * files readable only by their owner; only public keys go into user JWTs.
  * @module
  */
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { fmtCreds } from "@nats-io/jwt";
 import { createUser, fromSeed } from "@nats-io/nkeys";
 
 /** A named NKey user identity. */
@@ -34,4 +35,11 @@ export function readSeed(seedFile: string): Uint8Array {
 /** The public key of a seed file. */
 export function publicKeyOf(seedFile: string): string {
   return fromSeed(readSeed(seedFile)).getPublicKey();
+}
+
+/** Writes a NATS credentials file (mode 0600) joining a user JWT and the identity's seed. */
+export function writeCreds(file: string, jwt: string, seedFile: string): void {
+  const creds = fmtCreds(jwt, fromSeed(readSeed(seedFile)));
+  writeFileSync(file, creds, { mode: 0o600 });
+  chmodSync(file, 0o600);
 }

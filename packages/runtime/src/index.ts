@@ -4,29 +4,29 @@
  * @module
  */
 
-export type { AccessPlan } from "./access.js";
+export type { UserPermissions } from "./access.js";
 export {
   API_INBOX,
-  accountsConfig,
   apiPermissions,
-  DATA_ACCOUNT,
+  controlApiPermissions,
+  controlWorkerPermissions,
   partyInbox,
   workerPermissions,
 } from "./access.js";
 export type { AuditEntry, AuditRecord, AuditVerification } from "./audit.js";
 export { AuditLog, chainHash, verifyAuditChain } from "./audit.js";
-export type { ConnectOptions } from "./connect.js";
-export { connectNats } from "./connect.js";
+export type { ConnectOptions, UserCredentials } from "./connect.js";
+export { connectNats, publicKeyOfCredentials, readCreds } from "./connect.js";
 export type { TransportErrorCode } from "./errors.js";
 export { TransportError } from "./errors.js";
 export type { WorkerSighting } from "./heartbeat.js";
 export { HeartbeatPublisher, LivenessTracker, MISSED_HEARTBEATS } from "./heartbeat.js";
 export type { Identity } from "./identity.js";
-export { createIdentity, publicKeyOf, readSeed } from "./identity.js";
+export { createIdentity, publicKeyOf, readSeed, writeCreds } from "./identity.js";
 export type { PartyDirectory, PartyIdentity } from "./party-identity.js";
 export { createPartyIdentity, readDirectory, readPartyIdentity, writeDirectory } from "./party-identity.js";
 export type { ProvisionOptions } from "./provision.js";
-export { provision, WORK_DEFAULTS } from "./provision.js";
+export { provisionControl, provisionTenant, WORK_DEFAULTS } from "./provision.js";
 export type { PublishRetry } from "./publish.js";
 export { publishDurably } from "./publish.js";
 export { findResult, publishResult } from "./results.js";
@@ -42,6 +42,8 @@ export type { SessionHost } from "./session-host.js";
 export { inProcessHost } from "./session-host.js";
 export type { JoinInfo, RunSessionOptions, SessionOutcome } from "./session-transport.js";
 export { deriveSessionId, MAX_ENVELOPE_BYTES, runSession } from "./session-transport.js";
+export type { TenantEntry } from "./tenants.js";
+export { TENANT_NAME, TenantRegistry } from "./tenants.js";
 export type { ThreadSessionFactory } from "./thread-host.js";
 export { serveSessionThread, threadHost } from "./thread-host.js";
 export { transientNatsError } from "./transient.js";

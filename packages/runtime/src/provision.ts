@@ -1,6 +1,7 @@
 /**
- * Creates (idempotently) every stream, consumer and bucket Custody uses. Run by the admin identity
- * before the API and workers start; workers and the API have no right to create anything.
+ * Creates (idempotently) every stream, consumer and bucket Custody uses: the control account's and
+ * each tenant account's. Run by the operator's admin users before the API and workers use them;
+ * workers and the API have no right to create anything.
  * @module
  */
 import {
@@ -20,6 +21,7 @@ import {
   requestSubjects,
   resultSubjects,
   shareBucket,
+  TENANTS_BUCKET,
 } from "@custody/proto";
 import {
   AckPolicy,
@@ -62,8 +64,11 @@ async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>
   }
 }
 
-/** Creates or updates the request and result streams, the consumers and the KV buckets. */
-export async function provision(nc: NatsConnection, options: ProvisionOptions): Promise<void> {
+/**
+ * Creates or updates a tenant's data plane in its account: the request, result and advisory
+ * streams, the consumers, and the operation, key, idempotency and share buckets.
+ */
+export async function provisionTenant(nc: NatsConnection, options: ProvisionOptions): Promise<void> {
   const replicas = options.replicas ?? 1;
   const jsm = await jetstreamManager(nc);
   await ensureStream(jsm, {
@@ -104,17 +109,6 @@ export async function provision(nc: NatsConnection, options: ProvisionOptions): 
     max_bytes: 64 * 1024 ** 2,
     discard: DiscardPolicy.Old,
   });
-  await ensureStream(jsm, {
-    name: AUDIT_STREAM,
-    subjects: [auditSubject],
-    retention: RetentionPolicy.Limits,
-    storage: StorageType.File,
-    num_replicas: replicas,
-    discard: DiscardPolicy.New,
-    allow_direct: true,
-    deny_delete: true,
-    deny_purge: true,
-  });
   const consumers = [
     ...options.parties.map((p) => ({ stream: REQUEST_STREAM, name: partyConsumer(p) })),
     { stream: RESULT_STREAM, name: RESULT_CONSUMER },
@@ -139,6 +133,28 @@ export async function provision(nc: NatsConnection, options: ProvisionOptions): 
   await bucket(OPERATIONS_BUCKET);
   await bucket(KEYS_BUCKET);
   await bucket(IDEMPOTENCY_BUCKET, { ttl: 24 * 3600_000 });
-  await bucket(NONCE_BUCKET, { ttl: 5 * 60_000 });
   for (const p of options.parties) await bucket(shareBucket(p), { history: 1 });
+}
+
+/** Creates or updates the control account's assets: the audit stream, the nonce and tenant buckets. */
+export async function provisionControl(
+  nc: NatsConnection,
+  options: { replicas?: number } = {},
+): Promise<void> {
+  const replicas = options.replicas ?? 1;
+  const jsm = await jetstreamManager(nc);
+  await ensureStream(jsm, {
+    name: AUDIT_STREAM,
+    subjects: [auditSubject],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    num_replicas: replicas,
+    discard: DiscardPolicy.New,
+    allow_direct: true,
+    deny_delete: true,
+    deny_purge: true,
+  });
+  const kvm = new Kvm(nc);
+  await kvm.create(NONCE_BUCKET, { replicas, storage: StorageType.File, history: 1, ttl: 5 * 60_000 });
+  await kvm.create(TENANTS_BUCKET, { replicas, storage: StorageType.File, history: 1 });
 }

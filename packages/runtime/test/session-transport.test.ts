@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { decodeWith, done, next, type PartyId, type Round, Writer } from "@custody/core";
-import { NatsServer } from "@custody/natsd";
+import { type NatsServer, newUser, startTrustedServer } from "@custody/natsd";
 import {
   create,
   EnvelopeAckSchema,
@@ -23,9 +23,7 @@ import {
 import type { NatsConnection } from "@nats-io/transport-node";
 import { bytesToHex, randomBytes } from "@noble/hashes/utils.js";
 import {
-  accountsConfig,
   connectNats,
-  createIdentity,
   createPartyIdentity,
   deriveSessionId,
   envelopeSigningBytes,
@@ -142,15 +140,13 @@ let directory: Map<number, Uint8Array>;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), "custody-transport-"));
-  const user = createIdentity("tester", join(dir, "tester.nk"));
-  server = await NatsServer.start({
-    dir: join(dir, "nats"),
-    config: accountsConfig({ admin: user.publicKey, api: [], workers: [] }),
-  });
+  const broker = await startTrustedServer({ dir, tenants: ["t"] });
+  server = broker.server;
+  const user = await newUser(broker.account("t"), "tester");
   for (const p of [1, 2, 3]) ids.set(p, createPartyIdentity(p, join(dir, `p${p}.id`)));
   directory = new Map([...ids].map(([p, id]) => [p, id.publicKey]));
   for (let i = 0; i < 4; i++)
-    conns.push(await connectNats({ servers: [server.url], seedFile: user.seedFile, name: `t${i}` }));
+    conns.push(await connectNats({ servers: [server.url], credentials: user, name: `t${i}` }));
 });
 after(async () => {
   for (const c of conns) await c.close();

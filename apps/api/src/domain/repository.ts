@@ -1,9 +1,9 @@
 /**
- * Access to the API's KV buckets with compare-and-set updates, so several API instances can run
+ * Access to a tenant's API buckets (in the tenant's account) with compare-and-set updates, so several API instances can run
  * side by side without a coordinator.
  * @module
  */
-import { IDEMPOTENCY_BUCKET, KEYS_BUCKET, NONCE_BUCKET, OPERATIONS_BUCKET } from "@custody/proto";
+import { IDEMPOTENCY_BUCKET, KEYS_BUCKET, OPERATIONS_BUCKET } from "@custody/proto";
 import { type KV, Kvm, type KvWatchEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { decodeRecord, encodeRecord, type KeyRecord, type OperationRecord } from "./records.js";
@@ -25,7 +25,6 @@ export class Repository {
     private readonly keys: KV,
     private readonly ops: KV,
     private readonly idem: KV,
-    private readonly nonces: KV,
   ) {}
 
   /** Opens the (provisioned) buckets. */
@@ -35,23 +34,7 @@ export class Repository {
       await kvm.open(KEYS_BUCKET),
       await kvm.open(OPERATIONS_BUCKET),
       await kvm.open(IDEMPOTENCY_BUCKET),
-      await kvm.open(NONCE_BUCKET),
     );
-  }
-
-  /**
-   * Records a request nonce; false when it was recorded before (a replay). The bucket's TTL outlives
-   * the accepted clock skew, so a nonce cannot be forgotten while its request is still fresh.
-   */
-  async rememberNonce(key: string): Promise<boolean> {
-    const k = Buffer.from(key).toString("base64url");
-    try {
-      await this.nonces.create(k, new Uint8Array([1]));
-      return true;
-    } catch (e) {
-      if (String(e).includes("wrong last sequence")) return false;
-      throw e;
-    }
   }
 
   /** A key by id. */

@@ -16,7 +16,7 @@ import Fastify, {
 } from "fastify";
 import type { Logger } from "pino";
 import type { OperationRecord } from "../domain/records.js";
-import type { CustodyService } from "../domain/service.js";
+import type { CustodyApi } from "../domain/tenancy.js";
 import { Problem } from "../problems.js";
 import { type AuthOptions, auth } from "./plugins/auth.js";
 import { type BackpressureOptions, backpressure, backpressureFromEnv } from "./plugins/backpressure.js";
@@ -33,8 +33,8 @@ declare module "fastify" {
     auditOperationId?: string;
   }
   interface FastifyInstance {
-    /** The use cases. */
-    custody: CustodyService;
+    /** The use cases, routed to the caller's tenant. */
+    custody: CustodyApi;
     /** Readiness: connected to NATS, and the parties seen alive. */
     custodyReady: () => { ok: boolean; liveParties: number[] };
     /** Failed operations, newest first. */
@@ -54,7 +54,7 @@ export interface DeadLetterView {
 
 /** What the app needs. */
 export interface AppDeps {
-  readonly service: CustodyService;
+  readonly service: CustodyApi;
   readonly ready: () => { ok: boolean; liveParties: number[] };
   readonly logger: Logger;
   /** Who may call the API: trusted credential authorities and the nonce store. */

@@ -1,11 +1,11 @@
 /**
- * `custody audit verify`: reads the audit stream as the admin NATS identity and checks every link
+ * `custody audit verify`: reads the audit stream (control account) as the operator's control admin and checks every link
  * of the hash chain; reports the first broken link and exits 1 when there is one.
  * @module
  */
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { connectNats, verifyAuditChain } from "@custody/runtime";
+import { connectNats, readCreds, verifyAuditChain } from "@custody/runtime";
 import { jetstream } from "@nats-io/jetstream";
 import type { Command } from "commander";
 import type { Profile } from "../stack.js";
@@ -25,7 +25,7 @@ export function registerAuditCommands(program: Command): void {
       const p = JSON.parse(readFileSync(file, "utf8")) as Profile;
       const nc = await connectNats({
         servers: p.natsUrls,
-        seedFile: p.credentials.admin!,
+        credentials: readCreds(p.operator.controlCreds),
         tls: p.adminTls,
         name: "audit-verify",
       });

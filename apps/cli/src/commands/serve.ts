@@ -66,7 +66,7 @@ export function registerServeCommands(program: Command): void {
     .command("api")
     .description("run the HTTP API process")
     .requiredOption("--nats <urls>", "comma-separated NATS URLs")
-    .requiredOption("--seed <file>", "NKey seed file of the API identity")
+    .requiredOption("--creds <file>", "NATS credentials file of the API identity (control account)")
     .requiredOption("--authority <file>", "public keys of trusted credential authorities (one per line)")
     .option("--host <host>", "listen address", "127.0.0.1")
     .option("--port <port>", "listen port (0: any free port)", "8080")
@@ -77,7 +77,7 @@ export function registerServeCommands(program: Command): void {
     .action(
       async (o: {
         nats: string;
-        seed: string;
+        creds: string;
         authority: string;
         host: string;
         port: string;
@@ -88,7 +88,7 @@ export function registerServeCommands(program: Command): void {
       }) => {
         const api = await startApi({
           servers: o.nats.split(","),
-          seedFile: o.seed,
+          credsFile: o.creds,
           host: o.host,
           port: int(o.port),
           authorities: readAuthorities(o.authority),
@@ -105,7 +105,7 @@ export function registerServeCommands(program: Command): void {
     .requiredOption("--party <n>", "party index (1..255)")
     .requiredOption("--worker-id <id>", "worker id, unique within the party")
     .requiredOption("--nats <urls>", "comma-separated NATS URLs")
-    .requiredOption("--seed <file>", "NKey seed file of this worker")
+    .requiredOption("--creds <file>", "NATS credentials file of this worker (control account)")
     .requiredOption("--kek <file>", "the party's key-encryption key file")
     .requiredOption("--identity <file>", "the party's identity key file (signs protocol messages)")
     .requiredOption("--directory <file>", "the party directory (every party's identity public key)")
@@ -123,7 +123,7 @@ export function registerServeCommands(program: Command): void {
         party: string;
         workerId: string;
         nats: string;
-        seed: string;
+        creds: string;
         kek: string;
         identity: string;
         directory: string;
@@ -141,7 +141,7 @@ export function registerServeCommands(program: Command): void {
           party: int(o.party),
           workerId: o.workerId,
           servers: o.nats.split(","),
-          seedFile: o.seed,
+          credsFile: o.creds,
           kekFile: o.kek,
           identityFile: o.identity,
           directoryFile: o.directory,

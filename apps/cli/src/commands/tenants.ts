@@ -1,40 +1,87 @@
 /**
- * `custody tenants create NAME`: issues an admin credential for a new tenant with the dev authority.
- * A tenant's keys and operations are visible only to its own credentials (API and parties check).
+ * `custody tenants create NAME`: enrols a tenant. The operator creates the tenant's NATS account
+ * (pushed to the running servers, no restart), provisions its data plane there, publishes a user
+ * JWT for the API and every worker in the tenant registry (they attach on their own), and issues
+ * the tenant's first admin API credential with the dev authority.
  * @module
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { hasTenantAccount, loadOrCreateTrust } from "@custody/natsd";
+import { TENANT_NAME } from "@custody/runtime";
+import { ApiProblem, CustodyClient } from "@custody/sdk";
 import type { Command } from "commander";
 import { authoritySeedPath, issueClient } from "../dev-authority.js";
+import { enrolTenant } from "../operator/tenants.js";
+import { type Profile, tenantAdminCredsPath } from "../stack.js";
 import { DEFAULT_PROFILE } from "./client.js";
+
+/** Waits until the API serves the new tenant (it attaches on its own from the registry). */
+async function untilServed(client: CustodyClient, tenant: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await client.listKeys();
+      return;
+    } catch (e) {
+      const served = !(e instanceof ApiProblem && e.type.endsWith(":unknown-tenant"));
+      if (served && !(e instanceof TypeError)) throw e;
+      if (Date.now() > deadline) throw new Error(`the API does not serve tenant ${tenant} yet`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
 
 /** Adds `tenants create` to `program`. */
 export function registerTenantCommands(program: Command): void {
   const tenants = program.command("tenants").description("tenants (isolated sets of keys and clients)");
   tenants
     .command("create")
-    .description("create a tenant: issue its first admin credential with the dev authority")
+    .description("create a tenant: its own NATS account and data plane, and its first admin credential")
     .argument("<name>", "tenant name: letters, digits, - and _")
-    .option("--profile <file>", "dev profile (its directory holds the authority)", DEFAULT_PROFILE)
+    .option(
+      "--profile <file>",
+      "dev profile (its directory holds the operator and the authority)",
+      DEFAULT_PROFILE,
+    )
     .option("--days <n>", "credential lifetime in days", "365")
     .option("--json", "print one JSON object")
-    .action((name: string, o: { profile: string; days: string; json?: boolean }) => {
-      if (!/^[A-Za-z0-9_-]{1,64}$/.test(name))
-        throw new Error("tenant names use letters, digits, - and _ (1-64)");
-      const dir = dirname(resolve(o.profile));
-      if (!existsSync(authoritySeedPath(dir)))
-        throw new Error(`no dev authority under ${dir}: start \`custody dev\` first`);
+    .action(async (name: string, o: { profile: string; days: string; json?: boolean }) => {
+      if (!TENANT_NAME.test(name)) throw new Error("tenant names use letters, digits, - and _ (1-64)");
+      const file = resolve(o.profile);
+      const dir = dirname(file);
+      if (!existsSync(file) || !existsSync(authoritySeedPath(dir)))
+        throw new Error(`no dev stack under ${dir}: start \`custody dev\` first`);
+      const profile = JSON.parse(readFileSync(file, "utf8")) as Profile;
+      const root = loadOrCreateTrust(profile.operator.trustDir);
+      if (hasTenantAccount(root, name)) throw new Error(`tenant ${name} exists`);
+      const entry = await enrolTenant({
+        root,
+        tenant: name,
+        connect: { servers: profile.natsUrls, tls: profile.adminTls },
+        systemCreds: profile.operator.systemCreds,
+        controlCreds: profile.operator.controlCreds,
+        tenantAdminCreds: tenantAdminCredsPath(dir, name),
+        identities: profile.identities,
+        provision: profile.provision,
+      });
       const out = join(dir, "tenants", name);
       mkdirSync(out, { recursive: true, mode: 0o700 });
       const files = { seedFile: join(out, "admin.nk"), credentialFile: join(out, "admin.cred") };
-      if (existsSync(files.credentialFile)) throw new Error(`tenant ${name} exists (${out})`);
-      issueClient(dir, files, { name: `${name}-admin`, role: "admin", tenant: name, days: Number(o.days) });
+      const admin = issueClient(dir, files, {
+        name: `${name}-admin`,
+        role: "admin",
+        tenant: name,
+        days: Number(o.days),
+      });
+      await untilServed(new CustodyClient(profile.apiUrl, admin), name);
       const publicKey = JSON.parse(
         Buffer.from(readFileSync(files.credentialFile, "utf8").split(".")[0]!, "base64url").toString(),
       ).sub;
-      if (o.json) return console.log(JSON.stringify({ tenant: name, ...files, publicKey }));
-      console.log(`tenant ${name}: admin credential ${files.credentialFile}, key ${files.seedFile}`);
+      if (o.json)
+        return console.log(JSON.stringify({ tenant: name, account: entry.account, ...files, publicKey }));
+      console.log(`tenant ${name}: NATS account ${entry.account}`);
+      console.log(`admin credential ${files.credentialFile}, key ${files.seedFile}`);
       console.log(
         `use it with: custody keys list --seed ${files.seedFile} --credential ${files.credentialFile}`,
       );

@@ -1,0 +1,194 @@
+/**
+ * The API's tenants. Each tenant's data plane lives in its own NATS account; for every tenant the
+ * registry lists (with a JWT for the API's identity) the API opens a connection into that account
+ * and runs the tenant's repository, result aggregator, dead letters and use cases on it. Requests
+ * are routed by the tenant of the caller's verified credential, so one tenant's request can never
+ * touch another tenant's account. Tenants enrolled while the API runs are picked up from the registry.
+ * @module
+ */
+import {
+  API_INBOX,
+  type AuditLog,
+  connectNats,
+  type LivenessTracker,
+  publicKeyOfCredentials,
+  type TenantEntry,
+  type TenantRegistry,
+  type UserCredentials,
+} from "@custody/runtime";
+import { jetstream } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import { Problem } from "../problems.js";
+import { ResultAggregator } from "./aggregator.js";
+import { DeadLetters } from "./dead-letters.js";
+import type { OperationRecord } from "./records.js";
+import { Repository } from "./repository.js";
+import { type Actor, CustodyService } from "./service.js";
+
+/** One tenant's slice of the API. */
+interface TenantPlane {
+  readonly nc: NatsConnection;
+  readonly service: CustodyService;
+  readonly aggregator: ResultAggregator;
+  readonly deadLetters: DeadLetters;
+}
+
+/** What the tenancy needs to open tenant planes. */
+export interface TenancyOptions {
+  readonly servers: readonly string[];
+  /** The API identity's control-account credentials; its seed also opens tenant accounts. */
+  readonly credentials: UserCredentials;
+  readonly tls?: { readonly caFile: string; readonly certFile: string; readonly keyFile: string };
+  readonly liveness: LivenessTracker;
+  readonly audit: AuditLog;
+  readonly log: Logger;
+}
+
+/** The use cases, routed to the caller's tenant. */
+export type CustodyApi = Pick<
+  CustodyService,
+  "createKey" | "sign" | "refresh" | "operation" | "key" | "keys"
+>;
+
+/** Every tenant plane of this API instance. */
+export class Tenancy implements CustodyApi {
+  private readonly starting = new Map<string, Promise<void>>();
+  private readonly planes = new Map<string, TenantPlane>();
+  private readonly settledListeners: ((id: string) => void)[] = [];
+  private readonly me: string;
+  private stopWatching: (() => void) | undefined;
+  private stopped = false;
+
+  constructor(private readonly o: TenancyOptions) {
+    this.me = publicKeyOfCredentials(o.credentials);
+  }
+
+  /** Serves every tenant in the registry (resolves once the current ones are up) and watches for more. */
+  async start(registry: TenantRegistry): Promise<void> {
+    this.stopWatching = await registry.watch((e) => void this.attach(e));
+    await Promise.all((await registry.list()).map((e) => this.attach(e)));
+  }
+
+  /** Tenants served right now. */
+  tenants(): string[] {
+    return [...this.planes.keys()];
+  }
+
+  private attach(entry: TenantEntry): Promise<void> {
+    const pending = this.starting.get(entry.tenant);
+    if (pending) return pending;
+    const jwt = entry.users[this.me];
+    if (this.stopped || !jwt) return Promise.resolve();
+    const started = this.open(entry.tenant, jwt).then(
+      (plane) => {
+        this.planes.set(entry.tenant, plane);
+        this.o.log.info({ tenant: entry.tenant }, "serving tenant");
+      },
+      (err) => {
+        this.o.log.error({ tenant: entry.tenant, err: String(err) }, "cannot serve tenant; retrying in 5 s");
+        this.starting.delete(entry.tenant);
+        setTimeout(() => void this.attach(entry), 5000).unref();
+      },
+    );
+    this.starting.set(entry.tenant, started);
+    return started;
+  }
+
+  private async open(tenant: string, jwt: string): Promise<TenantPlane> {
+    const o = this.o;
+    const nc = await connectNats({
+      servers: o.servers,
+      credentials: { jwt, seed: o.credentials.seed },
+      name: `api@${tenant}`,
+      inboxPrefix: API_INBOX,
+      tls: o.tls,
+    });
+    const log = o.log.child({ tenant });
+    const js = jetstream(nc, { timeout: 5000 });
+    const repo = await Repository.open(nc);
+    const aggregator = new ResultAggregator(nc, js, repo, log);
+    aggregator.onTerminal = (op) =>
+      void o.audit.append({
+        at: new Date().toISOString(),
+        kind: "outcome",
+        action: op.type,
+        tenant,
+        keyId: op.keyId,
+        operationId: op.id,
+        result: op.status,
+        reason: op.error?.code,
+      });
+    await aggregator.start();
+    const deadLetters = new DeadLetters({ js, repo, aggregator, log });
+    await deadLetters.start();
+    for (const l of this.settledListeners) deadLetters.onSettled(l);
+    const service = new CustodyService({ nc, js, repo, liveness: o.liveness });
+    return { nc, service, aggregator, deadLetters };
+  }
+
+  private plane(tenant: string): TenantPlane {
+    const p = this.planes.get(tenant);
+    if (!p) throw new Problem("unknown-tenant", `tenant ${tenant} is not served by this API`);
+    return p;
+  }
+
+  createKey(
+    actor: Actor,
+    ...rest: Parameters<CustodyService["createKey"]> extends [Actor, ...infer R] ? R : never
+  ) {
+    return this.plane(actor.claims.tenant).service.createKey(actor, ...rest);
+  }
+  sign(actor: Actor, ...rest: Parameters<CustodyService["sign"]> extends [Actor, ...infer R] ? R : never) {
+    return this.plane(actor.claims.tenant).service.sign(actor, ...rest);
+  }
+  refresh(
+    actor: Actor,
+    ...rest: Parameters<CustodyService["refresh"]> extends [Actor, ...infer R] ? R : never
+  ) {
+    return this.plane(actor.claims.tenant).service.refresh(actor, ...rest);
+  }
+  operation(actor: Actor, id: string, waitMs?: number) {
+    return this.plane(actor.claims.tenant).service.operation(actor, id, waitMs);
+  }
+  key(actor: Actor, id: string) {
+    return this.plane(actor.claims.tenant).service.key(actor, id);
+  }
+  keys(actor: Actor) {
+    return this.plane(actor.claims.tenant).service.keys(actor);
+  }
+
+  /** Failed operations of a tenant, newest first. */
+  list(tenant: string, limit: number): OperationRecord[] {
+    return this.plane(tenant).deadLetters.list(tenant, limit);
+  }
+
+  /** True while an operation of any tenant is known to be pending. */
+  isPending(id: string): boolean {
+    for (const p of this.planes.values()) if (p.deadLetters.isPending(id)) return true;
+    return false;
+  }
+
+  /** Calls `listener` with the id of every operation, of any tenant, seen leaving `pending`. */
+  onSettled(listener: (id: string) => void): void {
+    this.settledListeners.push(listener);
+    for (const p of this.planes.values()) p.deadLetters.onSettled(listener);
+  }
+
+  /** True when every tenant connection is up. */
+  connected(): boolean {
+    return [...this.planes.values()].every((p) => !p.nc.isClosed());
+  }
+
+  /** Stops every tenant plane. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopWatching?.();
+    await Promise.all(this.starting.values());
+    for (const p of this.planes.values()) {
+      await p.aggregator.stop();
+      await p.deadLetters.stop();
+      await p.nc.drain().catch(() => p.nc.close());
+    }
+  }
+}
