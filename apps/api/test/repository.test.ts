@@ -24,8 +24,8 @@ before(async () => {
   repo = await Repository.open(nc);
 });
 after(async () => {
-  await nc.close();
-  await server.stop();
+  await nc?.close();
+  await server?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -2,9 +2,12 @@
  * The scale-out topology: a 3-node JetStream cluster with every asset replicated three times, and
  * the loss of the node leading the request stream, then of the one leading a party's consumer,
  * under a steady load of DKG, sign and refresh requests: nothing lost, duplicated or mis-signed.
+ * A tenant enrolled while the cluster runs is known to every node at once (no restart or reload).
  * (The full set of faults runs in `npm run chaos`.)
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import {
   ADVISORY_STREAM,
@@ -14,9 +17,11 @@ import {
   REQUEST_STREAM,
   RESULT_STREAM,
 } from "@custody/proto";
+import { connectNats, readCreds } from "@custody/runtime";
+import { CustodyClient } from "@custody/sdk";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { Stack } from "../src/index.js";
+import { CLI_MAIN, loadClient, type Stack } from "../src/index.js";
 import { adminConnection } from "./broker.js";
 import { PatientClient } from "./chaos/client.js";
 import { consumerFor, killLeader } from "./chaos/faults.js";
@@ -78,4 +83,39 @@ test("losing the stream leader, then a consumer leader, under load loses nothing
   assert.deepEqual(a.invalid, [], "every signature verifies");
   assert.equal(a.keysUsable.ok, a.keysUsable.of, "every key still signs");
   for (const [code] of a.failed) assert.notEqual(code, "untyped", "failures carry a typed reason");
+});
+
+test("a tenant enrolled at runtime reaches every node: its account, replicated data plane and keys", async () => {
+  const profile = join(stack!.options.dir, "profile.json");
+  const r = spawnSync(
+    process.execPath,
+    [CLI_MAIN, "tenants", "create", "east", "--profile", profile, "--json"],
+    {
+      encoding: "utf8",
+    },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const t = JSON.parse(r.stdout) as { seedFile: string; credentialFile: string };
+  for (const url of stack!.natsUrls) {
+    const nc = await connectNats({
+      servers: [url],
+      credentials: readCreds(stack!.tenantAdminCreds("east")),
+      tls: stack!.pki.client("admin"),
+      name: "east-admin",
+      timeoutMs: 5000,
+    });
+    try {
+      const info = await (await jetstreamManager(nc)).streams.info(REQUEST_STREAM);
+      assert.equal(info.config.num_replicas, 3, `east's request stream is R3 (via ${url})`);
+    } finally {
+      await nc.close();
+    }
+  }
+  const east = new CustodyClient(stack!.apiUrl, loadClient(t));
+  const op = await east.wait(await east.createKey({ scheme: "ed25519", threshold: 2, parties: 3 }), 60_000);
+  assert.equal(op.status, "succeeded", JSON.stringify(op.error));
+  assert.deepEqual(
+    (await east.listKeys()).map((k) => k.id),
+    [op.keyId],
+  );
 });

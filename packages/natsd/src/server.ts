@@ -34,6 +34,17 @@ interface Ports {
   monitoring?: string[];
 }
 
+/** The ports file's content once it is completely written. */
+function readPorts(file: string): Ports | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    const ports = JSON.parse(readFileSync(file, "utf8")) as Ports;
+    return ports.nats?.length && ports.monitoring?.length ? ports : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Raised when a server exits or does not become ready in time. */
 export class NatsServerStartError extends Error {
   override readonly name = "NatsServerStartError";
@@ -47,11 +58,23 @@ export class NatsServer {
 
   private constructor(private readonly options: NatsServerOptions) {}
 
-  /** Starts a server and resolves once it accepts connections and its health check passes. */
+  /**
+   * Starts a server and resolves once it accepts connections and its health check passes. A server
+   * that fails to get there is killed, so a failed start leaves no process behind.
+   */
   static async start(options: NatsServerOptions): Promise<NatsServer> {
     const s = new NatsServer(options);
-    await s.launch();
+    await s.launchOrKill();
     return s;
+  }
+
+  private async launchOrKill(): Promise<void> {
+    try {
+      await this.launch();
+    } catch (e) {
+      await this.crash();
+      throw e;
+    }
   }
 
   /** `nats://127.0.0.1:<port>` of the client listener. */
@@ -108,8 +131,8 @@ export class NatsServer {
       jetstream: {
         store_dir: join(o.dir, "jetstream"),
         // Caps the sum of every account's JetStream quota (reserved, not allocated).
-        max_memory_store: 2048 * MiB,
-        max_file_store: 256 * 1024 * MiB,
+        max_memory_store: 1024 * MiB,
+        max_file_store: 4 * 1024 * 1024 * MiB,
       },
       ...o.config,
     });
@@ -129,13 +152,15 @@ export class NatsServer {
     this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
     const deadline = Date.now() + (this.options.startTimeoutMs ?? 20_000);
     const portsFile = join(dir, `nats-server_${child.pid}.ports`);
-    while (!existsSync(portsFile)) {
+    // The server may be caught between creating the ports file and writing it: read until it parses.
+    let ports: Ports | undefined;
+    while (!ports) {
       if (!this.running) throw new NatsServerStartError(`nats-server exited: ${stderr || this.logTail()}`);
       if (Date.now() > deadline)
         throw new NatsServerStartError("nats-server did not write its ports file in time");
-      await sleep(20);
+      ports = readPorts(portsFile);
+      if (!ports) await sleep(20);
     }
-    const ports = JSON.parse(readFileSync(portsFile, "utf8")) as Ports;
     const port = Number(new URL(ports.nats[0]!).port);
     const httpPort = Number(new URL(ports.monitoring![0]!).port);
     this.ports = { port, httpPort };
@@ -187,6 +212,6 @@ export class NatsServer {
   /** Starts the stopped server again on the same ports with the same store. */
   async restart(): Promise<void> {
     await this.stop();
-    await this.launch();
+    await this.launchOrKill();
   }
 }

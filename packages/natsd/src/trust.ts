@@ -35,18 +35,21 @@ export interface AccountQuota {
 
 /**
  * Default quota of a tenant account: room for its request and result streams (1 GiB each), its
- * advisories and its buckets. The server's JetStream limits cap the sum over all accounts.
+ * advisories and its buckets, three replicas of each (a replica counts against the quota), all
+ * file-backed (memory storage is for ephemera only). The server reserves every account's quota
+ * against its own JetStream limits (1 GiB of memory, 4 TiB of disk in `NatsServer`), which
+ * therefore bound the tenants one server holds (about 250).
  */
 export const DEFAULT_QUOTA: AccountQuota = {
-  memoryBytes: 64 * MiB,
-  diskBytes: 4096 * MiB,
+  memoryBytes: 4 * MiB,
+  diskBytes: 12 * 1024 * MiB,
   streams: 32,
   consumers: 256,
 };
 
 /** Quota of the control account: the audit stream and the nonce and tenant buckets. */
 export const CONTROL_QUOTA: AccountQuota = {
-  memoryBytes: 16 * MiB,
+  memoryBytes: 4 * MiB,
   diskBytes: 1024 * MiB,
   streams: 8,
   consumers: 64,

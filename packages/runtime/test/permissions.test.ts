@@ -1,72 +1,97 @@
 /**
- * Least privilege, proven against a real nats-server with the configuration `custody dev` renders:
- * nothing anonymous or unknown connects; a party cannot read another party's subjects, consumer or
- * share bucket, cannot speak as another party; the API cannot read shares or protocol traffic.
+ * Least privilege, proven against a real nats-server in operator (JWT) mode with the user
+ * permissions the stack issues: nothing anonymous or unknown connects; a party cannot read another
+ * party's subjects, consumer or share bucket, cannot speak as another party; the API cannot read
+ * shares or protocol traffic; in the control account workers and the API cannot write the tenant
+ * registry and workers cannot read nonces or the audit trail; and tenants, each in its own account,
+ * cannot see each other's messages or buckets even on identical subjects and bucket names.
+ * Every denial is paired with the allowed counterpart, so no test can pass vacuously.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { NatsServer } from "@custody/natsd";
-import { partyConsumer, REQUEST_STREAM, shareBucket } from "@custody/proto";
-import { jetstream } from "@nats-io/jetstream";
+import { newUser, startTrustedServer, type TrustedServer } from "@custody/natsd";
+import {
+  AUDIT_STREAM,
+  auditSubject,
+  KEYS_BUCKET,
+  NONCE_BUCKET,
+  partyConsumer,
+  REQUEST_STREAM,
+  RESULT_CONSUMER,
+  RESULT_STREAM,
+  shareBucket,
+  TENANTS_BUCKET,
+} from "@custody/proto";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { createAccount } from "@nats-io/nkeys";
+import { connect, type Msg, type NatsConnection } from "@nats-io/transport-node";
 import {
   API_INBOX,
-  accountsConfig,
+  AuditLog,
+  apiPermissions,
   connectNats,
-  createIdentity,
-  type Identity,
+  controlApiPermissions,
+  controlWorkerPermissions,
   partyInbox,
-  provision,
+  provisionControl,
+  provisionTenant,
+  TenantRegistry,
+  type UserCredentials,
+  verifyAuditChain,
+  workerPermissions,
 } from "../src/index.js";
 
-let server: NatsServer;
+let broker: TrustedServer;
 let dir: string;
-const who: Record<string, Identity> = {};
+let url: string;
+/**
+ * Tenant t1: `t1` (full rights, provisioning), `api`, `p1`, `p2`. Tenant t2: `t2` (full rights).
+ * Control account: `ctl` (full rights, provisioning), `capi`, `cp1`.
+ */
 const conns: Record<string, NatsConnection> = {};
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+function connectAs(credentials: UserCredentials, name: string, inboxPrefix?: string) {
+  return connectNats({ servers: [url], credentials, name, inboxPrefix, timeoutMs: 5000 });
+}
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), "custody-perms-"));
-  for (const n of ["admin", "api", "p1", "p2", "stranger"]) who[n] = createIdentity(n, join(dir, `${n}.nk`));
-  server = await NatsServer.start({
-    dir: join(dir, "nats"),
-    config: accountsConfig({
-      admin: who.admin!.publicKey,
-      api: [who.api!.publicKey],
-      workers: [
-        { party: 1, publicKey: who.p1!.publicKey },
-        { party: 2, publicKey: who.p2!.publicKey },
-      ],
-    }),
-  });
-  const admin = await connectNats({ servers: [server.url], seedFile: who.admin!.seedFile, name: "admin" });
-  await provision(admin, { parties: [1, 2] });
-  conns.admin = admin;
-  conns.api = await connectNats({
-    servers: [server.url],
-    seedFile: who.api!.seedFile,
-    name: "api",
-    inboxPrefix: API_INBOX,
-  });
-  conns.p1 = await connectNats({
-    servers: [server.url],
-    seedFile: who.p1!.seedFile,
-    name: "p1",
-    inboxPrefix: partyInbox(1),
-  });
-  conns.p2 = await connectNats({
-    servers: [server.url],
-    seedFile: who.p2!.seedFile,
-    name: "p2",
-    inboxPrefix: partyInbox(2),
-  });
+  broker = await startTrustedServer({ dir, tenants: ["t1", "t2"] });
+  url = broker.server.url;
+  const control = broker.account("control");
+  const t1 = broker.account("t1");
+
+  conns.ctl = await connectAs(await newUser(control, "control-admin"), "control-admin");
+  await provisionControl(conns.ctl);
+  for (const t of ["t1", "t2"]) {
+    conns[t] = await connectAs(await newUser(broker.account(t), `${t}-admin`), `${t}-admin`);
+    await provisionTenant(conns[t]!, { parties: [1, 2] });
+  }
+
+  conns.api = await connectAs(await newUser(t1, "api", apiPermissions()), "api", API_INBOX);
+  for (const p of [1, 2]) {
+    conns[`p${p}`] = await connectAs(
+      await newUser(t1, `p${p}`, workerPermissions(p)),
+      `p${p}`,
+      partyInbox(p),
+    );
+  }
+  conns.capi = await connectAs(await newUser(control, "capi", controlApiPermissions()), "capi", API_INBOX);
+  conns.cp1 = await connectAs(
+    await newUser(control, "cp1", controlWorkerPermissions(1)),
+    "cp1",
+    partyInbox(1),
+  );
 });
 after(async () => {
   for (const c of Object.values(conns)) await c.close();
-  await server.stop();
+  await broker?.server.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -85,13 +110,45 @@ async function subscribeError(nc: NatsConnection, subject: string): Promise<unkn
   });
 }
 
-test("no credentials, or an unknown key, cannot connect", async () => {
-  await assert.rejects(connect({ servers: [server.url], maxReconnectAttempts: 0, reconnect: false }));
-  await assert.rejects(
-    connectNats({ servers: [server.url], seedFile: who.stranger!.seedFile, name: "x" }).then((c) =>
-      c.close(),
-    ),
-  );
+/** Collects what a subscription receives (after the server has registered it). */
+async function collect(nc: NatsConnection, subject: string): Promise<Msg[]> {
+  const got: Msg[] = [];
+  nc.subscribe(subject, {
+    callback: (err, m) => {
+      if (!err) got.push(m);
+    },
+  });
+  await nc.flush();
+  return got;
+}
+
+/** Waits until `check` holds (or gives up after `ms`). */
+async function until(check: () => boolean, ms = 2000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+}
+
+/** Answers every request on `subject` with `reply`. */
+function answer(nc: NatsConnection, subject: string, reply = "ok") {
+  return nc.subscribe(subject, {
+    callback: (_e, m) => {
+      m.respond(enc.encode(reply));
+    },
+  });
+}
+
+test("no credentials, or an unknown identity, cannot connect", async () => {
+  await assert.rejects(connect({ servers: [url], maxReconnectAttempts: 0, reconnect: false }));
+  // a user JWT signed by an account the operator never signed
+  const stranger = await newUser(createAccount(), "stranger");
+  await assert.rejects(connectAs(stranger, "stranger").then((c) => c.close()));
+  // a known user's JWT without that user's seed
+  const known = await newUser(broker.account("t1"), "known", workerPermissions(1));
+  await assert.rejects(connectAs({ jwt: known.jwt, seed: stranger.seed }, "impostor").then((c) => c.close()));
+  // ...while the genuine credentials connect
+  const ok = await connectAs(known, "known", partyInbox(1));
+  await ok.flush();
+  await ok.close();
 });
 
 test("a party cannot speak as another party", async () => {
@@ -103,12 +160,34 @@ test("a party cannot speak as another party", async () => {
   ]) {
     await assert.rejects(conns.p1!.request(subject, new Uint8Array(), { timeout: 1000 }), denied, subject);
   }
+  // ...while it speaks as itself: protocol messages and joins reach the peer, results are stored
+  const subs = [answer(conns.p2!, "custody.s.abc.m.2.1"), answer(conns.p2!, "custody.s.op.join.1")];
+  await conns.p2!.flush();
+  for (const subject of ["custody.s.abc.m.2.1", "custody.s.op.join.1"]) {
+    const r = await conns.p1!.request(subject, new Uint8Array(), { timeout: 2000 });
+    assert.equal(dec.decode(r.data), "ok", subject);
+  }
+  for (const s of subs) s.unsubscribe();
+  const ack = await jetstream(conns.p1!).publish("custody.res.op.1", new Uint8Array([1]));
+  assert.equal(ack.stream, RESULT_STREAM);
 });
 
 test("a party cannot listen to another party's messages or inbox", async () => {
-  assert.ok(denied(await subscribeError(conns.p1!, "custody.s.*.m.2.*")));
-  assert.ok(denied(await subscribeError(conns.p1!, "custody.s.>")));
-  assert.ok(denied(await subscribeError(conns.p1!, `${partyInbox(2)}.>`)));
+  const [a, b, c, own, joins, inbox] = await Promise.all([
+    subscribeError(conns.p1!, "custody.s.*.m.2.*"),
+    subscribeError(conns.p1!, "custody.s.>"),
+    subscribeError(conns.p1!, `${partyInbox(2)}.>`),
+    subscribeError(conns.p1!, "custody.s.*.m.1.*"),
+    subscribeError(conns.p1!, "custody.s.*.join.*"),
+    subscribeError(conns.p1!, `${partyInbox(1)}.x.>`),
+  ]);
+  assert.ok(denied(a));
+  assert.ok(denied(b));
+  assert.ok(denied(c));
+  // ...while its own inbox, its messages and everybody's joins are open to it
+  assert.equal(own, undefined);
+  assert.equal(joins, undefined);
+  assert.equal(inbox, undefined);
 });
 
 test("a party cannot use another party's consumer or share bucket", async () => {
@@ -145,4 +224,120 @@ test("the API cannot read shares or protocol traffic", async () => {
     jetstream(conns.api!, { timeout: 2000 }).consumers.get(REQUEST_STREAM, partyConsumer(1)),
     denied,
   );
+  // nor speak as a party (protocol messages, results)
+  for (const subject of ["custody.s.abc.m.1.2", "custody.res.op.1"]) {
+    await assert.rejects(conns.api!.request(subject, new Uint8Array(), { timeout: 1000 }), denied, subject);
+  }
+  // ...while its own buckets, requests and the result consumer work
+  const keys = await new Kvm(conns.api!).open(KEYS_BUCKET);
+  await keys.put("key_api", new Uint8Array([7]));
+  assert.deepEqual([...(await keys.get("key_api"))!.value], [7]);
+  const ack = await jetstream(conns.api!).publish("custody.req.sign.op_api", new Uint8Array([1]));
+  assert.equal(ack.stream, REQUEST_STREAM);
+  await jetstream(conns.api!).consumers.get(RESULT_STREAM, RESULT_CONSUMER);
+});
+
+test("in the control account only the operator writes the tenant registry; workers may read it", async () => {
+  const entry = { tenant: "t1", account: broker.account("t1").getPublicKey(), users: {} };
+  await (await TenantRegistry.open(conns.ctl!)).put(entry);
+  for (const who of ["cp1", "capi"]) {
+    const registry = await TenantRegistry.open(conns[who]!);
+    await assert.rejects(registry.put({ ...entry, tenant: "evil" }), denied, who);
+    await assert.rejects(
+      conns[who]!.request(`$KV.${TENANTS_BUCKET}.evil`, enc.encode("{}"), { timeout: 1000 }),
+      denied,
+      who,
+    );
+    // ...while reading it works
+    assert.deepEqual(await registry.get("t1"), entry, who);
+  }
+  const listed = await (await TenantRegistry.open(conns.cp1!)).list();
+  assert.deepEqual(
+    listed.map((e) => e.tenant),
+    ["t1"],
+  );
+  assert.equal(await (await TenantRegistry.open(conns.ctl!)).get("evil"), undefined);
+});
+
+test("a worker cannot read request nonces in the control account", async () => {
+  const nonces = await new Kvm(conns.cp1!).open(NONCE_BUCKET);
+  await assert.rejects(nonces.get("n1"), denied);
+  await assert.rejects(nonces.put("n1", new Uint8Array([1])), denied);
+  for (const subject of [
+    `$JS.API.STREAM.INFO.KV_${NONCE_BUCKET}`,
+    `$JS.API.DIRECT.GET.KV_${NONCE_BUCKET}.$KV.${NONCE_BUCKET}.n1`,
+  ]) {
+    await assert.rejects(conns.cp1!.request(subject, new Uint8Array(), { timeout: 1000 }), denied, subject);
+  }
+  // ...while the API records and reads them
+  const api = await new Kvm(conns.capi!).open(NONCE_BUCKET);
+  await api.create("n1", new Uint8Array([1]));
+  assert.deepEqual([...(await api.get("n1"))!.value], [1]);
+});
+
+test("a worker cannot read or write the audit trail", async () => {
+  await assert.rejects(verifyAuditChain(jetstream(conns.cp1!, { timeout: 2000 })), denied);
+  for (const subject of [
+    auditSubject,
+    `$JS.API.STREAM.INFO.${AUDIT_STREAM}`,
+    `$JS.API.DIRECT.GET.${AUDIT_STREAM}`,
+    `$JS.API.STREAM.MSG.GET.${AUDIT_STREAM}`,
+  ]) {
+    await assert.rejects(conns.cp1!.request(subject, new Uint8Array(), { timeout: 1000 }), denied, subject);
+  }
+  // ...while the API appends to it and reads it back
+  const errors: unknown[] = [];
+  const log = new AuditLog(jetstream(conns.capi!), (e) => errors.push(e));
+  await log.append({ at: new Date().toISOString(), kind: "http", action: "GET /v1/x", result: "200" });
+  assert.deepEqual(errors, []);
+  const v = await verifyAuditChain(jetstream(conns.capi!));
+  assert.equal(v.entries, 1);
+  assert.equal(v.brokenAt, undefined);
+});
+
+test("a worker heartbeats only as itself, and only the API hears heartbeats", async () => {
+  await assert.rejects(conns.cp1!.request("custody.hb.2.w1", new Uint8Array(), { timeout: 1000 }), denied);
+  assert.ok(denied(await subscribeError(conns.cp1!, "custody.hb.>")));
+  const heard = await collect(conns.capi!, "custody.hb.>");
+  conns.cp1!.publish("custody.hb.1.w1", new Uint8Array([1]));
+  await conns.cp1!.flush();
+  await until(() => heard.length > 0);
+  assert.deepEqual(
+    heard.map((m) => m.subject),
+    ["custody.hb.1.w1"],
+  );
+});
+
+test("tenants are isolated at the broker: same subjects, same bucket names, separate data", async () => {
+  const subject = "custody.s.x.m.1.2";
+  const in1 = await collect(conns.t1!, subject);
+  const in2 = await collect(conns.t2!, subject);
+  conns.t1!.publish(subject, enc.encode("from t1"));
+  conns.t2!.publish(subject, enc.encode("from t2"));
+  await Promise.all([conns.t1!.flush(), conns.t2!.flush()]);
+  await until(() => in1.length > 0 && in2.length > 0);
+  await new Promise((r) => setTimeout(r, 300)); // time for a leak to show
+  assert.deepEqual(
+    in1.map((m) => dec.decode(m.data)),
+    ["from t1"],
+  );
+  assert.deepEqual(
+    in2.map((m) => dec.decode(m.data)),
+    ["from t2"],
+  );
+
+  const keys1 = await new Kvm(conns.t1!).open(KEYS_BUCKET);
+  const keys2 = await new Kvm(conns.t2!).open(KEYS_BUCKET);
+  await keys1.put("key_iso", enc.encode("t1"));
+  assert.equal(dec.decode((await keys1.get("key_iso"))!.value), "t1");
+  assert.equal(await keys2.get("key_iso"), null);
+  await keys2.put("key_iso", enc.encode("t2"));
+  assert.equal(dec.decode((await keys1.get("key_iso"))!.value), "t1");
+  assert.equal(dec.decode((await keys2.get("key_iso"))!.value), "t2");
+
+  // nor does a tenant account hold the control account's registry or audit trail
+  const jsm1 = await jetstreamManager(conns.t1!);
+  await assert.rejects(jsm1.streams.info(`KV_${TENANTS_BUCKET}`), /not found/i);
+  await assert.rejects(jsm1.streams.info(AUDIT_STREAM), /not found/i);
+  await (await jetstreamManager(conns.ctl!)).streams.info(`KV_${TENANTS_BUCKET}`);
 });

@@ -150,7 +150,7 @@ before(async () => {
 });
 after(async () => {
   for (const c of conns) await c.close();
-  await server.stop();
+  await server?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 

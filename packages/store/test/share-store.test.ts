@@ -22,8 +22,8 @@ before(async () => {
   await new Kvm(nc).create(shareBucket(1), { history: 1 });
 });
 after(async () => {
-  await nc.close();
-  await server.stop();
+  await nc?.close();
+  await server?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
