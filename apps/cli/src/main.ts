@@ -6,6 +6,7 @@
 import { Command } from "commander";
 import { registerAuditCommands } from "./commands/audit.js";
 import { registerClientCommands } from "./commands/client.js";
+import { registerIdentityCommands } from "./commands/identities.js";
 import { registerServeCommands } from "./commands/serve.js";
 import { registerTenantCommands } from "./commands/tenants.js";
 
@@ -17,6 +18,7 @@ registerServeCommands(program);
 registerClientCommands(program);
 registerAuditCommands(program);
 registerTenantCommands(program);
+registerIdentityCommands(program);
 program.parseAsync(process.argv).catch((e: unknown) => {
   console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);

@@ -148,7 +148,7 @@ function ensureIdentity(dir: string, name: string): string {
 }
 
 /** Tenants the operator has an account for (file names under `trust/accounts`). */
-function knownTenants(root: TrustRoot): string[] {
+export function knownTenants(root: TrustRoot): string[] {
   return readdirSync(join(root.dir, "accounts"))
     .filter((f) => f.endsWith(".nk"))
     .map((f) => f.slice(0, -3));

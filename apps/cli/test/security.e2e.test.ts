@@ -462,3 +462,39 @@ test("`custody tenants create` enrols a tenant in its own account and issues an 
   assert.notEqual(again.status, 0, "a tenant is created once");
   assert.match(again.stderr, /exists/);
 });
+
+test("`custody identities revoke` cuts a compromised worker off in every account; the others keep signing", async () => {
+  const name = "party3-w1";
+  const control = readCreds(stack!.credsFile(name));
+  const tenant = await stack!.serviceCredentials(name);
+  const publicKey = publicKeyOf(stack!.seedFile(name));
+  const tls = stack!.pki.client(name);
+  const attempt = (credentials: typeof control) =>
+    connectNats({ servers: stack!.natsUrls, credentials, tls, name: "revoked", timeoutMs: 3000 }).then((c) =>
+      c.close(),
+    );
+  await attempt(tenant); // positive control: the key works before the revocation
+  const r = cli("identities", "revoke", name, "--profile", join(stack!.options.dir, "profile.json"));
+  assert.equal(r.status, 0, r.stderr);
+  await assert.rejects(attempt(control), "refused in the control account");
+  await assert.rejects(attempt(tenant), "refused in the tenant account");
+  const nc = await controlConnection();
+  try {
+    for (const entry of await (await TenantRegistry.open(nc)).list())
+      assert.ok(!(publicKey in entry.users), `no JWT for it in ${entry.tenant}'s entry`);
+  } finally {
+    await nc.close();
+  }
+  // Its open connections were closed: party 3 falls silent, parties 1 and 2 still sign.
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const ready = (await (await fetch(`${stack!.apiUrl}/readyz`)).json()) as { liveParties: number[] };
+    if (!ready.liveParties.includes(3)) break;
+    assert.ok(Date.now() < deadline, "party 3 stops heartbeating");
+    await new Promise((res) => setTimeout(res, 250));
+  }
+  const m = randomBytes(32);
+  const op = await admin.wait(await admin.sign(keyA, { message: m.toString("hex") }), 60_000);
+  assert.equal(op.status, "succeeded", JSON.stringify(op.error));
+  assert.ok(verifyEd25519((await admin.getKey(keyA)).publicKey!, m, op.signature!.signature));
+});

@@ -104,7 +104,28 @@ export function operatorJwt(root: TrustRoot): Promise<string> {
   return encodeOperator("custody", root.operator, { system_account: root.system.getPublicKey() });
 }
 
-/** An account JWT signed by the operator; JetStream is enabled when `quota` is given. */
+/** A revocation time after any JWT's issue time: a revoked key is refused whenever its JWT was made. */
+const REVOKED_FOREVER = 9_999_999_999;
+
+const revocationsFile = (root: TrustRoot) => join(root.dir, "revoked.json");
+
+/** Public keys of the users the operator revoked (in every account). */
+export function revokedUsers(root: TrustRoot): string[] {
+  const file = revocationsFile(root);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as string[]) : [];
+}
+
+/**
+ * Revokes a user key in every account the operator signs from now on: any JWT naming it, issued
+ * before or after, is refused once the account JWTs carrying the revocation reach the servers.
+ */
+export function revokeUser(root: TrustRoot, publicKey: string): void {
+  if (!/^U[A-Z2-7]{55}$/.test(publicKey)) throw new Error("not a user public key");
+  const keys = new Set(revokedUsers(root)).add(publicKey);
+  writeFileSync(revocationsFile(root), `${JSON.stringify([...keys].sort(), null, 2)}\n`);
+}
+
+/** An account JWT signed by the operator, carrying every revocation; JetStream is on when `quota` is given. */
 export function accountJwt(root: TrustRoot, name: string, account: KeyPair, quota?: AccountQuota) {
   const jetstream = quota
     ? {
@@ -121,7 +142,10 @@ export function accountJwt(root: TrustRoot, name: string, account: KeyPair, quot
   return encodeAccount(
     name,
     account,
-    { limits: { ...OPEN_LIMITS, payload: 2 * MiB, ...jetstream } },
+    {
+      limits: { ...OPEN_LIMITS, payload: 2 * MiB, ...jetstream },
+      revocations: Object.fromEntries(revokedUsers(root).map((k) => [k, REVOKED_FOREVER])),
+    },
     { signer: root.operator },
   );
 }

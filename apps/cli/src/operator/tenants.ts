@@ -9,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import {
   accountJwt,
   DEFAULT_QUOTA,
+  revokedUsers,
   type TrustRoot,
   tenantAccountKey,
   userJwt,
@@ -98,7 +99,9 @@ export async function enrolTenant(o: EnrolTenantOptions): Promise<TenantEntry> {
     }
   }
   const users: Record<string, string> = {};
+  const revoked = new Set(revokedUsers(o.root));
   for (const id of o.identities) {
+    if (revoked.has(id.publicKey)) continue;
     const permissions = id.role === "api" ? apiPermissions() : workerPermissions(id.party);
     users[id.publicKey] = await userJwt(account, id.name, id.publicKey, permissions);
   }
