@@ -17,8 +17,8 @@ import {
   readCreds,
   readDirectory,
   readPartyIdentity,
-  type TenantEntry,
   TenantRegistry,
+  TenantServices,
   type UserCredentials,
   WorkLoop,
 } from "@custody/runtime";
@@ -68,8 +68,8 @@ export interface RunningWorker {
 
 /** One tenant served by this worker: a connection into its account, its share store, its loop. */
 interface TenantWorker {
-  readonly nc: NatsConnection;
   readonly loop: WorkLoop;
+  stop(): Promise<void>;
 }
 
 interface Shared {
@@ -79,6 +79,8 @@ interface Shared {
   readonly identity: PartyIdentity;
   readonly directory: PartyDirectory;
   readonly log: Logger;
+  /** Whether stopping aborts running sessions instead of letting them finish. */
+  abortOnStop: boolean;
 }
 
 async function serveTenant(s: Shared, tenant: string, jwt: string): Promise<TenantWorker> {
@@ -125,7 +127,13 @@ async function serveTenant(s: Shared, tenant: string, jwt: string): Promise<Tena
   })().catch(() => {});
   await loop.start();
   log.info({ tenant }, "serving tenant");
-  return { nc, loop };
+  return {
+    loop,
+    async stop() {
+      await loop.stop(s.abortOnStop);
+      await nc.drain().catch(() => nc.close());
+    },
+  };
 }
 
 /** Starts a worker. */
@@ -142,6 +150,7 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
     identity,
     directory: readDirectory(config.directoryFile),
     log,
+    abortOnStop: false,
   };
   const me = publicKeyOfCredentials(credentials);
   const nc = await connectNats({
@@ -151,49 +160,31 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
     inboxPrefix: partyInbox(config.party),
     tls: config.tls,
   });
-  const starting = new Map<string, Promise<void>>();
-  const live = new Map<string, TenantWorker>();
-  let stopping = false;
-  const attach = (entry: TenantEntry): Promise<void> => {
-    const jwt = entry.users[me];
-    const pending = starting.get(entry.tenant);
-    if (pending) return pending;
-    if (stopping || !jwt) return Promise.resolve();
-    const started = serveTenant(shared, entry.tenant, jwt).then(
-      (w) => void live.set(entry.tenant, w),
-      (err) => {
-        log.error({ tenant: entry.tenant, err: String(err) }, "cannot serve tenant; retrying in 5 s");
-        starting.delete(entry.tenant);
-        setTimeout(() => void attach(entry), 5000).unref();
-      },
-    );
-    starting.set(entry.tenant, started);
-    return started;
-  };
-  const registry = await TenantRegistry.open(nc);
-  const stopWatching = await registry.watch((e) => void attach(e));
-  await Promise.all((await registry.list()).map(attach));
+  const tenants = new TenantServices<TenantWorker>(
+    me,
+    (tenant, jwt) => serveTenant(shared, tenant, jwt),
+    (tenant, err) => log.error({ tenant, err: String(err) }, "cannot serve tenant; retrying in 5 s"),
+  );
+  await tenants.start(await TenantRegistry.open(nc));
   const heartbeat = new HeartbeatPublisher(
     nc,
     config.party,
     config.workerId,
     config.heartbeatMs ?? 2000,
-    () => [...live.values()].reduce((n, w) => n + w.loop.activeJobs, 0),
+    () => tenants.entries().reduce((n, [, w]) => n + w.loop.activeJobs, 0),
   );
   heartbeat.start();
-  log.info({ party: config.party, workerId: config.workerId, tenants: [...live.keys()] }, "worker ready");
+  log.info(
+    { party: config.party, workerId: config.workerId, tenants: tenants.entries().map(([t]) => t) },
+    "worker ready",
+  );
   return {
     nc,
-    tenants: () => [...live.keys()],
+    tenants: () => tenants.entries().map(([t]) => t),
     async stop(abortRunning = false) {
-      stopping = true;
-      stopWatching();
+      shared.abortOnStop = abortRunning;
       heartbeat.stop();
-      await Promise.all(starting.values());
-      for (const w of live.values()) {
-        await w.loop.stop(abortRunning);
-        await w.nc.drain().catch(() => w.nc.close());
-      }
+      await tenants.stop();
       await nc.drain().catch(() => nc.close());
     },
   };

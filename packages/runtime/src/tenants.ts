@@ -84,3 +84,72 @@ export class TenantRegistry {
     return () => iter.stop();
   }
 }
+
+/** Something a process runs for one tenant (a work loop, an API plane...). */
+export interface TenantService {
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs one service per tenant whose registry entry carries a JWT for `identity`: every current
+ * tenant before {@link TenantServices.start} resolves, later ones as they are enrolled. Each tenant
+ * is opened once; a failed open is retried after `retryMs`.
+ */
+export class TenantServices<S extends TenantService> {
+  private readonly starting = new Map<string, Promise<void>>();
+  private readonly live = new Map<string, S>();
+  private stopWatching: (() => void) | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly identity: string,
+    private readonly open: (tenant: string, jwt: string) => Promise<S>,
+    private readonly onError: (tenant: string, err: unknown) => void,
+    private readonly retryMs = 5000,
+  ) {}
+
+  /** Opens every tenant in the registry, then keeps watching it. */
+  async start(registry: TenantRegistry): Promise<void> {
+    this.stopWatching = await registry.watch((e) => void this.attach(e));
+    await Promise.all((await registry.list()).map((e) => this.attach(e)));
+  }
+
+  /** The service of a tenant, if it runs. */
+  get(tenant: string): S | undefined {
+    return this.live.get(tenant);
+  }
+
+  /** Every running service, by tenant. */
+  entries(): [string, S][] {
+    return [...this.live];
+  }
+
+  private attach(entry: TenantEntry): Promise<void> {
+    const pending = this.starting.get(entry.tenant);
+    if (pending) return pending;
+    const jwt = entry.users[this.identity];
+    if (this.stopped || !jwt) return Promise.resolve();
+    const started = this.open(entry.tenant, jwt).then(
+      (service) => {
+        if (this.stopped) return void service.stop();
+        this.live.set(entry.tenant, service);
+      },
+      (err) => {
+        this.onError(entry.tenant, err);
+        this.starting.delete(entry.tenant);
+        setTimeout(() => void this.attach(entry), this.retryMs).unref();
+      },
+    );
+    this.starting.set(entry.tenant, started);
+    return started;
+  }
+
+  /** Stops watching and stops every service. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopWatching?.();
+    await Promise.all(this.starting.values());
+    for (const s of this.live.values()) await s.stop();
+    this.live.clear();
+  }
+}

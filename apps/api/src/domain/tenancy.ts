@@ -12,8 +12,8 @@ import {
   connectNats,
   type LivenessTracker,
   publicKeyOfCredentials,
-  type TenantEntry,
   type TenantRegistry,
+  TenantServices,
   type UserCredentials,
 } from "@custody/runtime";
 import { jetstream } from "@nats-io/jetstream";
@@ -30,8 +30,8 @@ import { type Actor, CustodyService } from "./service.js";
 interface TenantPlane {
   readonly nc: NatsConnection;
   readonly service: CustodyService;
-  readonly aggregator: ResultAggregator;
   readonly deadLetters: DeadLetters;
+  stop(): Promise<void>;
 }
 
 /** What the tenancy needs to open tenant planes. */
@@ -53,46 +53,20 @@ export type CustodyApi = Pick<
 
 /** Every tenant plane of this API instance. */
 export class Tenancy implements CustodyApi {
-  private readonly starting = new Map<string, Promise<void>>();
-  private readonly planes = new Map<string, TenantPlane>();
+  private readonly planes: TenantServices<TenantPlane>;
   private readonly settledListeners: ((id: string) => void)[] = [];
-  private readonly me: string;
-  private stopWatching: (() => void) | undefined;
-  private stopped = false;
 
   constructor(private readonly o: TenancyOptions) {
-    this.me = publicKeyOfCredentials(o.credentials);
+    this.planes = new TenantServices(
+      publicKeyOfCredentials(o.credentials),
+      (tenant, jwt) => this.open(tenant, jwt),
+      (tenant, err) => o.log.error({ tenant, err: String(err) }, "cannot serve tenant; retrying in 5 s"),
+    );
   }
 
   /** Serves every tenant in the registry (resolves once the current ones are up) and watches for more. */
-  async start(registry: TenantRegistry): Promise<void> {
-    this.stopWatching = await registry.watch((e) => void this.attach(e));
-    await Promise.all((await registry.list()).map((e) => this.attach(e)));
-  }
-
-  /** Tenants served right now. */
-  tenants(): string[] {
-    return [...this.planes.keys()];
-  }
-
-  private attach(entry: TenantEntry): Promise<void> {
-    const pending = this.starting.get(entry.tenant);
-    if (pending) return pending;
-    const jwt = entry.users[this.me];
-    if (this.stopped || !jwt) return Promise.resolve();
-    const started = this.open(entry.tenant, jwt).then(
-      (plane) => {
-        this.planes.set(entry.tenant, plane);
-        this.o.log.info({ tenant: entry.tenant }, "serving tenant");
-      },
-      (err) => {
-        this.o.log.error({ tenant: entry.tenant, err: String(err) }, "cannot serve tenant; retrying in 5 s");
-        this.starting.delete(entry.tenant);
-        setTimeout(() => void this.attach(entry), 5000).unref();
-      },
-    );
-    this.starting.set(entry.tenant, started);
-    return started;
+  start(registry: TenantRegistry): Promise<void> {
+    return this.planes.start(registry);
   }
 
   private async open(tenant: string, jwt: string): Promise<TenantPlane> {
@@ -124,7 +98,17 @@ export class Tenancy implements CustodyApi {
     await deadLetters.start();
     for (const l of this.settledListeners) deadLetters.onSettled(l);
     const service = new CustodyService({ nc, js, repo, liveness: o.liveness });
-    return { nc, service, aggregator, deadLetters };
+    log.info({}, "serving tenant");
+    return {
+      nc,
+      service,
+      deadLetters,
+      async stop() {
+        await aggregator.stop();
+        await deadLetters.stop();
+        await nc.drain().catch(() => nc.close());
+      },
+    };
   }
 
   private plane(tenant: string): TenantPlane {
@@ -165,30 +149,23 @@ export class Tenancy implements CustodyApi {
 
   /** True while an operation of any tenant is known to be pending. */
   isPending(id: string): boolean {
-    for (const p of this.planes.values()) if (p.deadLetters.isPending(id)) return true;
+    for (const [, p] of this.planes.entries()) if (p.deadLetters.isPending(id)) return true;
     return false;
   }
 
   /** Calls `listener` with the id of every operation, of any tenant, seen leaving `pending`. */
   onSettled(listener: (id: string) => void): void {
     this.settledListeners.push(listener);
-    for (const p of this.planes.values()) p.deadLetters.onSettled(listener);
+    for (const [, p] of this.planes.entries()) p.deadLetters.onSettled(listener);
   }
 
   /** True when every tenant connection is up. */
   connected(): boolean {
-    return [...this.planes.values()].every((p) => !p.nc.isClosed());
+    return this.planes.entries().every(([, p]) => !p.nc.isClosed());
   }
 
   /** Stops every tenant plane. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.stopWatching?.();
-    await Promise.all(this.starting.values());
-    for (const p of this.planes.values()) {
-      await p.aggregator.stop();
-      await p.deadLetters.stop();
-      await p.nc.drain().catch(() => p.nc.close());
-    }
+  stop(): Promise<void> {
+    return this.planes.stop();
   }
 }
