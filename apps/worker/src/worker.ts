@@ -93,47 +93,52 @@ async function serveTenant(s: Shared, tenant: string, jwt: string): Promise<Tena
     inboxPrefix: partyInbox(config.party),
     tls: config.tls,
   });
-  const store = await ShareStore.open(nc, config.party, s.kek);
-  const env = {
-    nc,
-    tenant,
-    party: config.party,
-    workerId: config.workerId,
-    store,
-    identity: s.identity,
-    directory: s.directory,
-    authorities: config.authorities,
-    schemes: config.schemes ?? SCHEMES,
-    roundTimeoutMs: config.roundTimeoutMs,
-    joinTimeoutMs: config.joinTimeoutMs,
-  };
-  const loop = new WorkLoop({
-    nc,
-    party: config.party,
-    workerId: config.workerId,
-    slots: config.slots,
-    progressMs: config.progressMs,
-    log: log.child({ tenant }),
-    classify,
-    handler: (ctx) => runJob(env, ctx),
-  });
-  (async () => {
-    for await (const st of nc.status()) {
-      if (st.type === "disconnect") {
-        log.warn({ tenant }, "disconnected from NATS: aborting running sessions");
-        loop.abortRunning();
+  try {
+    const store = await ShareStore.open(nc, config.party, s.kek);
+    const env = {
+      nc,
+      tenant,
+      party: config.party,
+      workerId: config.workerId,
+      store,
+      identity: s.identity,
+      directory: s.directory,
+      authorities: config.authorities,
+      schemes: config.schemes ?? SCHEMES,
+      roundTimeoutMs: config.roundTimeoutMs,
+      joinTimeoutMs: config.joinTimeoutMs,
+    };
+    const loop = new WorkLoop({
+      nc,
+      party: config.party,
+      workerId: config.workerId,
+      slots: config.slots,
+      progressMs: config.progressMs,
+      log: log.child({ tenant }),
+      classify,
+      handler: (ctx) => runJob(env, ctx),
+    });
+    (async () => {
+      for await (const st of nc.status()) {
+        if (st.type === "disconnect") {
+          log.warn({ tenant }, "disconnected from NATS: aborting running sessions");
+          loop.abortRunning();
+        }
       }
-    }
-  })().catch(() => {});
-  await loop.start();
-  log.info({ tenant }, "serving tenant");
-  return {
-    loop,
-    async stop() {
-      await loop.stop(s.abortOnStop);
-      await nc.drain().catch(() => nc.close());
-    },
-  };
+    })().catch(() => {});
+    await loop.start();
+    log.info({ tenant }, "serving tenant");
+    return {
+      loop,
+      async stop() {
+        await loop.stop(s.abortOnStop);
+        await nc.drain().catch(() => nc.close());
+      },
+    };
+  } catch (e) {
+    await nc.close(); // a tenant that could not be served leaves no connection behind
+    throw e;
+  }
 }
 
 /** Starts a worker. */

@@ -78,6 +78,16 @@ export class Tenancy implements CustodyApi {
       inboxPrefix: API_INBOX,
       tls: o.tls,
     });
+    try {
+      return await this.planeOn(nc, tenant);
+    } catch (e) {
+      await nc.close(); // a tenant that could not be served leaves no connection behind
+      throw e;
+    }
+  }
+
+  private async planeOn(nc: NatsConnection, tenant: string): Promise<TenantPlane> {
+    const o = this.o;
     const log = o.log.child({ tenant });
     const js = jetstream(nc, { timeout: 5000 });
     const repo = await Repository.open(nc);
