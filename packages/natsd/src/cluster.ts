@@ -40,7 +40,11 @@ async function freePort(): Promise<number> {
 
 /** A running group of nats-server processes that form one JetStream cluster. */
 export class NatsCluster {
-  private constructor(readonly servers: readonly NatsServer[]) {}
+  private constructor(
+    readonly servers: readonly NatsServer[],
+    /** `nats-route://127.0.0.1:<port>` of every node's route listener (none for a single server). */
+    readonly routeUrls: readonly string[],
+  ) {}
 
   /** Starts every node at once (a clustered node is healthy only once a meta leader exists). */
   static async start(options: NatsClusterOptions): Promise<NatsCluster> {
@@ -84,7 +88,10 @@ export class NatsCluster {
         }),
       ),
     );
-    return new NatsCluster(servers);
+    return new NatsCluster(
+      servers,
+      size === 1 ? [] : nodes.map((n) => `nats-route://127.0.0.1:${n.routePort}`),
+    );
   }
 
   /** Client URLs of every node (give all of them to clients, so they fail over). */
