@@ -9,7 +9,7 @@
  * @module
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -22,6 +22,7 @@ import {
   NatsCluster,
   type NatsServer,
   resolverConfig,
+  revokedUsers,
   serverTlsConfig,
   serverTrustConfig,
   type TrustRoot,
@@ -142,9 +143,15 @@ const adminClientFiles = (dir: string) => ({
 /** Identity of a (party, worker). */
 export const workerName = (party: number, worker: number) => `party${party}-w${worker}`;
 
-function ensureIdentity(dir: string, name: string): string {
+/** The identity's public key; a missing or revoked key is replaced by a fresh one. */
+function ensureIdentity(dir: string, root: TrustRoot, name: string): string {
   const file = seedPath(dir, name);
-  return existsSync(file) ? publicKeyOf(file) : createIdentity(name, file).publicKey;
+  if (existsSync(file)) {
+    const publicKey = publicKeyOf(file);
+    if (!revokedUsers(root).includes(publicKey)) return publicKey;
+    renameSync(file, `${file}.revoked-${Date.now()}`);
+  }
+  return createIdentity(name, file).publicKey;
 }
 
 /** Tenants the operator has an account for (file names under `trust/accounts`). */
@@ -255,16 +262,16 @@ export class Stack {
     for (const d of [dir, credsDir(dir), join(dir, "secrets"), join(dir, "logs")])
       mkdirSync(d, { recursive: true, mode: 0o700 });
     const partyIds = Array.from({ length: parties }, (_, i) => i + 1);
+    const root = loadOrCreateTrust(trustDir(dir));
     const identities: ServiceIdentity[] = [
-      { role: "api", name: "api", publicKey: ensureIdentity(dir, "api") },
+      { role: "api", name: "api", publicKey: ensureIdentity(dir, root, "api") },
       ...partyIds.flatMap((party) =>
         Array.from({ length: workers }, (_, w) => {
           const name = workerName(party, w + 1);
-          return { role: "worker" as const, name, party, publicKey: ensureIdentity(dir, name) };
+          return { role: "worker" as const, name, party, publicKey: ensureIdentity(dir, root, name) };
         }),
       ),
     ];
-    const root = loadOrCreateTrust(trustDir(dir));
     await writeControlCreds(dir, root, identities);
     for (const p of partyIds) if (!existsSync(kekPath(dir, p))) createKekFile(kekPath(dir, p));
     const directory = new Map(
@@ -298,6 +305,21 @@ export class Stack {
       },
       nodeConfig: (nodeDir) => resolverConfig(join(nodeDir, "jwt")),
     });
+    const stack = new Stack(options, broker, "");
+    try {
+      await stack.bringUp(root, identities, partyIds, pki);
+    } catch (e) {
+      await stack.stop(); // a failed start leaves no server or child process behind
+      throw e;
+    }
+    return stack;
+  }
+
+  /** Provisions the control account, enrols every tenant, starts the processes, writes the profile. */
+  private async bringUp(root: TrustRoot, identities: ServiceIdentity[], partyIds: number[], pki: DevPki) {
+    const { dir, parties, workers } = this.options;
+    const broker = this.broker;
+    const tenants = [...new Set(["default", ...knownTenants(root)])];
     const op = operatorFiles(dir);
     const replicas = broker.servers.length;
     const nc = await connectNats({
@@ -308,7 +330,7 @@ export class Stack {
     });
     await provisionControl(nc, { replicas });
     await nc.close();
-    const provision: ProvisionOptions = { parties: partyIds, ackWaitMs: options.ackWaitMs, replicas };
+    const provision: ProvisionOptions = { parties: partyIds, ackWaitMs: this.options.ackWaitMs, replicas };
     for (const tenant of tenants)
       await enrolTenant({
         root,
@@ -320,12 +342,11 @@ export class Stack {
         identities,
         provision,
       });
-    const stack = new Stack(options, broker, "");
-    await stack.startApi();
-    for (const p of partyIds) for (let w = 1; w <= workers; w++) stack.startWorker(p, w);
-    await stack.waitReady();
+    await this.startApi();
+    for (const p of partyIds) for (let w = 1; w <= workers; w++) this.startWorker(p, w);
+    await this.waitReady();
     const profile: Profile = {
-      apiUrl: stack.apiUrl,
+      apiUrl: this.apiUrl,
       natsUrls: broker.urls,
       credentials: Object.fromEntries(identities.map((id) => [id.name, credsPath(dir, id.name)])),
       client: adminClientFiles(dir),
@@ -337,7 +358,6 @@ export class Stack {
       workers,
     };
     writeFileSync(join(dir, "profile.json"), `${JSON.stringify(profile, null, 2)}\n`);
-    return stack;
   }
 
   private spawnChild(name: string, args: string[]): StackProcess {

@@ -60,8 +60,6 @@ export interface WorkerConfig {
 export interface RunningWorker {
   /** The control-account connection. */
   readonly nc: NatsConnection;
-  /** Tenants this worker serves right now. */
-  tenants(): string[];
   /** Stops pulling, lets running jobs finish (or aborts them), closes every connection. */
   stop(abortRunning?: boolean): Promise<void>;
 }
@@ -83,7 +81,7 @@ interface Shared {
   abortOnStop: boolean;
 }
 
-async function serveTenant(s: Shared, tenant: string, jwt: string): Promise<TenantWorker> {
+async function serveTenant(s: Shared, tenant: string, jwt: () => string): Promise<TenantWorker> {
   const { config, log } = s;
   const name = `party${config.party}-${config.workerId}`;
   const nc = await connectNats({
@@ -168,7 +166,8 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
   const tenants = new TenantServices<TenantWorker>(
     me,
     (tenant, jwt) => serveTenant(shared, tenant, jwt),
-    (tenant, err) => log.error({ tenant, err: String(err) }, "cannot serve tenant; retrying in 5 s"),
+    (tenant, err) =>
+      log.error({ tenant, err: String(err) }, "tenant registry or connection failed; retrying"),
   );
   await tenants.start(await TenantRegistry.open(nc));
   const heartbeat = new HeartbeatPublisher(
@@ -185,7 +184,6 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
   );
   return {
     nc,
-    tenants: () => tenants.entries().map(([t]) => t),
     async stop(abortRunning = false) {
       shared.abortOnStop = abortRunning;
       heartbeat.stop();

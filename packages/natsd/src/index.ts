@@ -14,14 +14,11 @@ export { NatsServer, NatsServerStartError } from "./server.js";
 export type { AccountQuota, TrustRoot, UserPermissions } from "./trust.js";
 export {
   accountJwt,
-  baseAccountJwts,
   CONTROL_ACCOUNT_NAME,
   CONTROL_QUOTA,
   DEFAULT_QUOTA,
-  hasTenantAccount,
   loadOrCreateTrust,
   newUser,
-  operatorJwt,
   resolverConfig,
   revokedUsers,
   revokeUser,

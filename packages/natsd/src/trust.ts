@@ -47,15 +47,18 @@ export const DEFAULT_QUOTA: AccountQuota = {
   consumers: 256,
 };
 
-/** Quota of the control account: the audit stream and the nonce and tenant buckets. */
+/**
+ * Quota of the control account: the audit stream (15 GiB), the nonce (256 MiB) and tenant (64 MiB)
+ * buckets, three replicas each.
+ */
 export const CONTROL_QUOTA: AccountQuota = {
   memoryBytes: 4 * MiB,
-  diskBytes: 1024 * MiB,
+  diskBytes: 48 * 1024 * MiB,
   streams: 8,
   consumers: 64,
 };
 
-/** The operator's key material, kept under one directory (mode 0700, seeds 0600). */
+/** The operator's key material, kept under one directory (seeds mode 0600). */
 export interface TrustRoot {
   readonly dir: string;
   readonly operator: KeyPair;
@@ -94,13 +97,8 @@ export function tenantAccountKey(root: TrustRoot, tenant: string): KeyPair {
   return loadOrCreate(join(root.dir, "accounts", `${tenant}.nk`), createAccount);
 }
 
-/** True when the operator already has an account key for `tenant`. */
-export function hasTenantAccount(root: TrustRoot, tenant: string): boolean {
-  return existsSync(join(root.dir, "accounts", `${tenant}.nk`));
-}
-
 /** The operator JWT (names the system account). */
-export function operatorJwt(root: TrustRoot): Promise<string> {
+function operatorJwt(root: TrustRoot): Promise<string> {
   return encodeOperator("custody", root.operator, { system_account: root.system.getPublicKey() });
 }
 
@@ -151,7 +149,7 @@ export function accountJwt(root: TrustRoot, name: string, account: KeyPair, quot
 }
 
 /** The JWTs of the system and control accounts (preloaded into every server). */
-export async function baseAccountJwts(root: TrustRoot): Promise<Record<string, string>> {
+async function baseAccountJwts(root: TrustRoot): Promise<Record<string, string>> {
   return {
     [root.system.getPublicKey()]: await accountJwt(root, "SYS", root.system),
     [root.control.getPublicKey()]: await accountJwt(root, CONTROL_ACCOUNT_NAME, root.control, CONTROL_QUOTA),

@@ -107,21 +107,29 @@ export function apiPermissions(): UserPermissions {
   };
 }
 
+/**
+ * Reading the tenant registry without consumers: stream info (with subject counts), direct gets,
+ * and a plain subscription to its updates. No identity may create consumers in the control
+ * account: a push consumer can deliver into any subject, the audit stream's included.
+ */
+const registryRead = () => ({ pub: kvRead(TENANTS_BUCKET), sub: [`$KV.${TENANTS_BUCKET}.>`] });
+
 /** Permissions of one party's workers in the control account: heartbeats, reading the registry. */
 export function controlWorkerPermissions(party: number): UserPermissions {
+  const registry = registryRead();
   return {
-    pub: { allow: [`custody.hb.${party}.>`, ...kvRead(TENANTS_BUCKET), ...kvList(TENANTS_BUCKET)] },
-    sub: { allow: [`${partyInbox(party)}.>`] },
+    pub: { allow: [`custody.hb.${party}.>`, ...registry.pub] },
+    sub: { allow: [`${partyInbox(party)}.>`, ...registry.sub] },
   };
 }
 
 /** Permissions of the API in the control account: liveness, the registry, nonces, the audit trail. */
 export function controlApiPermissions(): UserPermissions {
+  const registry = registryRead();
   return {
     pub: {
       allow: [
-        ...kvRead(TENANTS_BUCKET),
-        ...kvList(TENANTS_BUCKET),
+        ...registry.pub,
         `$KV.${NONCE_BUCKET}.>`,
         ...kvRead(NONCE_BUCKET),
         auditSubject,
@@ -131,6 +139,6 @@ export function controlApiPermissions(): UserPermissions {
         `$JS.API.STREAM.MSG.GET.${AUDIT_STREAM}`,
       ],
     },
-    sub: { allow: [`${API_INBOX}.>`, heartbeatWildcard] },
+    sub: { allow: [`${API_INBOX}.>`, heartbeatWildcard, ...registry.sub] },
   };
 }

@@ -8,9 +8,9 @@ import { readFileSync } from "node:fs";
 import { fromSeed } from "@nats-io/nkeys";
 import { connect, jwtAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 
-/** A user JWT and the seed of the NKey it names. */
+/** A user JWT (or a getter of the newest one, read at every connection) and the seed of the NKey it names. */
 export interface UserCredentials {
-  readonly jwt: string;
+  readonly jwt: string | (() => string);
   readonly seed: Uint8Array;
 }
 
@@ -53,6 +53,9 @@ export async function connectNats(options: ConnectOptions): Promise<NatsConnecti
     name: options.name,
     inboxPrefix: options.inboxPrefix,
     maxReconnectAttempts: -1,
+    // Keep trying through authorization errors too (e.g. a node that has not yet learnt a new
+    // account): a Custody process never gives its broker connection up on its own.
+    ignoreAuthErrorAbort: true,
     reconnectTimeWait: 500,
     pingInterval: 10_000,
     maxPingOut: 3,

@@ -51,6 +51,9 @@ export interface ProvisionOptions {
   readonly maxAckPending?: number;
 }
 
+/** Largest size of the audit trail (bytes); when full, appends fail (and are logged), nothing is dropped. */
+export const AUDIT_MAX_BYTES = 15 * 1024 ** 3;
+
 /** Defaults shared by provisioning and the workers (which must know `maxDeliver`). */
 export const WORK_DEFAULTS = { maxDeliver: 5, ackWaitMs: 30_000, maxAckPending: 64 } as const;
 
@@ -136,7 +139,11 @@ export async function provisionTenant(nc: NatsConnection, options: ProvisionOpti
   for (const p of options.parties) await bucket(shareBucket(p), { history: 1 });
 }
 
-/** Creates or updates the control account's assets: the audit stream, the nonce and tenant buckets. */
+/**
+ * Creates or updates the control account's assets: the audit stream, the nonce and tenant buckets.
+ * Each has its own byte limit inside the account's quota, so a full audit trail cannot stop
+ * nonces (and with them every request) and the reverse.
+ */
 export async function provisionControl(
   nc: NatsConnection,
   options: { replicas?: number } = {},
@@ -149,12 +156,24 @@ export async function provisionControl(
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     num_replicas: replicas,
+    max_bytes: AUDIT_MAX_BYTES,
     discard: DiscardPolicy.New,
     allow_direct: true,
     deny_delete: true,
     deny_purge: true,
   });
   const kvm = new Kvm(nc);
-  await kvm.create(NONCE_BUCKET, { replicas, storage: StorageType.File, history: 1, ttl: 5 * 60_000 });
-  await kvm.create(TENANTS_BUCKET, { replicas, storage: StorageType.File, history: 1 });
+  await kvm.create(NONCE_BUCKET, {
+    replicas,
+    storage: StorageType.File,
+    history: 1,
+    ttl: 5 * 60_000,
+    max_bytes: 256 * 1024 ** 2,
+  });
+  await kvm.create(TENANTS_BUCKET, {
+    replicas,
+    storage: StorageType.File,
+    history: 1,
+    max_bytes: 64 * 1024 ** 2,
+  });
 }

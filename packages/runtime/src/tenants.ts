@@ -6,6 +6,7 @@
  * @module
  */
 import { TENANTS_BUCKET } from "@custody/proto";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 
@@ -36,13 +37,26 @@ function parse(bytes: Uint8Array): TenantEntry | undefined {
   }
 }
 
-/** Reads (and, for the operator, writes) the tenant registry. */
+/** Subject prefix of the registry's entries (its KV stream subjects). */
+const ENTRY_PREFIX = `$KV.${TENANTS_BUCKET}.`;
+/** How often a watcher re-reads the whole registry, to catch updates missed while disconnected. */
+const RELIST_MS = 30_000;
+
+/**
+ * Reads (and, for the operator, writes) the tenant registry. Readers need no consumer: they list
+ * keys from the stream's subject counts, get entries directly and hear updates on a plain
+ * subscription, so a service identity never gets the right to create consumers in the control
+ * account (a push consumer could be pointed at any subject, e.g. the audit stream).
+ */
 export class TenantRegistry {
-  private constructor(private readonly kv: KV) {}
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly kv: KV,
+  ) {}
 
   /** Opens the registry bucket (provisioned with the control account). */
   static async open(nc: NatsConnection): Promise<TenantRegistry> {
-    return new TenantRegistry(await new Kvm(nc).open(TENANTS_BUCKET));
+    return new TenantRegistry(nc, await new Kvm(nc).open(TENANTS_BUCKET));
   }
 
   /** Adds or replaces a tenant's entry. */
@@ -60,31 +74,44 @@ export class TenantRegistry {
 
   /** Every tenant's entry. */
   async list(): Promise<TenantEntry[]> {
+    const jsm = await jetstreamManager(this.nc, { checkAPI: false });
+    const info = await jsm.streams.info(`KV_${TENANTS_BUCKET}`, { subjects_filter: `${ENTRY_PREFIX}>` });
     const out: TenantEntry[] = [];
-    for await (const name of await this.kv.keys()) {
-      const e = await this.get(name);
+    for (const subject of Object.keys(info.state.subjects ?? {})) {
+      const e = await this.get(subject.slice(ENTRY_PREFIX.length));
       if (e) out.push(e);
     }
     return out;
   }
 
   /**
-   * Calls `onEntry` with every current entry and then with every entry written later; returns a
-   * function that stops watching. An entry may be seen more than once: handle it idempotently.
+   * Calls `onEntry` with every current entry, then with every entry written later (and, every
+   * 30 s, with all of them again, so nothing missed during a disconnection stays missed). Returns
+   * a function that stops watching. An entry may be seen more than once: handle it idempotently.
    */
-  async watch(onEntry: (entry: TenantEntry) => void): Promise<() => void> {
-    const iter = await this.kv.watch();
-    (async () => {
-      for await (const e of iter) {
-        if (e.operation !== "PUT") continue;
-        const entry = parse(e.value);
+  async watch(onEntry: (entry: TenantEntry) => void, onError: (err: unknown) => void): Promise<() => void> {
+    const sub = this.nc.subscribe(`${ENTRY_PREFIX}>`, {
+      callback: (err, m) => {
+        if (err) return onError(err);
+        const entry = m.data.length > 0 ? parse(m.data) : undefined;
         if (entry) onEntry(entry);
-      }
-    })().catch(() => {});
-    return () => iter.stop();
+      },
+    });
+    const relist = () =>
+      this.list().then(
+        (entries) => entries.forEach(onEntry),
+        (err) => onError(err),
+      );
+    await this.nc.flush();
+    await relist();
+    const timer = setInterval(relist, RELIST_MS);
+    timer.unref();
+    return () => {
+      clearInterval(timer);
+      sub.unsubscribe();
+    };
   }
 }
-
 /** Something a process runs for one tenant (a work loop, an API plane...). */
 export interface TenantService {
   stop(): Promise<void>;
@@ -93,30 +120,44 @@ export interface TenantService {
 /**
  * Runs one service per tenant whose registry entry carries a JWT for `identity`: every current
  * tenant before {@link TenantServices.start} resolves, later ones as they are enrolled. Each tenant
- * is opened once; a failed open is retried after `retryMs`.
+ * is opened once; a failed open is retried after `retryMs`. The service gets the JWT as a getter
+ * that always returns the newest one the registry holds, so a re-issued JWT is used from the next
+ * reconnection on, without reopening anything.
  */
 export class TenantServices<S extends TenantService> {
   private readonly starting = new Map<string, Promise<void>>();
   private readonly live = new Map<string, S>();
+  private readonly jwts = new Map<string, string>();
+  private readonly retries = new Set<NodeJS.Timeout>();
   private stopWatching: (() => void) | undefined;
   private stopped = false;
 
   constructor(
     private readonly identity: string,
-    private readonly open: (tenant: string, jwt: string) => Promise<S>,
-    private readonly onError: (tenant: string, err: unknown) => void,
+    private readonly open: (tenant: string, jwt: () => string) => Promise<S>,
+    private readonly onError: (tenant: string | undefined, err: unknown) => void,
     private readonly retryMs = 5000,
   ) {}
 
   /** Opens every tenant in the registry, then keeps watching it. */
   async start(registry: TenantRegistry): Promise<void> {
-    this.stopWatching = await registry.watch((e) => void this.attach(e));
-    await Promise.all((await registry.list()).map((e) => this.attach(e)));
+    const stop = await registry.watch(
+      (e) => void this.attach(e),
+      (err) => this.onError(undefined, err),
+    );
+    if (this.stopped) return stop();
+    this.stopWatching = stop;
+    await Promise.all(this.starting.values());
   }
 
   /** The service of a tenant, if it runs. */
   get(tenant: string): S | undefined {
     return this.live.get(tenant);
+  }
+
+  /** True while a tenant listed for this identity is being opened (or retried). */
+  opening(tenant: string): boolean {
+    return this.jwts.has(tenant) && !this.live.has(tenant);
   }
 
   /** Every running service, by tenant. */
@@ -125,29 +166,38 @@ export class TenantServices<S extends TenantService> {
   }
 
   private attach(entry: TenantEntry): Promise<void> {
-    const pending = this.starting.get(entry.tenant);
-    if (pending) return pending;
     const jwt = entry.users[this.identity];
     if (this.stopped || !jwt) return Promise.resolve();
-    const started = this.open(entry.tenant, jwt).then(
-      (service) => {
-        if (this.stopped) return void service.stop();
+    this.jwts.set(entry.tenant, jwt);
+    const pending = this.starting.get(entry.tenant);
+    if (pending) return pending;
+    const started = this.open(entry.tenant, () => this.jwts.get(entry.tenant) ?? jwt).then(
+      async (service) => {
+        if (this.stopped) return service.stop().catch((err) => this.onError(entry.tenant, err));
         this.live.set(entry.tenant, service);
       },
       (err) => {
-        this.onError(entry.tenant, err);
         this.starting.delete(entry.tenant);
-        setTimeout(() => void this.attach(entry), this.retryMs).unref();
+        if (this.stopped) return;
+        this.onError(entry.tenant, err);
+        const t = setTimeout(() => {
+          this.retries.delete(t);
+          void this.attach(entry);
+        }, this.retryMs);
+        t.unref();
+        this.retries.add(t);
       },
     );
     this.starting.set(entry.tenant, started);
     return started;
   }
 
-  /** Stops watching and stops every service. */
+  /** Stops watching and stops every service (waiting for those still opening). */
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopWatching?.();
+    for (const t of this.retries) clearTimeout(t);
+    this.retries.clear();
     await Promise.all(this.starting.values());
     for (const s of this.live.values()) await s.stop();
     this.live.clear();

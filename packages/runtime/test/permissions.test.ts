@@ -259,6 +259,36 @@ test("in the control account only the operator writes the tenant registry; worke
   assert.equal(await (await TenantRegistry.open(conns.ctl!)).get("evil"), undefined);
 });
 
+test("no service identity may create a consumer in the control account (one could deliver into the audit stream)", async () => {
+  for (const who of ["cp1", "capi"]) {
+    for (const stream of [`KV_${TENANTS_BUCKET}`, AUDIT_STREAM]) {
+      for (const subject of [`$JS.API.CONSUMER.CREATE.${stream}`, `$JS.API.CONSUMER.CREATE.${stream}.x.>`]) {
+        await assert.rejects(
+          conns[who]!.request(subject, enc.encode(JSON.stringify({ stream_name: stream })), {
+            timeout: 1000,
+          }),
+          denied,
+          `${who} ${subject}`,
+        );
+      }
+    }
+    // ...yet each hears registry updates on a plain subscription
+    const seen: string[] = [];
+    const stop = await (await TenantRegistry.open(conns[who]!)).watch(
+      (e) => seen.push(e.tenant),
+      (err) => assert.fail(String(err)),
+    );
+    await (await TenantRegistry.open(conns.ctl!)).put({
+      tenant: `late-${who}`,
+      account: broker.account("t2").getPublicKey(),
+      users: {},
+    });
+    await until(() => seen.includes(`late-${who}`));
+    assert.ok(seen.includes(`late-${who}`), `${who} hears the new entry`);
+    stop();
+  }
+});
+
 test("a worker cannot read request nonces in the control account", async () => {
   const nonces = await new Kvm(conns.cp1!).open(NONCE_BUCKET);
   await assert.rejects(nonces.get("n1"), denied);

@@ -58,13 +58,14 @@ async function until(ok: () => boolean, what: string) {
   }
 }
 
-test("each tenant with a JWT for this identity is opened once; later and retried tenants too", async () => {
+test("each tenant with a JWT for this identity is opened once; later, retried and re-issued ones too", async () => {
   await registry.put(entry("alpha", { [ME]: "jwt-alpha" }));
   await registry.put(entry("beta", { [OTHER]: "jwt-beta" }));
   const opened: string[] = [];
   const stopped: string[] = [];
   let failOnce = true;
-  const errors: string[] = [];
+  const errors: (string | undefined)[] = [];
+  const jwtOf = new Map<string, () => string>();
   const services = new TenantServices(
     ME,
     async (tenant, jwt) => {
@@ -72,7 +73,8 @@ test("each tenant with a JWT for this identity is opened once; later and retried
         failOnce = false;
         throw new Error("broker not ready");
       }
-      opened.push(`${tenant}:${jwt}`);
+      opened.push(`${tenant}:${jwt()}`);
+      jwtOf.set(tenant, jwt);
       return { stop: async () => void stopped.push(tenant) };
     },
     (tenant) => errors.push(tenant),
@@ -89,6 +91,7 @@ test("each tenant with a JWT for this identity is opened once; later and retried
   await until(() => services.get("gamma") !== undefined, "gamma opened after one failure");
   assert.deepEqual(errors, ["gamma"]);
   assert.deepEqual(opened.sort(), ["alpha:jwt-alpha", "gamma:jwt-gamma"], "alpha is not opened twice");
+  await until(() => jwtOf.get("alpha")?.() === "jwt-alpha-2", "a re-issued JWT reaches the open service");
   assert.deepEqual(
     services
       .entries()

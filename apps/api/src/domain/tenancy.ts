@@ -60,7 +60,8 @@ export class Tenancy implements CustodyApi {
     this.planes = new TenantServices(
       publicKeyOfCredentials(o.credentials),
       (tenant, jwt) => this.open(tenant, jwt),
-      (tenant, err) => o.log.error({ tenant, err: String(err) }, "cannot serve tenant; retrying in 5 s"),
+      (tenant, err) =>
+        o.log.error({ tenant, err: String(err) }, "tenant registry or connection failed; retrying"),
     );
   }
 
@@ -69,7 +70,7 @@ export class Tenancy implements CustodyApi {
     return this.planes.start(registry);
   }
 
-  private async open(tenant: string, jwt: string): Promise<TenantPlane> {
+  private async open(tenant: string, jwt: () => string): Promise<TenantPlane> {
     const o = this.o;
     const nc = await connectNats({
       servers: o.servers,
@@ -103,10 +104,20 @@ export class Tenancy implements CustodyApi {
         result: op.status,
         reason: op.error?.code,
       });
-    await aggregator.start();
     const deadLetters = new DeadLetters({ js, repo, aggregator, log });
-    await deadLetters.start();
-    for (const l of this.settledListeners) deadLetters.onSettled(l);
+    try {
+      await aggregator.start();
+      await deadLetters.start();
+    } catch (e) {
+      await aggregator.stop();
+      await deadLetters.stop();
+      throw e;
+    }
+    // One dispatcher per plane reads the listeners at call time, so a listener added while this
+    // plane was opening is not missed.
+    deadLetters.onSettled((id) => {
+      for (const l of this.settledListeners) l(id);
+    });
     const service = new CustodyService({ nc, js, repo, liveness: o.liveness });
     log.info({}, "serving tenant");
     return {
@@ -123,8 +134,10 @@ export class Tenancy implements CustodyApi {
 
   private plane(tenant: string): TenantPlane {
     const p = this.planes.get(tenant);
-    if (!p) throw new Problem("unknown-tenant", `tenant ${tenant} is not served by this API`);
-    return p;
+    if (p) return p;
+    if (this.planes.opening(tenant))
+      throw new Problem("unavailable", `tenant ${tenant} is being attached; retry shortly`, {}, 1);
+    throw new Problem("unknown-tenant", `tenant ${tenant} is not served by this API`);
   }
 
   createKey(
@@ -166,7 +179,6 @@ export class Tenancy implements CustodyApi {
   /** Calls `listener` with the id of every operation, of any tenant, seen leaving `pending`. */
   onSettled(listener: (id: string) => void): void {
     this.settledListeners.push(listener);
-    for (const [, p] of this.planes.entries()) p.deadLetters.onSettled(listener);
   }
 
   /** True when every tenant connection is up. */

@@ -7,7 +7,7 @@
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { hasTenantAccount, loadOrCreateTrust } from "@custody/natsd";
+import { loadOrCreateTrust } from "@custody/natsd";
 import { TENANT_NAME } from "@custody/runtime";
 import { ApiProblem, CustodyClient } from "@custody/sdk";
 import type { Command } from "commander";
@@ -54,7 +54,11 @@ export function registerTenantCommands(program: Command): void {
         throw new Error(`no dev stack under ${dir}: start \`custody dev\` first`);
       const profile = JSON.parse(readFileSync(file, "utf8")) as Profile;
       const root = loadOrCreateTrust(profile.operator.trustDir);
-      if (hasTenantAccount(root, name)) throw new Error(`tenant ${name} exists`);
+      const out = join(dir, "tenants", name);
+      const files = { seedFile: join(out, "admin.nk"), credentialFile: join(out, "admin.cred") };
+      // A tenant exists once its first admin credential is issued; an enrolment cut short before
+      // that is simply resumed (enrolment is idempotent).
+      if (existsSync(files.credentialFile)) throw new Error(`tenant ${name} exists (${out})`);
       const entry = await enrolTenant({
         root,
         tenant: name,
@@ -65,9 +69,7 @@ export function registerTenantCommands(program: Command): void {
         identities: profile.identities,
         provision: profile.provision,
       });
-      const out = join(dir, "tenants", name);
       mkdirSync(out, { recursive: true, mode: 0o700 });
-      const files = { seedFile: join(out, "admin.nk"), credentialFile: join(out, "admin.cred") };
       const admin = issueClient(dir, files, {
         name: `${name}-admin`,
         role: "admin",

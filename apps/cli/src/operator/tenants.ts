@@ -2,9 +2,11 @@
  * Operator tooling for tenants: creates a tenant's NATS account, pushes it to the servers (no
  * restart), provisions its data plane and publishes its registry entry with a user JWT for every
  * service identity, each carrying that identity's least-privilege permissions. Idempotent: running
- * it again re-issues the JWTs (e.g. for a newly added worker) and leaves stored data alone.
+ * it again re-issues the service JWTs (e.g. for a newly added worker), keeps the tenant's admin
+ * user and leaves stored data alone.
  * @module
  */
+import { existsSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   accountJwt,
@@ -85,7 +87,8 @@ export async function enrolTenant(o: EnrolTenantOptions): Promise<TenantEntry> {
   await withConnection({ ...o.connect, name: "operator-system" }, o.systemCreds, (nc) =>
     pushAccount(nc, jwt),
   );
-  await writeUserCreds(o.tenantAdminCreds, account, `${o.tenant}-admin`);
+  // One admin user per tenant, kept across enrolments (its key is revocable like any other).
+  if (!existsSync(o.tenantAdminCreds)) await writeUserCreds(o.tenantAdminCreds, account, `${o.tenant}-admin`);
   // Every node stores the pushed account; retry briefly in case the one we reach has not yet.
   for (let attempt = 0; ; attempt++) {
     try {

@@ -61,8 +61,12 @@ const authPlugin: FastifyPluginAsync<AuthOptions> = async (app, o) => {
     try {
       const signed = requestFromHeaders(req.headers, req.method, req.url, req.rawBody ?? new Uint8Array());
       const claims = verifyRequest(signed, o.authorities, o.maxSkewMs ?? 60_000);
-      if (!(await o.nonces.remember(`${claims.sub}.${signed.nonce}`)))
-        throw new AuthError("replayed", "request was already used");
+      // Fail closed: without the nonce store no request is accepted, and the caller may retry.
+      const fresh = await o.nonces.remember(`${claims.sub}.${signed.nonce}`).catch((e: unknown) => {
+        req.log.warn({ err: String(e) }, "nonce store unavailable");
+        throw new Problem("unavailable", "replay protection is unavailable; retry later", {}, 2);
+      });
+      if (!fresh) throw new AuthError("replayed", "request was already used");
       req.client = claims;
       req.signedRequest = signed;
     } catch (e) {
