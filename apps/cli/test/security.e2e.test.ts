@@ -458,6 +458,14 @@ test("`custody tenants create` enrols a tenant in its own account and issues an 
   );
   assert.equal(list.status, 0, list.stderr);
   assert.deepEqual(JSON.parse(list.stdout), []);
+  const listed = cli("tenants", "list", "--json", "--profile", profile);
+  assert.equal(listed.status, 0, listed.stderr);
+  const rows = JSON.parse(listed.stdout) as { tenant: string; account: string; identities: number }[];
+  assert.deepEqual(
+    rows.find((r) => r.tenant === "acme"),
+    { tenant: "acme", account: t.account, identities: 4 },
+  );
+  assert.ok(rows.some((r) => r.tenant === "default"));
   const again = cli("tenants", "create", "acme", "--profile", profile);
   assert.notEqual(again.status, 0, "a tenant is created once");
   assert.match(again.stderr, /exists/);

@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { loadOrCreateTrust } from "@custody/natsd";
-import { TENANT_NAME } from "@custody/runtime";
+import { connectNats, readCreds, TENANT_NAME, TenantRegistry } from "@custody/runtime";
 import { ApiProblem, CustodyClient } from "@custody/sdk";
 import type { Command } from "commander";
 import { authoritySeedPath, issueClient } from "../dev-authority.js";
@@ -32,7 +32,13 @@ async function untilServed(client: CustodyClient, tenant: string, timeoutMs = 15
   }
 }
 
-/** Adds `tenants create` to `program`. */
+/** Reads the dev profile (written by `custody dev`). */
+function readProfile(file: string): Profile {
+  if (!existsSync(file)) throw new Error(`no profile ${file}: start \`custody dev\` first`);
+  return JSON.parse(readFileSync(file, "utf8")) as Profile;
+}
+
+/** Adds `tenants create` and `tenants list` to `program`. */
 export function registerTenantCommands(program: Command): void {
   const tenants = program.command("tenants").description("tenants (isolated sets of keys and clients)");
   tenants
@@ -50,9 +56,8 @@ export function registerTenantCommands(program: Command): void {
       if (!TENANT_NAME.test(name)) throw new Error("tenant names use letters, digits, - and _ (1-64)");
       const file = resolve(o.profile);
       const dir = dirname(file);
-      if (!existsSync(file) || !existsSync(authoritySeedPath(dir)))
-        throw new Error(`no dev stack under ${dir}: start \`custody dev\` first`);
-      const profile = JSON.parse(readFileSync(file, "utf8")) as Profile;
+      const profile = readProfile(file);
+      if (!existsSync(authoritySeedPath(dir))) throw new Error(`no dev authority under ${dir}`);
       const root = loadOrCreateTrust(profile.operator.trustDir);
       const out = join(dir, "tenants", name);
       const files = { seedFile: join(out, "admin.nk"), credentialFile: join(out, "admin.cred") };
@@ -87,5 +92,29 @@ export function registerTenantCommands(program: Command): void {
       console.log(
         `use it with: custody keys list --seed ${files.seedFile} --credential ${files.credentialFile}`,
       );
+    });
+
+  tenants
+    .command("list")
+    .description("list the enrolled tenants: their NATS accounts and how many service identities serve them")
+    .option("--profile <file>", "dev profile", DEFAULT_PROFILE)
+    .option("--json", "print one JSON array")
+    .action(async (o: { profile: string; json?: boolean }) => {
+      const profile = readProfile(resolve(o.profile));
+      const nc = await connectNats({
+        servers: profile.natsUrls,
+        credentials: readCreds(profile.operator.controlCreds),
+        tls: profile.adminTls,
+        name: "tenants-list",
+      });
+      try {
+        const rows = (await (await TenantRegistry.open(nc)).list())
+          .map((e) => ({ tenant: e.tenant, account: e.account, identities: Object.keys(e.users).length }))
+          .sort((a, b) => a.tenant.localeCompare(b.tenant));
+        if (o.json) return console.log(JSON.stringify(rows));
+        for (const r of rows) console.log(`${r.tenant.padEnd(24)} ${r.account}  ${r.identities} identities`);
+      } finally {
+        await nc.close();
+      }
     });
 }
