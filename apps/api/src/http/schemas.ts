@@ -115,6 +115,8 @@ export const ProblemBody = Type.Object(
 /** Standard error responses added to every route. */
 export const problemResponses = {
   400: ProblemBody,
+  401: ProblemBody,
+  403: ProblemBody,
   404: ProblemBody,
   409: ProblemBody,
   429: ProblemBody,
