@@ -112,6 +112,23 @@ export class TenantRegistry {
     };
   }
 }
+/** The account a user JWT binds its user to (its issuer, or the issuer's account for a signing key). */
+function accountOfUserJwt(jwt: string): string | undefined {
+  try {
+    const claims = JSON.parse(new TextDecoder().decode(base64UrlDecode(jwt.split(".")[1] ?? ""))) as {
+      iss?: string;
+      nats?: { issuer_account?: string };
+    };
+    return claims.nats?.issuer_account || claims.iss;
+  } catch {
+    return undefined;
+  }
+}
+
+function base64UrlDecode(s: string): Uint8Array {
+  return new Uint8Array(Buffer.from(s, "base64url"));
+}
+
 /** Something a process runs for one tenant (a work loop, an API plane...). */
 export interface TenantService {
   stop(): Promise<void>;
@@ -168,6 +185,12 @@ export class TenantServices<S extends TenantService> {
   private attach(entry: TenantEntry): Promise<void> {
     const jwt = entry.users[this.identity];
     if (this.stopped || !jwt) return Promise.resolve();
+    // An entry whose JWT belongs to another account than it names would put this tenant's
+    // traffic into that account: refuse it.
+    if (accountOfUserJwt(jwt) !== entry.account) {
+      this.onError(entry.tenant, new Error(`the registry's JWT for ${entry.tenant} is not of its account`));
+      return Promise.resolve();
+    }
     this.jwts.set(entry.tenant, jwt);
     const pending = this.starting.get(entry.tenant);
     if (pending) return pending;

@@ -8,9 +8,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { newUser, startTrustedServer, type TrustedServer } from "@custody/natsd";
+import { newUser, startTrustedServer, type TrustedServer, userJwt } from "@custody/natsd";
 import { TENANTS_BUCKET } from "@custody/proto";
 import { Kvm } from "@nats-io/kv";
+import { createAccount, createUser } from "@nats-io/nkeys";
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
   connectNats,
@@ -42,13 +43,21 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const ME = `U${"A".repeat(55)}`;
-const OTHER = `U${"B".repeat(55)}`;
+const ACCOUNT = createAccount();
+const ME = createUser().getPublicKey();
+const OTHER = createUser().getPublicKey();
 const entry = (tenant: string, users: Record<string, string>): TenantEntry => ({
   tenant,
-  account: `A${"C".repeat(55)}`,
+  account: ACCOUNT.getPublicKey(),
   users,
 });
+/** Real user JWTs, remembered by a label (the user's name in the JWT). */
+const labels = new Map<string, string>();
+async function jwt(label: string, user = ME, account = ACCOUNT): Promise<string> {
+  const j = await userJwt(account, label, user);
+  labels.set(j, label);
+  return j;
+}
 
 async function until(ok: () => boolean, what: string) {
   const deadline = Date.now() + 5000;
@@ -59,8 +68,10 @@ async function until(ok: () => boolean, what: string) {
 }
 
 test("each tenant with a JWT for this identity is opened once; later, retried and re-issued ones too", async () => {
-  await registry.put(entry("alpha", { [ME]: "jwt-alpha" }));
-  await registry.put(entry("beta", { [OTHER]: "jwt-beta" }));
+  await registry.put(entry("alpha", { [ME]: await jwt("jwt-alpha") }));
+  await registry.put(entry("beta", { [OTHER]: await jwt("jwt-beta", OTHER) }));
+  // An entry whose JWT was issued by another account than the one it names is refused.
+  await registry.put(entry("forged", { [ME]: await jwt("jwt-forged", ME, createAccount()) }));
   const opened: string[] = [];
   const stopped: string[] = [];
   let failOnce = true;
@@ -73,7 +84,7 @@ test("each tenant with a JWT for this identity is opened once; later, retried an
         failOnce = false;
         throw new Error("broker not ready");
       }
-      opened.push(`${tenant}:${jwt()}`);
+      opened.push(`${tenant}:${labels.get(jwt())}`);
       jwtOf.set(tenant, jwt);
       return { stop: async () => void stopped.push(tenant) };
     },
@@ -86,12 +97,17 @@ test("each tenant with a JWT for this identity is opened once; later, retried an
     ["alpha:jwt-alpha"],
     "current tenants are open when start resolves; beta is not ours",
   );
-  await registry.put(entry("alpha", { [ME]: "jwt-alpha-2" }));
-  await registry.put(entry("gamma", { [ME]: "jwt-gamma" }));
+  assert.ok(errors.includes("forged"), "the forged entry is reported");
+  await registry.put(entry("alpha", { [ME]: await jwt("jwt-alpha-2") }));
+  await registry.put(entry("gamma", { [ME]: await jwt("jwt-gamma") }));
   await until(() => services.get("gamma") !== undefined, "gamma opened after one failure");
-  assert.deepEqual(errors, ["gamma"]);
+  assert.ok(errors.includes("gamma"));
+  assert.equal(services.get("forged"), undefined);
   assert.deepEqual(opened.sort(), ["alpha:jwt-alpha", "gamma:jwt-gamma"], "alpha is not opened twice");
-  await until(() => jwtOf.get("alpha")?.() === "jwt-alpha-2", "a re-issued JWT reaches the open service");
+  await until(
+    () => labels.get(jwtOf.get("alpha")?.() ?? "") === "jwt-alpha-2",
+    "a re-issued JWT reaches the open service",
+  );
   assert.deepEqual(
     services
       .entries()
@@ -101,7 +117,7 @@ test("each tenant with a JWT for this identity is opened once; later, retried an
   );
   await services.stop();
   assert.deepEqual(stopped.sort(), ["alpha", "gamma"]);
-  await registry.put(entry("delta", { [ME]: "jwt-delta" }));
+  await registry.put(entry("delta", { [ME]: await jwt("jwt-delta") }));
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(services.get("delta"), undefined, "nothing opens after stop");
 });
