@@ -163,19 +163,26 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
     inboxPrefix: partyInbox(config.party),
     tls: config.tls,
   });
+  let heartbeat: HeartbeatPublisher | undefined;
   const tenants = new TenantServices<TenantWorker>(
     me,
-    (tenant, jwt) => serveTenant(shared, tenant, jwt),
+    // Announce a newly served tenant at once (once it counts as live), so the API may pick this party.
+    (tenant, jwt) =>
+      serveTenant(shared, tenant, jwt).then((w) => {
+        setImmediate(() => heartbeat?.beat());
+        return w;
+      }),
     (tenant, err) =>
       log.error({ tenant, err: String(err) }, "tenant registry or connection failed; retrying"),
   );
   await tenants.start(await TenantRegistry.open(nc));
-  const heartbeat = new HeartbeatPublisher(
+  heartbeat = new HeartbeatPublisher(
     nc,
     config.party,
     config.workerId,
     config.heartbeatMs ?? 2000,
     () => tenants.entries().reduce((n, [, w]) => n + w.loop.activeJobs, 0),
+    () => tenants.entries().map(([t]) => t),
   );
   heartbeat.start();
   log.info(
@@ -186,7 +193,7 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
     nc,
     async stop(abortRunning = false) {
       shared.abortOnStop = abortRunning;
-      heartbeat.stop();
+      heartbeat?.stop();
       await tenants.stop();
       await nc.drain().catch(() => nc.close());
     },

@@ -27,6 +27,7 @@ export class HeartbeatPublisher {
     private readonly workerId: string,
     private readonly intervalMs: number,
     private readonly activeSessions: () => number,
+    private readonly tenants: () => string[] = () => [],
     private readonly version = "0.1.0",
   ) {}
 
@@ -43,7 +44,8 @@ export class HeartbeatPublisher {
     this.timer = undefined;
   }
 
-  private beat(): void {
+  /** Sends one heartbeat now (e.g. right after the worker starts serving another tenant). */
+  beat(): void {
     if (this.nc.isClosed()) return;
     const hb = create(HeartbeatSchema, {
       party: this.party,
@@ -53,6 +55,7 @@ export class HeartbeatPublisher {
       intervalMs: this.intervalMs,
       sentAtMs: BigInt(Date.now()),
       version: this.version,
+      tenants: this.tenants(),
     });
     this.nc.publish(heartbeatSubject(this.party, this.workerId), toBinary(HeartbeatSchema, hb));
   }
@@ -65,6 +68,8 @@ export interface WorkerSighting {
   readonly lastSeenMs: number;
   readonly intervalMs: number;
   readonly activeSessions: number;
+  /** Tenants the worker serves. */
+  readonly tenants: readonly string[];
 }
 
 /** Tracks heartbeats and answers which parties are live. */
@@ -90,6 +95,7 @@ export class LivenessTracker {
             lastSeenMs: Date.now(),
             intervalMs,
             activeSessions: hb.activeSessions,
+            tenants: hb.tenants,
           });
         } catch {
           // malformed heartbeat: ignore
@@ -108,8 +114,9 @@ export class LivenessTracker {
     return [...this.workers.values()].filter((w) => now - w.lastSeenMs <= w.intervalMs * MISSED_HEARTBEATS);
   }
 
-  /** Parties with at least one live worker, ascending. */
-  liveParties(now = Date.now()): number[] {
-    return [...new Set(this.liveWorkers(now).map((w) => w.party))].sort((a, b) => a - b);
+  /** Parties with at least one live worker (serving `tenant`, when given), ascending. */
+  liveParties(tenant?: string, now = Date.now()): number[] {
+    const workers = this.liveWorkers(now).filter((w) => tenant === undefined || w.tenants.includes(tenant));
+    return [...new Set(workers.map((w) => w.party))].sort((a, b) => a - b);
   }
 }

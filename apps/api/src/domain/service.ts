@@ -44,6 +44,8 @@ export interface ServiceDeps {
   readonly js: JetStreamClient;
   readonly repo: Repository;
   readonly liveness: LivenessTracker;
+  /** The tenant this service serves: only parties with a live worker serving it count. */
+  readonly tenant: string;
   /** Parties the deployment has (for DKG); default: whatever is live. */
   readonly parties?: readonly number[];
   /** Signing rate per credential. Default 50/s, bursts of 100. */
@@ -75,7 +77,7 @@ export class CustodyService {
       throw new Problem("invalid-request", `unknown scheme ${input.scheme}`, { supported: SCHEME_NAMES });
     if (input.threshold < 2 || input.threshold > input.parties)
       throw new Problem("invalid-request", "threshold must be between 2 and the number of parties");
-    const live = this.d.liveness.liveParties();
+    const live = this.d.liveness.liveParties(this.d.tenant);
     if (live.length < input.parties)
       throw new Problem(
         "no-quorum",
@@ -148,7 +150,7 @@ export class CustodyService {
         throw new Problem("invalid-request", "ed25519 keys do not support derivation paths");
       path = parsed;
     }
-    const live = new Set(this.d.liveness.liveParties());
+    const live = new Set(this.d.liveness.liveParties(this.d.tenant));
     const available = key.parties.filter((p) => live.has(p));
     if (available.length < key.threshold)
       throw new Problem(
@@ -188,7 +190,7 @@ export class CustodyService {
           operationId: running.id,
         });
     }
-    const live = new Set(this.d.liveness.liveParties());
+    const live = new Set(this.d.liveness.liveParties(this.d.tenant));
     const down = key.parties.filter((p) => !live.has(p));
     if (down.length > 0)
       throw new Problem(

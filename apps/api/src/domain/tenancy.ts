@@ -118,7 +118,7 @@ export class Tenancy implements CustodyApi {
     deadLetters.onSettled((id) => {
       for (const l of this.settledListeners) l(id);
     });
-    const service = new CustodyService({ nc, js, repo, liveness: o.liveness });
+    const service = new CustodyService({ nc, js, repo, liveness: o.liveness, tenant });
     log.info({}, "serving tenant");
     return {
       nc,

@@ -1,20 +1,47 @@
 /**
  * `custody tenants create NAME`: enrols a tenant. The operator creates the tenant's NATS account
  * (pushed to the running servers, no restart), provisions its data plane there, publishes a user
- * JWT for the API and every worker in the tenant registry (they attach on their own), and issues
- * the tenant's first admin API credential with the dev authority.
+ * JWT for the API and every worker in the tenant registry (they attach on their own), issues the
+ * tenant's first admin API credential with the dev authority, and returns once every party has a
+ * worker serving the tenant and the API serves it. `custody tenants list` shows the registry.
  * @module
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { loadOrCreateTrust } from "@custody/natsd";
-import { connectNats, readCreds, TENANT_NAME, TenantRegistry } from "@custody/runtime";
+import { connectNats, LivenessTracker, readCreds, TENANT_NAME, TenantRegistry } from "@custody/runtime";
 import { ApiProblem, CustodyClient } from "@custody/sdk";
 import type { Command } from "commander";
 import { authoritySeedPath, issueClient } from "../dev-authority.js";
 import { enrolTenant } from "../operator/tenants.js";
 import { type Profile, tenantAdminCredsPath } from "../stack.js";
 import { DEFAULT_PROFILE } from "./client.js";
+
+/** Waits until every party has a live worker that serves the tenant (their heartbeats say so). */
+async function untilPartiesServe(profile: Profile, tenant: string, timeoutMs = 15_000): Promise<void> {
+  const nc = await connectNats({
+    servers: profile.natsUrls,
+    credentials: readCreds(profile.operator.controlCreds),
+    tls: profile.adminTls,
+    name: "tenants-create-wait",
+  });
+  const liveness = new LivenessTracker(nc);
+  liveness.start();
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const live = liveness.liveParties(tenant);
+      const missing = profile.provision.parties.filter((p) => !live.includes(p));
+      if (missing.length === 0) return;
+      if (Date.now() > deadline)
+        throw new Error(`parties ${missing.join(", ")} do not serve tenant ${tenant} yet`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    liveness.stop();
+    await nc.close();
+  }
+}
 
 /** Waits until the API serves the new tenant (it attaches on its own from the registry). */
 async function untilServed(client: CustodyClient, tenant: string, timeoutMs = 15_000): Promise<void> {
@@ -81,6 +108,7 @@ export function registerTenantCommands(program: Command): void {
         tenant: name,
         days: Number(o.days),
       });
+      await untilPartiesServe(profile, name);
       await untilServed(new CustodyClient(profile.apiUrl, admin), name);
       const publicKey = JSON.parse(
         Buffer.from(readFileSync(files.credentialFile, "utf8").split(".")[0]!, "base64url").toString(),

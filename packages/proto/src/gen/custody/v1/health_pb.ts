@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file custody/v1/health.proto.
  */
 export const file_custody_v1_health: GenFile = /*@__PURE__*/
-  fileDesc("ChdjdXN0b2R5L3YxL2hlYWx0aC5wcm90bxIKY3VzdG9keS52MSKNAQoJSGVhcnRiZWF0Eg0KBXBhcnR5GAEgASgNEhEKCXdvcmtlcl9pZBgCIAEoCRILCgNzZXEYAyABKAQSFwoPYWN0aXZlX3Nlc3Npb25zGAQgASgNEhMKC2ludGVydmFsX21zGAUgASgNEhIKCnNlbnRfYXRfbXMYBiABKAMSDwoHdmVyc2lvbhgHIAEoCSI2Cg5PcGVyYXRpb25FdmVudBIUCgxvcGVyYXRpb25faWQYASABKAkSDgoGc3RhdHVzGAIgASgJYgZwcm90bzM");
+  fileDesc("ChdjdXN0b2R5L3YxL2hlYWx0aC5wcm90bxIKY3VzdG9keS52MSKeAQoJSGVhcnRiZWF0Eg0KBXBhcnR5GAEgASgNEhEKCXdvcmtlcl9pZBgCIAEoCRILCgNzZXEYAyABKAQSFwoPYWN0aXZlX3Nlc3Npb25zGAQgASgNEhMKC2ludGVydmFsX21zGAUgASgNEhIKCnNlbnRfYXRfbXMYBiABKAMSDwoHdmVyc2lvbhgHIAEoCRIPCgd0ZW5hbnRzGAggAygJIjYKDk9wZXJhdGlvbkV2ZW50EhQKDG9wZXJhdGlvbl9pZBgBIAEoCRIOCgZzdGF0dXMYAiABKAliBnByb3RvMw");
 
 /**
  * A worker's periodic "I am alive".
@@ -60,6 +60,13 @@ export type Heartbeat = Message<"custody.v1.Heartbeat"> & {
    * @generated from field: string version = 7;
    */
   version: string;
+
+  /**
+   * Tenants whose accounts this worker serves right now (it has a connection and a work loop there).
+   *
+   * @generated from field: repeated string tenants = 8;
+   */
+  tenants: string[];
 };
 
 /**
