@@ -1,14 +1,14 @@
 /**
- * `custody audit verify`: reads the audit stream (control account) as the operator's control admin and checks every link
- * of the hash chain; reports the first broken link and exits 1 when there is one.
+ * `custody audit verify`: reads the audit stream (control account) as the operator's control
+ * admin and checks every link of the hash chain; reports the first broken link and exits 1 when
+ * there is one.
  * @module
  */
-import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { connectNats, readCreds, verifyAuditChain } from "@custody/runtime";
+import { verifyAuditChain } from "@custody/runtime";
 import { jetstream } from "@nats-io/jetstream";
 import type { Command } from "commander";
-import type { Profile } from "../stack.js";
+import { controlConnection, readProfile } from "../operator/profile.js";
 import { DEFAULT_PROFILE } from "./client.js";
 
 /** Adds `audit verify` to `program`. */
@@ -20,15 +20,7 @@ export function registerAuditCommands(program: Command): void {
     .option("--profile <file>", "profile file", DEFAULT_PROFILE)
     .option("--json", "print one JSON object")
     .action(async (o: { profile: string; json?: boolean }) => {
-      const file = resolve(o.profile);
-      if (!existsSync(file)) throw new Error(`no profile ${file}: start \`custody dev\` first`);
-      const p = JSON.parse(readFileSync(file, "utf8")) as Profile;
-      const nc = await connectNats({
-        servers: p.natsUrls,
-        credentials: readCreds(p.operator.controlCreds),
-        tls: p.adminTls,
-        name: "audit-verify",
-      });
+      const nc = await controlConnection(readProfile(resolve(o.profile)), "audit-verify");
       try {
         const v = await verifyAuditChain(jetstream(nc));
         if (o.json) console.log(JSON.stringify(v));

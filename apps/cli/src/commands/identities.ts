@@ -4,12 +4,13 @@
  * seed, so the next `custody dev` start gives that process a fresh key.
  * @module
  */
-import { existsSync, readFileSync, renameSync } from "node:fs";
+import { existsSync, renameSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { loadOrCreateTrust } from "@custody/natsd";
 import type { Command } from "commander";
 import { revokeIdentity } from "../operator/identities.js";
-import { knownTenants, type Profile } from "../stack.js";
+import { readProfile } from "../operator/profile.js";
+import { knownTenants } from "../stack.js";
 import { DEFAULT_PROFILE } from "./client.js";
 
 /** Adds `identities revoke` to `program`. */
@@ -24,8 +25,7 @@ export function registerIdentityCommands(program: Command): void {
     .option("--profile <file>", "dev profile", DEFAULT_PROFILE)
     .action(async (name: string, o: { profile: string }) => {
       const file = resolve(o.profile);
-      if (!existsSync(file)) throw new Error(`no profile ${file}: start \`custody dev\` first`);
-      const profile = JSON.parse(readFileSync(file, "utf8")) as Profile;
+      const profile = readProfile(file);
       const id = profile.identities.find((i) => i.name === name);
       if (!id)
         throw new Error(`no identity ${name} (known: ${profile.identities.map((i) => i.name).join(", ")})`);

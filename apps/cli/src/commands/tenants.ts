@@ -9,22 +9,18 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { loadOrCreateTrust } from "@custody/natsd";
-import { connectNats, LivenessTracker, readCreds, TENANT_NAME, TenantRegistry } from "@custody/runtime";
+import { LivenessTracker, TENANT_NAME, TenantRegistry } from "@custody/runtime";
 import { ApiProblem, CustodyClient } from "@custody/sdk";
 import type { Command } from "commander";
 import { authoritySeedPath, issueClient } from "../dev-authority.js";
+import { controlConnection, readProfile } from "../operator/profile.js";
 import { enrolTenant } from "../operator/tenants.js";
 import { type Profile, tenantAdminCredsPath } from "../stack.js";
 import { DEFAULT_PROFILE } from "./client.js";
 
 /** Waits until every party has a live worker that serves the tenant (their heartbeats say so). */
 async function untilPartiesServe(profile: Profile, tenant: string, timeoutMs = 15_000): Promise<void> {
-  const nc = await connectNats({
-    servers: profile.natsUrls,
-    credentials: readCreds(profile.operator.controlCreds),
-    tls: profile.adminTls,
-    name: "tenants-create-wait",
-  });
+  const nc = await controlConnection(profile, "tenants-create-wait");
   const liveness = new LivenessTracker(nc);
   liveness.start();
   try {
@@ -57,12 +53,6 @@ async function untilServed(client: CustodyClient, tenant: string, timeoutMs = 15
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-}
-
-/** Reads the dev profile (written by `custody dev`). */
-function readProfile(file: string): Profile {
-  if (!existsSync(file)) throw new Error(`no profile ${file}: start \`custody dev\` first`);
-  return JSON.parse(readFileSync(file, "utf8")) as Profile;
 }
 
 /** Adds `tenants create` and `tenants list` to `program`. */
@@ -128,13 +118,7 @@ export function registerTenantCommands(program: Command): void {
     .option("--profile <file>", "dev profile", DEFAULT_PROFILE)
     .option("--json", "print one JSON array")
     .action(async (o: { profile: string; json?: boolean }) => {
-      const profile = readProfile(resolve(o.profile));
-      const nc = await connectNats({
-        servers: profile.natsUrls,
-        credentials: readCreds(profile.operator.controlCreds),
-        tls: profile.adminTls,
-        name: "tenants-list",
-      });
+      const nc = await controlConnection(readProfile(resolve(o.profile)), "tenants-list");
       try {
         const rows = (await (await TenantRegistry.open(nc)).list())
           .map((e) => ({ tenant: e.tenant, account: e.account, identities: Object.keys(e.users).length }))
