@@ -29,6 +29,8 @@ export type { ProvisionOptions } from "./provision.js";
 export { provisionControl, provisionTenant, WORK_DEFAULTS } from "./provision.js";
 export type { PublishRetry } from "./publish.js";
 export { publishDurably } from "./publish.js";
+export type { PullEachOptions } from "./pull.js";
+export { pullEach } from "./pull.js";
 export { findResult, publishResult } from "./results.js";
 export {
   envelopeSigningBytes,

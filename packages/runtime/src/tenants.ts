@@ -115,7 +115,7 @@ export class TenantRegistry {
 /** The account a user JWT binds its user to (its issuer, or the issuer's account for a signing key). */
 function accountOfUserJwt(jwt: string): string | undefined {
   try {
-    const claims = JSON.parse(new TextDecoder().decode(base64UrlDecode(jwt.split(".")[1] ?? ""))) as {
+    const claims = JSON.parse(Buffer.from(jwt.split(".")[1] ?? "", "base64url").toString("utf8")) as {
       iss?: string;
       nats?: { issuer_account?: string };
     };
@@ -123,10 +123,6 @@ function accountOfUserJwt(jwt: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function base64UrlDecode(s: string): Uint8Array {
-  return new Uint8Array(Buffer.from(s, "base64url"));
 }
 
 /** Something a process runs for one tenant (a work loop, an API plane...). */

@@ -19,6 +19,7 @@ import {
 import { type JetStreamClient, type JsMsg, jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { WORK_DEFAULTS } from "./provision.js";
+import { pullEach } from "./pull.js";
 import { findResult, publishResult } from "./results.js";
 
 /** What a handler gets for one delivery of a work item. */
@@ -92,18 +93,13 @@ export class WorkLoop {
     const consumer = await this.js.consumers.get(REQUEST_STREAM, partyConsumer(this.o.party));
     for (let i = 0; i < (this.o.slots ?? 4); i++) {
       this.running.push(
-        (async () => {
-          while (!this.stopped) {
-            let msg: JsMsg | null = null;
-            try {
-              msg = await consumer.next({ expires: 5000 });
-            } catch (e) {
-              if (!this.stopped) this.o.log.warn({ err: String(e) }, "pull failed");
-              await new Promise((r) => setTimeout(r, 500));
-            }
-            if (msg) await this.handle(msg);
-          }
-        })(),
+        pullEach(consumer, {
+          expiresMs: 5000,
+          stopped: () => this.stopped,
+          log: this.o.log,
+          what: "work item",
+          handle: (msg) => this.handle(msg),
+        }),
       );
     }
   }

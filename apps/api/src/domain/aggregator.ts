@@ -22,7 +22,8 @@ import {
   type WorkResult,
   WorkResultSchema,
 } from "@custody/proto";
-import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import { pullEach } from "@custody/runtime";
+import type { JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { KeyRecord, OperationError, OperationRecord } from "./records.js";
@@ -51,16 +52,12 @@ export class ResultAggregator {
   /** Starts consuming. */
   async start(): Promise<void> {
     const consumer = await this.js.consumers.get(RESULT_STREAM, RESULT_CONSUMER);
-    this.loop = (async () => {
-      while (!this.stopped) {
-        let msg: JsMsg | null = null;
-        try {
-          msg = await consumer.next({ expires: 2000 });
-        } catch (e) {
-          if (!this.stopped) this.log.warn({ err: String(e) }, "result pull failed");
-          await new Promise((r) => setTimeout(r, 500));
-        }
-        if (!msg) continue;
+    this.loop = pullEach(consumer, {
+      expiresMs: 2000,
+      stopped: () => this.stopped,
+      log: this.log,
+      what: "result",
+      handle: async (msg) => {
         try {
           await this.apply(fromBinary(WorkResultSchema, msg.data));
           msg.ack();
@@ -73,8 +70,8 @@ export class ResultAggregator {
             msg.nak(1000);
           }
         }
-      }
-    })();
+      },
+    });
   }
 
   /**

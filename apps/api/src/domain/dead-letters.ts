@@ -19,8 +19,8 @@ import {
   REQUEST_STREAM,
   requestSubject,
 } from "@custody/proto";
-import { findResult } from "@custody/runtime";
-import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
+import { findResult, pullEach } from "@custody/runtime";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import type { ResultAggregator } from "./aggregator.js";
 import { OperationIndex } from "./operation-index.js";
@@ -69,16 +69,12 @@ export class DeadLetters {
     this.jsm = await this.o.js.jetstreamManager(false);
     const consumer = await this.o.js.consumers.get(ADVISORY_STREAM, ADVISORY_CONSUMER);
     this.index.start();
-    this.loop = (async () => {
-      while (!this.stopped) {
-        let msg: JsMsg | null = null;
-        try {
-          msg = await consumer.next({ expires: 2000 });
-        } catch (e) {
-          if (!this.stopped) this.o.log.warn({ err: String(e) }, "advisory pull failed");
-          await new Promise((r) => setTimeout(r, 500));
-        }
-        if (!msg) continue;
+    this.loop = pullEach(consumer, {
+      expiresMs: 2000,
+      stopped: () => this.stopped,
+      log: this.o.log,
+      what: "advisory",
+      handle: async (msg) => {
         try {
           await this.settle(JSON.parse(new TextDecoder().decode(msg.data)) as ConsumerAdvisory);
           msg.ack();
@@ -86,8 +82,8 @@ export class DeadLetters {
           this.o.log.warn({ err: String(e) }, "could not settle an advisory: retrying");
           msg.nak(1000);
         }
-      }
-    })();
+      },
+    });
     this.sweeper = setInterval(() => void this.sweep(), this.o.sweepEveryMs ?? 10_000);
     this.sweeper.unref();
   }
