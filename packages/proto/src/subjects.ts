@@ -50,6 +50,12 @@ export function partyConsumer(party: number): string {
 export function shareBucket(party: number): string {
   return `custody_shares_p${token(party)}`;
 }
+/** One party's ledger of client requests it served (replay protection; entries expire after the acceptance window). */
+export function servedBucket(party: number): string {
+  return `custody_served_p${token(party)}`;
+}
+/** KV bucket of a tenant's revoked client credentials (API writes, every party reads). */
+export const REVOCATIONS_BUCKET = "custody_revocations";
 
 /** Subject of a work item. */
 export function requestSubject(op: WorkOp, operationId: string): string {

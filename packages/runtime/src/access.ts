@@ -3,7 +3,8 @@
  * plane (work items, results, buckets, shares, protocol traffic) lives in that tenant's own account,
  * so tenants cannot reach each other even when subjects collide; the control account holds what is
  * not tenant data (the tenant registry, heartbeats, the audit trail, request nonces). Within an
- * account a party's worker can only pull its own consumer, use its own share bucket, publish
+ * account a party's worker can only pull its own consumer, use its own share and served-request
+ * buckets, read the credential revocations, publish
  * protocol messages and results as itself and receive only what is addressed to it; the API cannot
  * read shares. The broker enforces the sender token of every protocol subject.
  * @module
@@ -22,6 +23,8 @@ import {
   REQUEST_STREAM,
   RESULT_CONSUMER,
   RESULT_STREAM,
+  REVOCATIONS_BUCKET,
+  servedBucket,
   shareBucket,
   TENANTS_BUCKET,
 } from "@custody/proto";
@@ -56,6 +59,7 @@ const kvList = (bucket: string) => [
 /** Permissions of one party's workers in a tenant account. */
 export function workerPermissions(party: number): UserPermissions {
   const bucket = shareBucket(party);
+  const served = servedBucket(party);
   const consumer = partyConsumer(party);
   return {
     pub: {
@@ -69,6 +73,9 @@ export function workerPermissions(party: number): UserPermissions {
         `custody.res.*.${party}`,
         ...kvRead(bucket),
         `$KV.${bucket}.>`,
+        ...kvRead(served),
+        `$KV.${served}.>`,
+        ...kvRead(REVOCATIONS_BUCKET),
         `custody.s.*.join.${party}`,
         `custody.s.*.m.*.${party}`,
       ],
@@ -83,7 +90,7 @@ export function workerPermissions(party: number): UserPermissions {
  * consumers, and reads of single work items and results (to settle dead letters); never shares.
  */
 export function apiPermissions(): UserPermissions {
-  const buckets = [OPERATIONS_BUCKET, KEYS_BUCKET, IDEMPOTENCY_BUCKET];
+  const buckets = [OPERATIONS_BUCKET, KEYS_BUCKET, IDEMPOTENCY_BUCKET, REVOCATIONS_BUCKET];
   return {
     pub: {
       allow: [

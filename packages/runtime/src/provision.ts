@@ -18,8 +18,10 @@ import {
   REQUEST_STREAM,
   RESULT_CONSUMER,
   RESULT_STREAM,
+  REVOCATIONS_BUCKET,
   requestSubjects,
   resultSubjects,
+  servedBucket,
   shareBucket,
   TENANTS_BUCKET,
 } from "@custody/proto";
@@ -69,7 +71,8 @@ async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>
 
 /**
  * Creates or updates a tenant's data plane in its account: the request, result and advisory
- * streams, the consumers, and the operation, key, idempotency and share buckets.
+ * streams, the consumers, and the operation, key, idempotency, revocation, share and served-request
+ * buckets.
  */
 export async function provisionTenant(nc: NatsConnection, options: ProvisionOptions): Promise<void> {
   const replicas = options.replicas ?? 1;
@@ -136,8 +139,18 @@ export async function provisionTenant(nc: NatsConnection, options: ProvisionOpti
   await bucket(OPERATIONS_BUCKET);
   await bucket(KEYS_BUCKET);
   await bucket(IDEMPOTENCY_BUCKET, { ttl: 24 * 3600_000 });
-  for (const p of options.parties) await bucket(shareBucket(p), { history: 1 });
+  await bucket(REVOCATIONS_BUCKET);
+  for (const p of options.parties) {
+    await bucket(shareBucket(p), { history: 1 });
+    await bucket(servedBucket(p), { ttl: SERVED_TTL_MS });
+  }
 }
+
+/**
+ * How long a party remembers a served client request: longer than the window in which a party
+ * accepts a request at all (15 min), so an entry cannot expire while its request could still be replayed.
+ */
+export const SERVED_TTL_MS = 30 * 60_000;
 
 /**
  * Creates or updates the control account's assets: the audit stream, the nonce and tenant buckets.
