@@ -9,6 +9,8 @@ export type { AbortKind } from "./errors.js";
 export { check, ProtocolError } from "./errors.js";
 export type { HashPart } from "./hash.js";
 export { frame, Transcript, transcriptHash } from "./hash.js";
+export type { RequestIdentity } from "./ids.js";
+export { keyIdOf, operationIdOf, requestDigest } from "./ids.js";
 export type { LocalRun, LocalRunOptions, Tamper } from "./local.js";
 export { runLocal } from "./local.js";
 export type { ProtocolMessage, Recipient } from "./message.js";

@@ -5,7 +5,7 @@
  */
 
 /** Operations a work item can carry; the third token of a request subject. */
-export type WorkOp = "dkg" | "sign" | "refresh";
+export type WorkOp = "dkg" | "sign" | "refresh" | "activate";
 
 /** A subject token: no dots, wildcards or whitespace. Throws otherwise. */
 export function token(value: string | number): string {
@@ -61,6 +61,13 @@ export const REVOCATIONS_BUCKET = "custody_revocations";
 export function requestSubject(op: WorkOp, operationId: string): string {
   return `custody.req.${op}.${token(operationId)}`;
 }
+/** Suffix of an activation's operation id (appended to its DKG's or refresh's id). */
+export const ACTIVATION_SUFFIX = "-activate";
+/** Operation id of the activation that follows DKG or refresh `operationId`. */
+export function activationOperationId(operationId: string): string {
+  return token(`${operationId}${ACTIVATION_SUFFIX}`);
+}
+
 /** Subject of one party's result for an operation. */
 export function resultSubject(operationId: string, party: number): string {
   return `custody.res.${token(operationId)}.${token(party)}`;

@@ -1,9 +1,12 @@
 /**
- * @custody/store: encrypted key-share storage.
+ * @custody/store: a party's state — sealed key shares and key states in its own bucket, the ledger
+ * of client requests it served, and its local ledger of security decisions.
  * @module
  */
 export { createKekFile, readKek } from "./kek.js";
-export type { ShareSlot } from "./sealed.js";
-export { open, SealError, seal } from "./sealed.js";
-export type { StoredShare } from "./share-store.js";
-export { ShareStore } from "./share-store.js";
+export { LedgerError, PartyLedger } from "./party-ledger.js";
+export type { KeyStateSlot, ShareSlot } from "./sealed.js";
+export { open, openState, SealError, seal, sealState } from "./sealed.js";
+export { ReplayError, ServedLedger } from "./served-ledger.js";
+export type { Ban, KeyRef, KeyState, Slot, StoredShare } from "./share-store.js";
+export { KeyExistsError, ShareStore, StoreConflictError } from "./share-store.js";

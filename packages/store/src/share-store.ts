@@ -1,29 +1,80 @@
 /**
- * A party's share repository: one KV entry per (key id, epoch) in the party's own bucket, sealed
- * under the party's KEK. Only that party's workers can reach the bucket (subject permissions).
+ * A party's share repository in its own KV bucket (only that party's workers can reach it), every
+ * record sealed under the party's KEK with associated data the reader supplies: the tenant of the
+ * account it reads from, the key id, the party, the scheme, and for shares the epoch and session.
+ *
+ * Per key there is one state record (`<key>.state`) and one record per share (`<key>.<epoch>.<session>`):
+ * - the state names the DKG operation that created the key (created with the server's create-only
+ *   semantics, so a second DKG can never take over an existing key id), every share slot written,
+ *   the active epoch and session, and the pairwise bans;
+ * - a share is written once into a slot named by its session and never overwritten, so a retried or
+ *   replayed session cannot replace a share another session produced;
+ * - activation makes one session's shares of an epoch active and purges every other slot: older
+ *   epochs and the other sessions' leftovers.
+ * Updates of the state are compare-and-set; a conflict that does not settle throws, never passes.
+ * The broker can still delete or roll back any of it; the worker's local {@link PartyLedger} is what
+ * keeps bans and the active epoch when it does.
  * @module
  */
 import { shareBucket, token } from "@custody/proto";
-import { type KV, Kvm } from "@nats-io/kv";
+import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { open, seal } from "./sealed.js";
+import { open, openState, seal, sealState } from "./sealed.js";
 
-/** A stored share as the worker uses it. */
-export interface StoredShare {
-  readonly scheme: string;
-  /** Tenant that owns the key (authenticated with the share). */
+/** Which key a caller means, as the caller expects it (never read back from a record). */
+export interface KeyRef {
+  /** Tenant of the account the store was opened in. */
   readonly tenant: string;
-  readonly share: Uint8Array;
+  readonly keyId: string;
+  readonly scheme: string;
 }
 
-const entryKey = (keyId: string, epoch: number) => `${token(keyId)}.${epoch}`;
-const locksKey = (keyId: string) => `${token(keyId)}.locks`;
-const parseLocks = (b: Uint8Array): number[] => {
-  const v = JSON.parse(new TextDecoder().decode(b)) as unknown;
-  return Array.isArray(v) ? v.filter((x): x is number => Number.isInteger(x)) : [];
-};
+/** One share slot: an epoch and the session (hex) that produced its share. */
+export interface Slot {
+  readonly epoch: number;
+  readonly session: string;
+}
 
-/** Reads and writes one party's encrypted shares. */
+/** A pairwise ban: no signing with `peer` on the pairwise state of `epoch`. */
+export interface Ban {
+  readonly epoch: number;
+  readonly peer: number;
+}
+
+/** The party's view of one key. */
+export interface KeyState {
+  /** Operation id of the DKG that created the key. */
+  readonly createdBy: string;
+  /** Every share slot written and not yet purged. */
+  readonly slots: readonly Slot[];
+  /** The slot every party confirmed (absent until the DKG is activated). */
+  readonly active?: Slot;
+  readonly bans: readonly Ban[];
+}
+
+/** A stored share and the parties of the session that produced it. */
+export interface StoredShare {
+  readonly share: Uint8Array;
+  readonly parties: readonly number[];
+}
+
+/** The key id exists and was created by another operation: a DKG never replaces a key. */
+export class KeyExistsError extends Error {
+  override readonly name = "KeyExistsError";
+}
+
+/** A state update lost every compare-and-set race until its deadline. */
+export class StoreConflictError extends Error {
+  override readonly name = "StoreConflictError";
+}
+
+const stateKey = (keyId: string) => `${token(keyId)}.state`;
+const slotKey = (keyId: string, s: Slot) => `${token(keyId)}.${s.epoch}.${token(s.session)}`;
+const sameSlot = (a: Slot | undefined, b: Slot) => a?.epoch === b.epoch && a.session === b.session;
+const CAS_ATTEMPTS = 64;
+const isConflict = (e: unknown) => /wrong last sequence|key exists/i.test(String(e));
+
+/** Reads and writes one party's sealed shares and key states. */
 export class ShareStore {
   private constructor(
     private readonly kv: KV,
@@ -37,85 +88,123 @@ export class ShareStore {
     return new ShareStore(kv, party, kek);
   }
 
-  /** Stores the share of `keyId` at `epoch` (replacing an unconfirmed one from an earlier attempt). */
-  async put(keyId: string, epoch: number, scheme: string, tenant: string, share: Uint8Array): Promise<void> {
-    const slot = { keyId, party: this.party, epoch, scheme, tenant };
-    await this.kv.put(entryKey(keyId, epoch), encodeRecord([scheme, tenant], seal(this.kek, slot, share)));
-  }
-
-  /** The share of `keyId` at `epoch`, or undefined. Throws SealError when the record was tampered with. */
-  async get(keyId: string, epoch: number): Promise<StoredShare | undefined> {
-    const e = await this.kv.get(entryKey(keyId, epoch));
-    if (e?.operation !== "PUT" || e.value.length === 0) return undefined;
-    const { labels, sealed } = decodeRecord(e.value);
-    const [scheme = "", tenant = ""] = labels;
-    return {
-      scheme,
-      tenant,
-      share: open(this.kek, { keyId, party: this.party, epoch, scheme, tenant }, sealed),
-    };
+  /** The party's state of a key, or undefined. Throws SealError when the record does not open for `ref`. */
+  async state(ref: KeyRef): Promise<KeyState | undefined> {
+    return (await this.readState(ref))?.state;
   }
 
   /**
-   * Locks the pairwise state of `keyId` with `peer` after a security abort blamed it: no signing
-   * with that peer until a refresh replaces the pairwise state. Locks of a key live in one entry.
+   * Claims `ref.keyId` for DKG operation `operationId`: creates the state record (create-only on
+   * the server), or accepts it when the same operation created it and it is not active yet (a
+   * retried DKG). Throws KeyExistsError otherwise.
    */
-  async lockPair(keyId: string, peer: number): Promise<void> {
-    for (let attempt = 0; attempt < 10; attempt++) {
-      const e = await this.kv.get(locksKey(keyId));
-      const current = e?.operation === "PUT" ? parseLocks(e.value) : [];
-      if (current.includes(peer)) return;
-      const next = new TextEncoder().encode(JSON.stringify([...current, peer].sort((a, b) => a - b)));
-      try {
-        if (e?.operation === "PUT") await this.kv.update(locksKey(keyId), next, e.revision);
-        else await this.kv.create(locksKey(keyId), next);
+  async claimKey(ref: KeyRef, operationId: string): Promise<void> {
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      const cur = await this.readState(ref);
+      if (cur) {
+        if (cur.state.createdBy !== operationId || cur.state.active)
+          throw new KeyExistsError(`key ${ref.keyId} already exists`);
         return;
-      } catch (err) {
-        if (!String(err).includes("wrong last sequence")) throw err;
+      }
+      try {
+        await this.kv.create(
+          stateKey(ref.keyId),
+          this.encodeState(ref, { createdBy: operationId, slots: [], bans: [] }),
+        );
+        return;
+      } catch (e) {
+        if (!isConflict(e)) throw e;
       }
     }
+    throw new StoreConflictError(`state of key ${ref.keyId} kept changing`);
   }
 
-  /** Peers whose pairwise state with this party is locked for `keyId`. */
-  async lockedPeers(keyId: string): Promise<number[]> {
-    const e = await this.kv.get(locksKey(keyId));
-    return e?.operation === "PUT" ? parseLocks(e.value) : [];
+  /** Stores a share in its own slot (recorded in the state first, then written create-only). */
+  async putShare(ref: KeyRef, slot: Slot, share: Uint8Array, parties: readonly number[]): Promise<void> {
+    await this.update(ref, (s) =>
+      s.slots.some((x) => sameSlot(x, slot)) ? undefined : { ...s, slots: [...s.slots, slot] },
+    );
+    const plain = new Uint8Array(1 + parties.length * 2 + share.length);
+    plain[0] = parties.length;
+    parties.forEach((p, i) => new DataView(plain.buffer).setUint16(1 + 2 * i, p));
+    plain.set(share, 1 + parties.length * 2);
+    await this.kv.create(slotKey(ref.keyId, slot), seal(this.kek, this.shareSlot(ref, slot), plain));
   }
 
-  /** Removes every pairwise lock of `keyId` (after a successful refresh). */
-  async clearLocks(keyId: string): Promise<void> {
-    if ((await this.lockedPeers(keyId)).length > 0) await this.kv.delete(locksKey(keyId));
+  /** The share in `slot`, or undefined. Throws SealError when the record does not open for it. */
+  async getShare(ref: KeyRef, slot: Slot): Promise<StoredShare | undefined> {
+    const e = await this.kv.get(slotKey(ref.keyId, slot));
+    if (!present(e)) return undefined;
+    const plain = open(this.kek, this.shareSlot(ref, slot), e.value);
+    const n = plain[0] ?? 0;
+    const view = new DataView(plain.buffer, plain.byteOffset);
+    const parties = Array.from({ length: n }, (_, i) => view.getUint16(1 + 2 * i));
+    return { parties, share: plain.slice(1 + 2 * n) };
   }
 
-  /** Deletes the share of `keyId` at `epoch`. */
-  async delete(keyId: string, epoch: number): Promise<void> {
-    await this.kv.delete(entryKey(keyId, epoch));
+  /**
+   * Makes `slot` the key's active slot and purges every other slot (older epochs and other
+   * sessions). Refuses to move the active epoch backwards. Idempotent.
+   * @returns the slots purged
+   */
+  async activate(ref: KeyRef, slot: Slot): Promise<Slot[]> {
+    let purged: Slot[] = [];
+    await this.update(ref, (s) => {
+      if (!s.slots.some((x) => sameSlot(x, slot)) && !sameSlot(s.active, slot))
+        throw new Error(`no share of key ${ref.keyId} in the slot being activated`);
+      if (s.active && s.active.epoch > slot.epoch)
+        throw new Error(`key ${ref.keyId} is already active at a later epoch`);
+      purged = s.slots.filter((x) => !sameSlot(x, slot));
+      return { ...s, active: slot, slots: [slot] };
+    });
+    for (const p of purged) await this.kv.purge(slotKey(ref.keyId, p));
+    return purged;
+  }
+
+  /** Records a pairwise ban in the state (what other workers of this party read). */
+  async ban(ref: KeyRef, ban: Ban): Promise<void> {
+    await this.update(ref, (s) =>
+      s.bans.some((b) => b.epoch === ban.epoch && b.peer === ban.peer)
+        ? undefined
+        : { ...s, bans: [...s.bans, ban] },
+    );
+  }
+
+  private async update(ref: KeyRef, change: (s: KeyState) => KeyState | undefined): Promise<void> {
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      const cur = await this.readState(ref);
+      if (!cur) throw new Error(`key ${ref.keyId} has no state at party ${this.party}`);
+      const next = change(cur.state);
+      if (!next) return;
+      try {
+        await this.kv.update(stateKey(ref.keyId), this.encodeState(ref, next), cur.revision);
+        return;
+      } catch (e) {
+        if (!isConflict(e)) throw e;
+        await new Promise((r) => setTimeout(r, Math.min(2 ** attempt, 50)));
+      }
+    }
+    throw new StoreConflictError(`state of key ${ref.keyId} kept changing`);
+  }
+
+  private async readState(ref: KeyRef): Promise<{ state: KeyState; revision: number } | undefined> {
+    const e = await this.kv.get(stateKey(ref.keyId));
+    if (!present(e)) return undefined;
+    const plain = openState(this.kek, this.stateSlot(ref), e.value);
+    return { state: JSON.parse(new TextDecoder().decode(plain)) as KeyState, revision: e.revision };
+  }
+
+  private encodeState(ref: KeyRef, s: KeyState): Uint8Array {
+    return sealState(this.kek, this.stateSlot(ref), new TextEncoder().encode(JSON.stringify(s)));
+  }
+
+  private stateSlot(ref: KeyRef) {
+    return { keyId: ref.keyId, party: this.party, scheme: ref.scheme, tenant: ref.tenant };
+  }
+
+  private shareSlot(ref: KeyRef, slot: Slot) {
+    return { ...this.stateSlot(ref), epoch: slot.epoch, session: slot.session };
   }
 }
 
-/** Record layout: two length-prefixed labels (scheme, tenant), then the sealed share. */
-function encodeRecord(labels: readonly string[], sealed: Uint8Array): Uint8Array {
-  const parts = labels.map((l) => new TextEncoder().encode(l));
-  const out = new Uint8Array(parts.reduce((n, p) => n + 1 + p.length, 0) + sealed.length);
-  let off = 0;
-  for (const p of parts) {
-    if (p.length > 255) throw new Error("share record label too long");
-    out[off] = p.length;
-    out.set(p, off + 1);
-    off += 1 + p.length;
-  }
-  out.set(sealed, off);
-  return out;
-}
-
-function decodeRecord(bytes: Uint8Array): { labels: string[]; sealed: Uint8Array } {
-  const labels: string[] = [];
-  let off = 0;
-  for (let i = 0; i < 2; i++) {
-    const n = bytes[off] ?? 0;
-    if (bytes.length < off + 1 + n) throw new Error("truncated share record");
-    labels.push(new TextDecoder().decode(bytes.subarray(off + 1, off + 1 + n)));
-    off += 1 + n;
-  }
-  return { labels, sealed: bytes.subarray(off) };
-}
+const present = (e: KvEntry | null): e is KvEntry => e?.operation === "PUT" && e.value.length > 0;

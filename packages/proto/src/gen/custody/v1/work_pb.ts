@@ -1,7 +1,8 @@
 // Work items and their results: everything that must survive a restart travels in JetStream.
 //
 // Subjects (JetStream, stream CUSTODY_REQ, limits retention, de-duplicated by Nats-Msg-Id = operation id):
-//   custody.req.<op>.<operationId>      op = dkg | sign | refresh; payload: WorkItem
+//   custody.req.<op>.<operationId>      op = dkg | sign | refresh | activate; payload: WorkItem
+//   (an activation's operation id is its DKG's or refresh's id with the suffix "-activate")
 // Subjects (JetStream, stream CUSTODY_RES):
 //   custody.res.<operationId>.<party>   payload: WorkResult; Nats-Msg-Id = <operationId>:<party>
 
@@ -17,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file custody/v1/work.proto.
  */
 export const file_custody_v1_work: GenFile = /*@__PURE__*/
-  fileDesc("ChVjdXN0b2R5L3YxL3dvcmsucHJvdG8SCmN1c3RvZHkudjEijgIKCFdvcmtJdGVtEhQKDG9wZXJhdGlvbl9pZBgBIAEoCRIOCgZrZXlfaWQYAiABKAkSDgoGc2NoZW1lGAMgASgJEhUKDWNyZWF0ZWRfYXRfbXMYBCABKAMSKQoGY2xpZW50GAUgASgLMhkuY3VzdG9keS52MS5DbGllbnRSZXF1ZXN0Eg4KBnRlbmFudBgGIAEoCRIiCgNka2cYCiABKAsyEy5jdXN0b2R5LnYxLkRrZ1dvcmtIABIkCgRzaWduGAsgASgLMhQuY3VzdG9keS52MS5TaWduV29ya0gAEioKB3JlZnJlc2gYDCABKAsyFy5jdXN0b2R5LnYxLlJlZnJlc2hXb3JrSABCBAoCb3AihwEKDUNsaWVudFJlcXVlc3QSEgoKY3JlZGVudGlhbBgBIAEoCRIOCgZtZXRob2QYAiABKAkSDAoEcGF0aBgDIAEoCRIMCgRib2R5GAQgASgMEhQKDHRpbWVzdGFtcF9tcxgFIAEoAxINCgVub25jZRgGIAEoCRIRCglzaWduYXR1cmUYByABKAkiLQoHRGtnV29yaxIRCgl0aHJlc2hvbGQYASABKA0SDwoHcGFydGllcxgCIAMoDSJJCghTaWduV29yaxINCgVlcG9jaBgBIAEoDRIPCgdzaWduZXJzGAIgAygNEg8KB21lc3NhZ2UYAyABKAwSDAoEcGF0aBgEIAMoDSIyCgtSZWZyZXNoV29yaxISCgpmcm9tX2Vwb2NoGAEgASgNEg8KB3BhcnRpZXMYAiADKA0i7wEKCldvcmtSZXN1bHQSFAoMb3BlcmF0aW9uX2lkGAEgASgJEg0KBXBhcnR5GAIgASgNEi8KDHNoYXJlX3N0b3JlZBgKIAEoCzIXLmN1c3RvZHkudjEuU2hhcmVTdG9yZWRIABIwCglzaWduYXR1cmUYCyABKAsyGy5jdXN0b2R5LnYxLlNpZ25hdHVyZVJlc3VsdEgAEiYKB3NraXBwZWQYDCABKAsyEy5jdXN0b2R5LnYxLlNraXBwZWRIABImCgdmYWlsdXJlGA0gASgLMhMuY3VzdG9keS52MS5GYWlsdXJlSABCCQoHb3V0Y29tZSJwCgtTaGFyZVN0b3JlZBINCgVlcG9jaBgBIAEoDRISCgpwdWJsaWNfa2V5GAIgASgMEhIKCmNoYWluX2NvZGUYAyABKAwSEgoKc2Vzc2lvbl9pZBgEIAEoDBIWCg5kZXJpdmF0aW9uX2tleRgFIAEoDCJ+Cg9TaWduYXR1cmVSZXN1bHQSEQoJc2lnbmF0dXJlGAEgASgMEhIKCnB1YmxpY19rZXkYAiABKAwSDQoFZXBvY2gYAyABKA0SGAoLcmVjb3ZlcnlfaWQYBCABKA1IAIgBARILCgNkZXIYBSABKAxCDgoMX3JlY292ZXJ5X2lkIhkKB1NraXBwZWQSDgoGcmVhc29uGAEgASgJIjoKB0ZhaWx1cmUSDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEhAKCGN1bHByaXRzGAMgAygNYgZwcm90bzM");
+  fileDesc("ChVjdXN0b2R5L3YxL3dvcmsucHJvdG8SCmN1c3RvZHkudjEivAIKCFdvcmtJdGVtEhQKDG9wZXJhdGlvbl9pZBgBIAEoCRIOCgZrZXlfaWQYAiABKAkSDgoGc2NoZW1lGAMgASgJEhUKDWNyZWF0ZWRfYXRfbXMYBCABKAMSKQoGY2xpZW50GAUgASgLMhkuY3VzdG9keS52MS5DbGllbnRSZXF1ZXN0Eg4KBnRlbmFudBgGIAEoCRIiCgNka2cYCiABKAsyEy5jdXN0b2R5LnYxLkRrZ1dvcmtIABIkCgRzaWduGAsgASgLMhQuY3VzdG9keS52MS5TaWduV29ya0gAEioKB3JlZnJlc2gYDCABKAsyFy5jdXN0b2R5LnYxLlJlZnJlc2hXb3JrSAASLAoIYWN0aXZhdGUYDSABKAsyGC5jdXN0b2R5LnYxLkFjdGl2YXRlV29ya0gAQgQKAm9wIocBCg1DbGllbnRSZXF1ZXN0EhIKCmNyZWRlbnRpYWwYASABKAkSDgoGbWV0aG9kGAIgASgJEgwKBHBhdGgYAyABKAkSDAoEYm9keRgEIAEoDBIUCgx0aW1lc3RhbXBfbXMYBSABKAMSDQoFbm9uY2UYBiABKAkSEQoJc2lnbmF0dXJlGAcgASgJIi0KB0RrZ1dvcmsSEQoJdGhyZXNob2xkGAEgASgNEg8KB3BhcnRpZXMYAiADKA0iSQoIU2lnbldvcmsSDQoFZXBvY2gYASABKA0SDwoHc2lnbmVycxgCIAMoDRIPCgdtZXNzYWdlGAMgASgMEgwKBHBhdGgYBCADKA0iMgoLUmVmcmVzaFdvcmsSEgoKZnJvbV9lcG9jaBgBIAEoDRIPCgdwYXJ0aWVzGAIgAygNImcKDEFjdGl2YXRlV29yaxINCgVlcG9jaBgBIAEoDRISCgpzZXNzaW9uX2lkGAIgASgMEjQKDWNvbmZpcm1hdGlvbnMYAyADKAsyHS5jdXN0b2R5LnYxLlNoYXJlQ29uZmlybWF0aW9uIjUKEVNoYXJlQ29uZmlybWF0aW9uEg0KBXBhcnR5GAEgASgNEhEKCXNpZ25hdHVyZRgCIAEoDCKbAgoKV29ya1Jlc3VsdBIUCgxvcGVyYXRpb25faWQYASABKAkSDQoFcGFydHkYAiABKA0SLwoMc2hhcmVfc3RvcmVkGAogASgLMhcuY3VzdG9keS52MS5TaGFyZVN0b3JlZEgAEjAKCXNpZ25hdHVyZRgLIAEoCzIbLmN1c3RvZHkudjEuU2lnbmF0dXJlUmVzdWx0SAASJgoHc2tpcHBlZBgMIAEoCzITLmN1c3RvZHkudjEuU2tpcHBlZEgAEiYKB2ZhaWx1cmUYDSABKAsyEy5jdXN0b2R5LnYxLkZhaWx1cmVIABIqCglhY3RpdmF0ZWQYDiABKAsyFS5jdXN0b2R5LnYxLkFjdGl2YXRlZEgAQgkKB291dGNvbWUihgEKC1NoYXJlU3RvcmVkEg0KBWVwb2NoGAEgASgNEhIKCnB1YmxpY19rZXkYAiABKAwSEgoKY2hhaW5fY29kZRgDIAEoDBISCgpzZXNzaW9uX2lkGAQgASgMEhYKDmRlcml2YXRpb25fa2V5GAUgASgMEhQKDGNvbmZpcm1hdGlvbhgGIAEoDCIaCglBY3RpdmF0ZWQSDQoFZXBvY2gYASABKA0ifgoPU2lnbmF0dXJlUmVzdWx0EhEKCXNpZ25hdHVyZRgBIAEoDBISCgpwdWJsaWNfa2V5GAIgASgMEg0KBWVwb2NoGAMgASgNEhgKC3JlY292ZXJ5X2lkGAQgASgNSACIAQESCwoDZGVyGAUgASgMQg4KDF9yZWNvdmVyeV9pZCIZCgdTa2lwcGVkEg4KBnJlYXNvbhgBIAEoCSI6CgdGYWlsdXJlEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIQCghjdWxwcml0cxgDIAMoDWIGcHJvdG8z");
 
 /**
  * A unit of work for every party. Each party's durable consumer sees every work item; the workers
@@ -90,6 +91,12 @@ export type WorkItem = Message<"custody.v1.WorkItem"> & {
      */
     value: RefreshWork;
     case: "refresh";
+  } | {
+    /**
+     * @generated from field: custody.v1.ActivateWork activate = 13;
+     */
+    value: ActivateWork;
+    case: "activate";
   } | { case: undefined; value?: undefined };
 };
 
@@ -234,6 +241,64 @@ export const RefreshWorkSchema: GenMessage<RefreshWork> = /*@__PURE__*/
   messageDesc(file_custody_v1_work, 4);
 
 /**
+ * Make the epoch a DKG or refresh produced active at every party. Carries no client request: what
+ * authorises it is that every party of the key signed that it stored its share (n of n). Each party
+ * checks every confirmation against its own stored share before it switches epochs and purges the
+ * shares of every other session and every older epoch.
+ *
+ * @generated from message custody.v1.ActivateWork
+ */
+export type ActivateWork = Message<"custody.v1.ActivateWork"> & {
+  /**
+   * @generated from field: uint32 epoch = 1;
+   */
+  epoch: number;
+
+  /**
+   * Session that produced the shares being activated.
+   *
+   * @generated from field: bytes session_id = 2;
+   */
+  sessionId: Uint8Array;
+
+  /**
+   * @generated from field: repeated custody.v1.ShareConfirmation confirmations = 3;
+   */
+  confirmations: ShareConfirmation[];
+};
+
+/**
+ * Describes the message custody.v1.ActivateWork.
+ * Use `create(ActivateWorkSchema)` to create a new message.
+ */
+export const ActivateWorkSchema: GenMessage<ActivateWork> = /*@__PURE__*/
+  messageDesc(file_custody_v1_work, 5);
+
+/**
+ * A party's signature (long-term identity key) over what it stored; see ShareStored.confirmation.
+ *
+ * @generated from message custody.v1.ShareConfirmation
+ */
+export type ShareConfirmation = Message<"custody.v1.ShareConfirmation"> & {
+  /**
+   * @generated from field: uint32 party = 1;
+   */
+  party: number;
+
+  /**
+   * @generated from field: bytes signature = 2;
+   */
+  signature: Uint8Array;
+};
+
+/**
+ * Describes the message custody.v1.ShareConfirmation.
+ * Use `create(ShareConfirmationSchema)` to create a new message.
+ */
+export const ShareConfirmationSchema: GenMessage<ShareConfirmation> = /*@__PURE__*/
+  messageDesc(file_custody_v1_work, 6);
+
+/**
  * One party's outcome for one work item.
  *
  * @generated from message custody.v1.WorkResult
@@ -284,6 +349,14 @@ export type WorkResult = Message<"custody.v1.WorkResult"> & {
      */
     value: Failure;
     case: "failure";
+  } | {
+    /**
+     * Activation: the party switched to `epoch` and purged every other share of the key.
+     *
+     * @generated from field: custody.v1.Activated activated = 14;
+     */
+    value: Activated;
+    case: "activated";
   } | { case: undefined; value?: undefined };
 };
 
@@ -292,7 +365,7 @@ export type WorkResult = Message<"custody.v1.WorkResult"> & {
  * Use `create(WorkResultSchema)` to create a new message.
  */
 export const WorkResultSchema: GenMessage<WorkResult> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 5);
+  messageDesc(file_custody_v1_work, 7);
 
 /**
  * Confirmation that a party durably stored its share.
@@ -329,6 +402,14 @@ export type ShareStored = Message<"custody.v1.ShareStored"> & {
    * @generated from field: bytes derivation_key = 5;
    */
   derivationKey: Uint8Array;
+
+  /**
+   * The party's Ed25519 identity signature over the stored share's public facts (tenant, key id,
+   * scheme, epoch, session id, public key, chain code, derivation key, parties); see ActivateWork.
+   *
+   * @generated from field: bytes confirmation = 6;
+   */
+  confirmation: Uint8Array;
 };
 
 /**
@@ -336,7 +417,26 @@ export type ShareStored = Message<"custody.v1.ShareStored"> & {
  * Use `create(ShareStoredSchema)` to create a new message.
  */
 export const ShareStoredSchema: GenMessage<ShareStored> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 6);
+  messageDesc(file_custody_v1_work, 8);
+
+/**
+ * The party made `epoch` its active epoch of the key.
+ *
+ * @generated from message custody.v1.Activated
+ */
+export type Activated = Message<"custody.v1.Activated"> & {
+  /**
+   * @generated from field: uint32 epoch = 1;
+   */
+  epoch: number;
+};
+
+/**
+ * Describes the message custody.v1.Activated.
+ * Use `create(ActivatedSchema)` to create a new message.
+ */
+export const ActivatedSchema: GenMessage<Activated> = /*@__PURE__*/
+  messageDesc(file_custody_v1_work, 9);
 
 /**
  * A signature produced by a signing session and verified by the party that publishes it.
@@ -377,7 +477,7 @@ export type SignatureResult = Message<"custody.v1.SignatureResult"> & {
  * Use `create(SignatureResultSchema)` to create a new message.
  */
 export const SignatureResultSchema: GenMessage<SignatureResult> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 7);
+  messageDesc(file_custody_v1_work, 10);
 
 /**
  * Why a party does not contribute.
@@ -396,7 +496,7 @@ export type Skipped = Message<"custody.v1.Skipped"> & {
  * Use `create(SkippedSchema)` to create a new message.
  */
 export const SkippedSchema: GenMessage<Skipped> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 8);
+  messageDesc(file_custody_v1_work, 11);
 
 /**
  * A permanent failure with a stable machine-readable code and the parties blamed, if any.
@@ -425,5 +525,5 @@ export type Failure = Message<"custody.v1.Failure"> & {
  * Use `create(FailureSchema)` to create a new message.
  */
 export const FailureSchema: GenMessage<Failure> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 9);
+  messageDesc(file_custody_v1_work, 12);
 
