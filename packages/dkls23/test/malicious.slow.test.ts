@@ -7,14 +7,14 @@ import { test } from "node:test";
 import { keygen, mustKeygen, refresh } from "./run.js";
 import { type Edit, expectAbort, flip, OFF_CURVE, put, tamperOnce } from "./tamper.js";
 
-// DKG (2-of-2). Round 1 broadcast: commitment 32. Round 1 P2P: seed commitment 32 ‖ z 33 ‖ K 33 ‖ s 32.
+// DKG (2-of-2). Round 1 broadcast: commitment 32. Round 1 P2P: binding 32 ‖ seed commitment 32 ‖ z 33 ‖ K 33 ‖ s 32.
 // Round 2 broadcast: salt 32 ‖ A_0, A_1 (33 each) ‖ PoK 65 ‖ cc 32.
 // Round 2 P2P: share 32 ‖ seed 32 ‖ seed salt 32 ‖ seed_R 32 ‖ 256 × (u v A0 B0 A1 B1 ‖ e0 z0 z1).
 // Round 3 broadcast: digest 32.
 const dkgCases: [string, number, boolean, Edit, string][] = [
   ["r1 broadcast commitment", 1, true, flip(3), "bad-message"],
-  ["r1 base-OT z off-curve", 1, false, put(32, OFF_CURVE), "bad-message"],
-  ["r1 base-OT PoK response", 1, false, flip(32 + 66 + 31), "bad-message"],
+  ["r1 base-OT z off-curve", 1, false, put(64, OFF_CURVE), "bad-message"],
+  ["r1 base-OT PoK response", 1, false, flip(64 + 66 + 31), "bad-message"],
   ["r2 Feldman point", 2, true, flip(32 + 33 + 4), "bad-message"],
   ["r2 secret share", 2, false, flip(31), "bad-message"],
   ["r2 seed opening", 2, false, flip(40), "bad-message"],

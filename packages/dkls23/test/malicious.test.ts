@@ -33,10 +33,11 @@ import {
 
 // ---------------------------------------------------------------------------------------------
 // DKG (2-of-2), round by round. Party 1 is honest (the victim), party 2 tampers.
-// Round 1 broadcast: commitment 32. Round 1 P2P: seed commitment 32 ‖ z 33 ‖ K 33 ‖ s 32.
+// Round 1 broadcast: commitment 32. Round 1 P2P: binding 32 ‖ seed commitment 32 ‖ z 33 ‖ K 33 ‖ s 32.
 // Round 2 broadcast: salt 32 ‖ A_0, A_1 (33 each) ‖ PoK 65 ‖ cc 32.
 // Round 2 P2P: share 32 ‖ seed 32 ‖ seed salt 32 ‖ seed_R 32 ‖ 256 × (u v A0 B0 A1 B1 ‖ e0 z0 z1).
 // Round 3 broadcast: digest 32.
+const Z = 64; // offset of the base-OT z in the round-1 P2P message
 const OT = 128; // offset of the base-OT instances in the round-2 P2P message
 const INST = 6 * 33 + 3 * 32;
 
@@ -86,11 +87,11 @@ function round2() {
 const r1Cases: [string, boolean, Edit, "receive" | "finalize"][] = [
   ["r1 broadcast commitment truncated", true, truncate, "receive"],
   ["r1 P2P truncated", false, truncate, "receive"],
-  ["r1 base-OT z off-curve", false, put(32, OFF_CURVE), "receive"],
-  ["r1 base-OT z = identity encoding", false, put(32, new Uint8Array(33)), "receive"],
-  ["r1 base-OT PoK response = n", false, put(32 + 66, N_BYTES), "receive"],
-  ["r1 base-OT PoK response", false, flip(32 + 66 + 31), "finalize"],
-  ["r1 base-OT PoK commitment negated", false, flip(32 + 33), "finalize"],
+  ["r1 base-OT z off-curve", false, put(Z, OFF_CURVE), "receive"],
+  ["r1 base-OT z = identity encoding", false, put(Z, new Uint8Array(33)), "receive"],
+  ["r1 base-OT PoK response = n", false, put(Z + 66, N_BYTES), "receive"],
+  ["r1 base-OT PoK response", false, flip(Z + 66 + 31), "finalize"],
+  ["r1 base-OT PoK commitment negated", false, flip(Z + 33), "finalize"],
 ];
 for (const [label, broadcast, edit, where] of r1Cases) {
   test(`DKG: tampered ${label} → bad-message, culprit named`, () => {
@@ -106,6 +107,15 @@ for (const [label, broadcast, edit, where] of r1Cases) {
     }
   });
 }
+
+test("DKG: a tampered r1 binding → mismatch, nobody blamed, before any other check", () => {
+  const v = roundOf(start(1));
+  v.receive(bc1);
+  assert.throws(
+    () => v.receive(edited(pp1, flip(5))),
+    (e) => e instanceof ProtocolError && e.kind === "mismatch" && e.culprits.length === 0,
+  );
+});
 
 const r2Cases: [string, boolean, Edit][] = [
   ["r2 opening salt", true, flip(3)],
@@ -201,16 +211,16 @@ test("DKG: the round-by-round run completes with matching keys", () => {
 
 // ---------------------------------------------------------------------------------------------
 // Signing (2-of-2 shares from the DKG above; party 2 tampers with what it sends to party 1).
-// Sign round 1 (P2P): nonce 32 ‖ commitment 32 ‖ U 20480 ‖ x̃ 16 ‖ t̃ 4096.
+// Sign round 1 (P2P): binding 32 ‖ nonce 32 ‖ commitment 32 ‖ U 20480 ‖ x̃ 16 ‖ t̃ 4096.
 // Sign round 2 (P2P): R 33 ‖ salt 32 ‖ pk 33 ‖ Γu 33 ‖ Γv 33 ‖ ψ 32 ‖ ã 49152 ‖ η 32 ‖ μ 32.
 // Sign round 3 (broadcast): u 32 ‖ w 32.
 const R2 = { R: 0, salt: 33, pk: 65, gu: 98, gv: 131, psi: 164, at: 196, eta: 196 + 49152, mu: 196 + 49184 };
 const signCases: [string, number, Edit, string, boolean?][] = [
-  ["r1 nonce", 1, flip(0), "bad-message"], // changes τ: OTE check fails at Alice → security; see below
-  ["r1 commitment", 1, flip(40), "bad-message"],
-  ["r1 U row", 1, flip(64 + 80 * 3 + 5), "security"],
-  ["r1 x̃", 1, flip(64 + 20480 + 1), "security"],
-  ["r1 t̃", 1, flip(64 + 20480 + 16 + 100), "security"],
+  ["r1 nonce", 1, flip(32), "bad-message"], // changes τ: OTE check fails at Alice → security; see below
+  ["r1 commitment", 1, flip(72), "bad-message"],
+  ["r1 U row", 1, flip(96 + 80 * 3 + 5), "security"],
+  ["r1 x̃", 1, flip(96 + 20480 + 1), "security"],
+  ["r1 t̃", 1, flip(96 + 20480 + 16 + 100), "security"],
   ["r1 truncated", 1, truncate, "bad-message"],
   ["r1 extended", 1, extend, "bad-message"],
   ["r2 R byte", 2, flip(R2.R + 5), "bad-message"],
@@ -265,10 +275,21 @@ test("sign: a message replayed from another session is refused", () => {
       return m;
     },
   });
-  // Same key, same signers, same digest, new session id: party 3's old round-1 message to 1.
+  // Same key, same signers, same digest, new session id: party 2's old round-1 message to 1.
+  // As it is, its binding names the old session: a non-blaming mismatch.
   const old = recorded.find((m) => m.round === 1 && m.from === 2 && m.to === 1)!;
-  const run = sign(dkgShares(), [1, 2], message, undefined, {
+  const stale = sign(dkgShares(), [1, 2], message, undefined, {
     tamper: (m, to) => (m.round === 1 && m.from === 2 && to === 1 ? old : m),
+  });
+  const e = stale.errors.get(1);
+  assert.ok(e instanceof ProtocolError && e.kind === "mismatch" && e.culprits.length === 0, String(e));
+  // A malicious party 2 can put the current binding in front of its old OT-extension message; the
+  // fresh nonces and sid in τ then make Alice's OTE check fail (security, party 2 blamed).
+  const run = sign(dkgShares(), [1, 2], message, undefined, {
+    tamper: (m, to) =>
+      m.round === 1 && m.from === 2 && to === 1
+        ? { ...old, payload: Uint8Array.from([...m.payload.subarray(0, 32), ...old.payload.subarray(32)]) }
+        : m,
   });
   expectAbort(run, 1, "security", 2, "replayed round 1");
   const old2 = recorded.find((m) => m.round === 2 && m.from === 2 && m.to === 1)!;

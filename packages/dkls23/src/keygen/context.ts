@@ -6,6 +6,7 @@
  */
 import { assertPartySet, assertThreshold, ProtocolError } from "@custody/core";
 import { randomBytes } from "@noble/hashes/utils.js";
+import { ctEqual } from "../group.js";
 import { H } from "../hash.js";
 import { NONCE_BYTES } from "../params.js";
 import type { EcdsaShare } from "../share.js";
@@ -51,6 +52,26 @@ export function makeContext(
       : ["refresh", mode.share.transcript, mode.share.publicKey, mode.share.chainCode, mode.share.epoch];
   const sid = H("dkg/sid", [sessionId, threshold, Uint8Array.from(sorted), ...bind]);
   return { mode, sid, self, parties: sorted, others: sorted.filter((p) => p !== self), threshold };
+}
+
+/**
+ * The session-input binding party `from` sends to party `to` in round 1: `H(dkg/bind; sid, from,
+ * to)`. The sid digests every input of the run (session id, t, parties, mode and, for a refresh,
+ * the old epoch's transcript, pk, chain code and epoch).
+ */
+export function pairBinding(ctx: DkgContext, from: number, to: number): Uint8Array {
+  return H("dkg/bind", [ctx.sid, from, to]);
+}
+
+/**
+ * Compares the binding received from `from` with our own, before any opening, proof or base-OT
+ * check runs on its messages. Different inputs are a disagreement, not a fault of the peer: a
+ * `mismatch` abort that blames nobody (otherwise its PoKs and openings would fail and name it).
+ * @throws ProtocolError `mismatch` without culprits.
+ */
+export function checkPairBinding(ctx: DkgContext, from: number, got: Uint8Array): void {
+  if (!ctEqual(got, pairBinding(ctx, from, ctx.self)))
+    throw new ProtocolError("mismatch", `party ${from} runs this DKG/refresh with different inputs`);
 }
 
 /** Fresh random bytes (a seed or chain-code contribution). */

@@ -2,7 +2,8 @@
  * DKG/refresh round 1 (spec dkls23.md §6.2): pick `f_i`, commit (broadcast) to the Feldman vector
  * `A_i`, the PoK `π_i` of `a_{i,0}` and the chain-code contribution `cc_i`; commit (P2P) to the
  * zero-share seed contribution; send the base-OT sender's `z = s·G` with its PoK (§4.4) for the
- * pair where we are the OTE receiver.
+ * pair where we are the OTE receiver. The P2P message starts with the session-input binding
+ * `H(dkg/bind; sid, i, j)`, compared on receipt before anything else (`mismatch`, nobody blamed).
  * @module
  */
 import { check, next, type ProtocolMessage, type Round, type Step, Writer } from "@custody/core";
@@ -20,7 +21,7 @@ import { randomPolynomial } from "../poly.js";
 import type { EcdsaShare } from "../share.js";
 import { decodeFrom } from "../wire.js";
 import { proveDlog, type SchnorrProof } from "../zk/schnorr.js";
-import { contribution, type DkgContext } from "./context.js";
+import { checkPairBinding, contribution, type DkgContext, pairBinding } from "./context.js";
 import { Round2 } from "./round2.js";
 
 /** Our secrets and openings created in round 1. */
@@ -68,7 +69,7 @@ export function startDkg(ctx: DkgContext): Step<EcdsaShare> {
     seeds.set(j, { value, salt: c.salt });
     const bo = baseOtSenderStart(baseOtContext(ctx.sid, ctx.self, j));
     ot.set(j, bo.secret);
-    const w = new Writer().fixed(c.commitment);
+    const w = new Writer().fixed(pairBinding(ctx, ctx.self, j)).fixed(c.commitment);
     writeSenderMsg(w, bo.msg);
     out.push({ round: 1, from: ctx.self, to: j, payload: w.finish() });
   }
@@ -99,10 +100,14 @@ export class Round1 implements Round<EcdsaShare> {
       this.got.commitment.set(msg.from, msg.payload);
       return;
     }
-    decodeFrom(msg, "DKG round 1", (r) => {
-      this.got.seedCommitment.set(msg.from, r.fixed(32));
-      this.got.otSender.set(msg.from, readSenderMsg(r, msg.from));
-    });
+    const m = decodeFrom(msg, "DKG round 1", (r) => ({
+      binding: r.fixed(32),
+      seedCommitment: r.fixed(32),
+      otSender: readSenderMsg(r, msg.from),
+    }));
+    checkPairBinding(this.ctx, msg.from, m.binding);
+    this.got.seedCommitment.set(msg.from, m.seedCommitment);
+    this.got.otSender.set(msg.from, m.otSender);
   }
 
   finalize(): Step<EcdsaShare> {

@@ -1,12 +1,14 @@
 /**
  * Signing setup (spec dkls23.md §5.0–5.1): input checks, BIP32 tweak, the bound session id
- * `sid = H(sign/sid; sessionId, key transcript, epoch, S, digest, derived key, derived chain code)`,
- * Lagrange coefficient, zero share and the additive key share `sk_i = λ_i·(x_i + τ) + ζ_i`.
+ * `sid = H(sign/sid; sessionId, key transcript, epoch, pk, chain code, t, parties, S, digest, path,
+ * derived key, derived chain code)`, Lagrange coefficient, zero share and the additive key share
+ * `sk_i = λ_i·(x_i + τ) + ζ_i`. The sid is a digest of every session input, so two signers agree on
+ * the inputs exactly when they agree on the sid; round 1 compares it per pair ({@link pairBinding}).
  * @module
  */
-import { assertPartySet, ProtocolError, type SignParams } from "@custody/core";
+import { assertPartySet, ProtocolError, type SignParams, Writer } from "@custody/core";
 import { deriveChild } from "../bip32.js";
-import { mod, mulG, Point, randomScalar } from "../group.js";
+import { ctEqual, mod, mulG, Point, randomScalar } from "../group.js";
 import { H } from "../hash.js";
 import { NONCE_BYTES } from "../params.js";
 import { lagrangeAtZero } from "../poly.js";
@@ -57,13 +59,21 @@ export function makeSignContext(p: SignParams<EcdsaShare>): SignContext {
     if (!share.parties.includes(s))
       throw new ProtocolError("bad-input", `signer ${s} holds no share of this key`);
   if (!signers.includes(share.self)) throw new ProtocolError("bad-input", "self is not among the signers");
-  const d = deriveChild(share.publicKey, share.chainCode, p.path ?? []);
+  const path = p.path ?? [];
+  const d = deriveChild(share.publicKey, share.chainCode, path);
+  const pathBytes = new Writer();
+  for (const i of path) pathBytes.u32(i);
   const sid = H("sign/sid", [
     p.sessionId,
     share.transcript,
     share.epoch,
+    share.publicKey,
+    share.chainCode,
+    share.threshold,
+    Uint8Array.from(share.parties),
     Uint8Array.from(signers),
     p.message,
+    pathBytes.finish(),
     d.publicKey,
     d.chainCode,
   ]);
@@ -92,6 +102,26 @@ export function makeSignContext(p: SignParams<EcdsaShare>): SignContext {
     r: randomScalar(),
     phi: randomScalar(),
   };
+}
+
+/**
+ * The session-input binding signer `from` sends to signer `to` in round 1:
+ * `H(sign/bind; sid, from, to)`.
+ */
+export function pairBinding(ctx: SignContext, from: number, to: number): Uint8Array {
+  return H("sign/bind", [ctx.sid, from, to]);
+}
+
+/**
+ * Compares the binding received from signer `from` with our own, before any OT-extension or VOLE
+ * check runs on its message. Different session inputs (session id, key or epoch, signer set,
+ * digest, derivation path) are a disagreement, not an attack: a `mismatch` abort that blames
+ * nobody, where the OTE check would otherwise fail with a `security` abort naming the peer.
+ * @throws ProtocolError `mismatch` without culprits.
+ */
+export function checkPairBinding(ctx: SignContext, from: number, got: Uint8Array): void {
+  if (!ctEqual(got, pairBinding(ctx, from, ctx.self)))
+    throw new ProtocolError("mismatch", `signer ${from} signs with different session inputs`);
 }
 
 /** `pk_i = sk_i·G`. */

@@ -1,8 +1,9 @@
 /**
- * Signing round 1 (spec dkls23.md §5.2): pick r_i, φ_i; for each co-signer j send a fresh nonce,
- * the commitment `C_{i→j} = H(sign/com; sid, i, j, salt, R_i)` and Bob's OT-extension message for
- * the VOLE in which j is the sender, with `τ_B = H(ote/prg; sid, j, i, nonce_{i→j})`.
- * On receipt we immediately run Alice's side (§5.3 step 1–2) so an OTE check failure names j.
+ * Signing round 1 (spec dkls23.md §5.2): pick r_i, φ_i; for each co-signer j send the
+ * session-input binding `H(sign/bind; sid, i, j)`, a fresh nonce, the commitment
+ * `C_{i→j} = H(sign/com; sid, i, j, salt, R_i)` and Bob's OT-extension message for the VOLE in which j is the sender, with `τ_B = H(ote/prg; sid, j, i, nonce_{i→j})`.
+ * On receipt we first compare the binding (different inputs: `mismatch`, nobody blamed), then run
+ * Alice's side (§5.3 step 1–2) so an OTE check failure names j.
  * @module
  */
 import {
@@ -21,7 +22,7 @@ import { type KosMsg, readKosMsg, writeKosMsg } from "../ot/kos.js";
 import { NONCE_BYTES } from "../params.js";
 import { gadget, type VoleMsg, type VoleReceiverState, voleReceive, voleSend } from "../vole.js";
 import { decodeFrom } from "../wire.js";
-import { publicPart, type SignContext } from "./context.js";
+import { checkPairBinding, pairBinding, publicPart, type SignContext } from "./context.js";
 import { Round2 } from "./round2.js";
 
 /** Gadget of the VOLE with sender `a` and receiver `b` under this key epoch. */
@@ -61,7 +62,10 @@ export function startSign(ctx: SignContext): Step<SignatureOutput> {
     const tauB = H("ote/prg", [ctx.sid, j, ctx.self, nonceOut]);
     const { msg, state } = voleReceive(pair.k0, pair.k1, tauB, pairGadget(ctx, j, ctx.self));
     peers.set(j, { nonceOut, salt, bob: state });
-    const w = new Writer().fixed(nonceOut).fixed(commitment);
+    const w = new Writer()
+      .fixed(pairBinding(ctx, ctx.self, j))
+      .fixed(nonceOut)
+      .fixed(commitment);
     writeKosMsg(w, msg);
     out.push({ round: 1, from: ctx.self, to: j, payload: w.finish() });
   }
@@ -81,10 +85,12 @@ export class Round1 implements Round<SignatureOutput> {
     const { ctx } = this.st;
     const j = msg.from;
     const m = decodeFrom(msg, "sign round 1", (r) => ({
+      binding: r.fixed(32),
       nonce: r.fixed(NONCE_BYTES),
       commitment: r.fixed(32),
       ote: readKosMsg(r) as KosMsg,
     }));
+    checkPairBinding(ctx, j, m.binding);
     const peer = this.st.peers.get(j)!;
     const pair = ctx.share.pairs.get(j)!;
     const tauB = H("ote/prg", [ctx.sid, ctx.self, j, m.nonce]);
