@@ -1,6 +1,8 @@
 /**
  * The session transport against a real nats-server: sessions complete, and recorded or forged
  * envelopes are refused (another session, another round, another sender, bad ciphertext).
+ * Every wait has a deadline and fails with a message naming what did not happen; only transport
+ * requests are retried (while the receiver has not subscribed yet), never an assertion.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -20,7 +22,7 @@ import {
   messageSubject,
   toBinary,
 } from "@custody/proto";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { errors, type Msg, type NatsConnection } from "@nats-io/transport-node";
 import { bytesToHex, randomBytes } from "@noble/hashes/utils.js";
 import {
   connectNats,
@@ -56,6 +58,41 @@ function toy(self: PartyId, parties: readonly PartyId[], value: number) {
       ...peers.map((to) => ({ round: 1, from: self, to, payload: new Writer().u8(0).finish() })),
     ]);
 }
+
+/** How long the harness waits for a peer to join or to answer before the test fails. */
+const WAIT_MS = 10_000;
+/** Per-test bound, so a hang fails instead of stalling the run. */
+const TEST_TIMEOUT = { timeout: 120_000 };
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** True for the errors of a request nobody answered (yet): no responders, or no reply in time. */
+function unanswered(e: unknown): boolean {
+  if (e instanceof errors.NoRespondersError || e instanceof errors.TimeoutError) return true;
+  return e instanceof errors.RequestError && unanswered(e.cause);
+}
+
+/**
+ * Sends `data` from the harness connection and returns the reply. Retries only while nobody answers
+ * (the receiving party may not have subscribed yet); fails once `withinMs` passed.
+ */
+async function requestWithin(subject: string, data: Uint8Array, withinMs = WAIT_MS): Promise<Msg> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    try {
+      return await conns[3]!.request(subject, data, { timeout: 1000 });
+    } catch (e) {
+      if (!unanswered(e)) throw e;
+      if (Date.now() >= deadline)
+        throw new Error(`nobody answered on ${subject} within ${withinMs} ms`, { cause: e });
+      await sleep(50);
+    }
+  }
+}
+
+/** The error text of the ack to an envelope sent to `subject` ("" when accepted). */
+const ackError = async (subject: string, data: Uint8Array) =>
+  fromBinary(EnvelopeAckSchema, (await requestWithin(subject, data)).data).error;
 
 /** Plays party 3's inbox: acks whatever arrives. */
 function ackAll(nc: NatsConnection, sidHex: string) {
@@ -108,11 +145,19 @@ async function joinAsParty3(
     signature: signAs(ids.get(3)!, joinSigningBytes(operationId, 3, nonce, eph.publicKey)),
   });
   noise?.(join);
-  while (joins.size < peers.length) {
-    sniffer.publish(joinSubject(operationId, 3), toBinary(JoinSchema, join));
-    await new Promise((r) => setTimeout(r, 50));
+  const deadline = Date.now() + WAIT_MS;
+  try {
+    while (joins.size < peers.length) {
+      if (Date.now() >= deadline) {
+        const missing = peers.filter((p) => !joins.has(p));
+        throw new Error(`parties ${missing.join(", ")} did not join ${operationId} within ${WAIT_MS} ms`);
+      }
+      sniffer.publish(joinSubject(operationId, 3), toBinary(JoinSchema, join));
+      await sleep(50);
+    }
+  } finally {
+    tap.unsubscribe();
   }
-  tap.unsubscribe();
   sniffer.publish(joinSubject(operationId, 3), toBinary(JoinSchema, join));
   joins.set(3, { nonce, kxPublic: eph.publicKey });
   const sid = deriveSessionId(operationId, joins);
@@ -174,7 +219,7 @@ const run = (
     host: () => inProcessHost(self, toy(self, parties, self), 4),
   });
 
-test("three parties complete a session with signed, encrypted messages", async () => {
+test("three parties complete a session with signed, encrypted messages", TEST_TIMEOUT, async () => {
   const outs = await Promise.all([1, 2, 3].map((p) => run(conns[p - 1]!, "op_ok", p, [1, 2, 3])));
   assert.deepEqual(
     outs.map((o) => o.result),
@@ -183,94 +228,85 @@ test("three parties complete a session with signed, encrypted messages", async (
   assert.equal(new Set(outs.map((o) => bytesToHex(o.sessionId))).size, 1);
 });
 
-test("recorded, moved or forged envelopes are refused and the session still completes", async () => {
-  const sniffer = conns[3]!;
-  // Session A between parties 1 and 2: record an envelope 1 -> 2.
-  const recorded: Uint8Array[] = [];
-  const tap = sniffer.subscribe("custody.s.*.m.2.1", {
-    callback: (_e, m) => {
-      recorded.push(m.data);
-    },
-  });
-  await sniffer.flush();
-  await Promise.all([run(conns[0]!, "op_a", 1, [1, 2]), run(conns[1]!, "op_a", 2, [1, 2])]);
-  tap.unsubscribe();
-  const old = fromBinary(EnvelopeSchema, recorded.find((d) => fromBinary(EnvelopeSchema, d).to === 2)!);
-  assert.equal(old.encrypted, true, "point-to-point payloads travel encrypted");
+test(
+  "recorded, moved or forged envelopes are refused and the session still completes",
+  TEST_TIMEOUT,
+  async () => {
+    const sniffer = conns[3]!;
+    // Session A between parties 1 and 2: record an envelope 1 -> 2.
+    const recorded: Uint8Array[] = [];
+    const tap = sniffer.subscribe("custody.s.*.m.2.1", {
+      callback: (_e, m) => {
+        recorded.push(m.data);
+      },
+    });
+    await sniffer.flush();
+    await Promise.all([run(conns[0]!, "op_a", 1, [1, 2]), run(conns[1]!, "op_a", 2, [1, 2])]);
+    tap.unsubscribe();
+    const old = fromBinary(EnvelopeSchema, recorded.find((d) => fromBinary(EnvelopeSchema, d).to === 2)!);
+    assert.equal(old.encrypted, true, "point-to-point payloads travel encrypted");
 
-  // Session B among 1, 2 and 3, where the test plays party 3 by hand.
-  const p1 = run(conns[0]!, "op_b", 1, [1, 2, 3]);
-  const p2 = run(conns[1]!, "op_b", 2, [1, 2, 3]);
-  const { sid, sidHex, joins, eph } = await joinAsParty3("op_b", [1, 2]);
-  const cipher = new SessionCipher(
-    3,
-    eph.secretKey,
-    new Map([1, 2].map((p) => [p, joins.get(p)!.kxPublic])),
-    sid,
-  );
-  const inbox = ackAll(sniffer, sidHex);
+    // Session B among 1, 2 and 3, where the test plays party 3 by hand.
+    const p1 = run(conns[0]!, "op_b", 1, [1, 2, 3]);
+    const p2 = run(conns[1]!, "op_b", 2, [1, 2, 3]);
+    const { sid, sidHex, joins, eph } = await joinAsParty3("op_b", [1, 2]);
+    const cipher = new SessionCipher(
+      3,
+      eph.secretKey,
+      new Map([1, 2].map((p) => [p, joins.get(p)!.kxPublic])),
+      sid,
+    );
+    const inbox = ackAll(sniffer, sidHex);
 
-  const ask = async (subject: string, env: ReturnType<typeof fromBinary<typeof EnvelopeSchema>>) => {
-    for (;;) {
-      try {
-        const r = await sniffer.request(subject, toBinary(EnvelopeSchema, env), { timeout: 1000 });
-        return fromBinary(EnvelopeAckSchema, r.data).error;
-      } catch {
-        await new Promise((r) => setTimeout(r, 50)); // receiver not subscribed yet
-      }
+    const ask = (subject: string, env: ReturnType<typeof fromBinary<typeof EnvelopeSchema>>) =>
+      ackError(subject, toBinary(EnvelopeSchema, env));
+    // (a) replayed as is into session B
+    assert.match(await ask(messageSubject(sidHex, 2, 1), old), /does not belong/);
+    // (b) replayed with session B's id
+    assert.match(
+      await ask(messageSubject(sidHex, 2, 1), create(EnvelopeSchema, { ...old, sessionId: sid })),
+      /signature/,
+    );
+    // A genuine party-3 broadcast, then the same with another round or another sender.
+    const payload = new Writer().u8(3).finish();
+    const genuine = fromParty3(sid, 0, payload, false);
+    assert.match(await ask(messageSubject(sidHex, 1, 3), { ...genuine, round: 2 }), /signature/);
+    assert.match(await ask(messageSubject(sidHex, 1, 2), { ...genuine, from: 2 }), /signature/);
+    assert.match(await ask(messageSubject(sidHex, 1, 3), { ...genuine, to: 1 }), /encrypted|signature/);
+    // Now behave: broadcast, plus encrypted point-to-point messages.
+    for (const to of [1, 2]) {
+      assert.equal(await ask(messageSubject(sidHex, to, 3), genuine), "");
+      const ct = cipher.seal(to, 1, new Writer().u8(0).finish());
+      assert.equal(await ask(messageSubject(sidHex, to, 3), fromParty3(sid, to, ct, true)), "");
     }
-  };
-  // (a) replayed as is into session B
-  assert.match(await ask(messageSubject(sidHex, 2, 1), old), /does not belong/);
-  // (b) replayed with session B's id
-  assert.match(
-    await ask(messageSubject(sidHex, 2, 1), create(EnvelopeSchema, { ...old, sessionId: sid })),
-    /signature/,
-  );
-  // A genuine party-3 broadcast, then the same with another round or another sender.
-  const payload = new Writer().u8(3).finish();
-  const genuine = fromParty3(sid, 0, payload, false);
-  assert.match(await ask(messageSubject(sidHex, 1, 3), { ...genuine, round: 2 }), /signature/);
-  assert.match(await ask(messageSubject(sidHex, 1, 2), { ...genuine, from: 2 }), /signature/);
-  assert.match(await ask(messageSubject(sidHex, 1, 3), { ...genuine, to: 1 }), /encrypted|signature/);
-  // Now behave: broadcast, plus encrypted point-to-point messages.
-  for (const to of [1, 2]) {
-    assert.equal(await ask(messageSubject(sidHex, to, 3), genuine), "");
-    const ct = cipher.seal(to, 1, new Writer().u8(0).finish());
-    assert.equal(await ask(messageSubject(sidHex, to, 3), fromParty3(sid, to, ct, true)), "");
-  }
-  const [r1, r2] = await Promise.all([p1, p2]);
-  inbox.unsubscribe();
-  assert.equal(r1.result, 6);
-  assert.equal(r2.result, 6);
-});
+    const [r1, r2] = await Promise.all([p1, p2]);
+    inbox.unsubscribe();
+    assert.equal(r1.result, 6);
+    assert.equal(r2.result, 6);
+  },
+);
 
-test("a tampered ciphertext with a valid signature aborts the receiver, blaming the sender", async () => {
-  const sniffer = conns[3]!;
-  const p1 = run(conns[0]!, "op_c", 1, [1, 3]);
-  p1.catch(() => {});
-  const { sid } = await joinAsParty3("op_c", [1]);
-  const inbox = ackAll(sniffer, bytesToHex(sid));
-  const garbage = randomBytes(17);
-  const env = fromParty3(sid, 1, garbage, true);
-  for (;;) {
-    try {
-      await sniffer.request(messageSubject(bytesToHex(sid), 1, 3), toBinary(EnvelopeSchema, env), {
-        timeout: 1000,
-      });
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  await assert.rejects(
-    p1,
-    (e: { culprits?: number[]; kind?: string }) => e.kind === "bad-message" && e.culprits?.[0] === 3,
-  );
-  inbox.unsubscribe();
-});
+test(
+  "a tampered ciphertext with a valid signature aborts the receiver, blaming the sender",
+  TEST_TIMEOUT,
+  async () => {
+    const sniffer = conns[3]!;
+    const p1 = run(conns[0]!, "op_c", 1, [1, 3]);
+    p1.catch(() => {});
+    const { sid } = await joinAsParty3("op_c", [1]);
+    const inbox = ackAll(sniffer, bytesToHex(sid));
+    const garbage = randomBytes(17);
+    const env = fromParty3(sid, 1, garbage, true);
+    await requestWithin(messageSubject(bytesToHex(sid), 1, 3), toBinary(EnvelopeSchema, env));
+    await assert.rejects(
+      p1,
+      (e: { culprits?: number[]; kind?: string }) => e.kind === "bad-message" && e.culprits?.[0] === 3,
+    );
+    inbox.unsubscribe();
+  },
+);
 
-test("thousands of fuzzed envelopes are refused without disturbing the session", async () => {
+test("thousands of fuzzed envelopes are refused without disturbing the session", TEST_TIMEOUT, async () => {
   const sniffer = conns[3]!;
   const p1 = run(conns[0]!, "op_fuzz", 1, [1, 3], 60_000);
   // Forged joins (bad signature, wrong party, garbage) must be ignored.
@@ -300,42 +336,28 @@ test("thousands of fuzzed envelopes are refused without disturbing the session",
       data[rand(data.length)]! ^= 1 << rand(8);
     } else if (i % 4 === 2) data = bytes.subarray(0, rand(bytes.length));
     else data = toBinary(EnvelopeSchema, { ...genuine, round: rand(40), payload: randomBytes(rand(64)) });
-    for (;;) {
-      try {
-        const r = await sniffer.request(messageSubject(sidHex, 1, 3), data, { timeout: 1000 });
-        let err = "";
-        try {
-          err = fromBinary(EnvelopeAckSchema, r.data).error;
-        } catch {
-          err = "unreadable ack";
-        }
-        if (err !== "") refused++;
-        else if (!sameEnvelope(data, genuine)) acceptedDifferent++;
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 20));
-      }
+    const r = await requestWithin(messageSubject(sidHex, 1, 3), data);
+    let err = "";
+    try {
+      err = fromBinary(EnvelopeAckSchema, r.data).error;
+    } catch {
+      err = "unreadable ack";
     }
+    if (err !== "") refused++;
+    else if (!sameEnvelope(data, genuine)) acceptedDifferent++;
   }
   // Some bit flips decode to exactly the genuine envelope (protobuf slack): accepting those is
   // harmless. Everything that differs in any field was refused.
   assert.equal(acceptedDifferent, 0);
   assert.ok(refused > 1900, `refused ${refused} of 2000`);
-  for (;;) {
-    try {
-      const g = await sniffer.request(messageSubject(sidHex, 1, 3), bytes, { timeout: 1000 });
-      assert.equal(fromBinary(EnvelopeAckSchema, g.data).error, "");
-      const ct = SessionCipherFor(eph.secretKey, joins, sid).seal(1, 1, new Writer().u8(0).finish());
-      const p2p = fromParty3(sid, 1, ct, true);
-      const q = await sniffer.request(messageSubject(sidHex, 1, 3), toBinary(EnvelopeSchema, p2p), {
-        timeout: 1000,
-      });
-      assert.equal(fromBinary(EnvelopeAckSchema, q.data).error, "");
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
+  assert.equal(await ackError(messageSubject(sidHex, 1, 3), bytes), "", "the genuine broadcast");
+  const ct = SessionCipherFor(eph.secretKey, joins, sid).seal(1, 1, new Writer().u8(0).finish());
+  const p2p = fromParty3(sid, 1, ct, true);
+  assert.equal(
+    await ackError(messageSubject(sidHex, 1, 3), toBinary(EnvelopeSchema, p2p)),
+    "",
+    "the genuine point-to-point message",
+  );
   assert.equal((await p1).result, 4);
   inbox.unsubscribe();
 });
