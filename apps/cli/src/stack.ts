@@ -131,6 +131,9 @@ export const tenantAdminCredsPath = (dir: string, tenant: string) =>
   join(trustDir(dir), "accounts", `${tenant}-admin.creds`);
 const kekPath = (dir: string, party: number) => join(dir, "secrets", `party${party}.kek`);
 const identityPath = (dir: string, party: number) => join(dir, "secrets", `party${party}.identity`);
+/** A worker's local ledger (bans, active epochs): on the worker's own disk, never in the broker. */
+export const ledgerPath = (dir: string, party: number, worker: number) =>
+  join(dir, "state", `${workerName(party, worker)}.ledger`);
 const directoryPath = (dir: string) => join(dir, "parties.json");
 /** The broker's CA and certificates (mTLS), under `<dir>/pki`. */
 const pkiOf = (dir: string): DevPki => createDevPki(join(dir, "pki"));
@@ -259,7 +262,7 @@ export class Stack {
       dir: resolve(o.dir),
     };
     const { dir, parties, workers } = options;
-    for (const d of [dir, credsDir(dir), join(dir, "secrets"), join(dir, "logs")])
+    for (const d of [dir, credsDir(dir), join(dir, "secrets"), join(dir, "state"), join(dir, "logs")])
       mkdirSync(d, { recursive: true, mode: 0o700 });
     const partyIds = Array.from({ length: parties }, (_, i) => i + 1);
     const root = loadOrCreateTrust(trustDir(dir));
@@ -427,6 +430,8 @@ export class Stack {
       credsPath(o.dir, workerName(party, worker)),
       "--kek",
       kekPath(o.dir, party),
+      "--ledger",
+      ledgerPath(o.dir, party, worker),
       "--identity",
       identityPath(o.dir, party),
       "--directory",

@@ -2,9 +2,13 @@
  * Parties are not a signing oracle: before contributing anything, a party checks for itself that a
  * client with a valid credential asked for exactly this work — the credential chains to a trusted
  * authority, the request signature verifies, the role and key grant allow it, and the signed body
- * matches the work item field by field. The API cannot widen a request or invent one.
+ * matches the work item field by field, and the operation id (and a new key's id) are the ones the
+ * request derives. The API cannot widen a request, invent one, or point it at another operation or
+ * key. (That a request is served at most once is the served-request ledger's part, in the jobs.)
  * @module
  */
+
+import { keyIdOf, operationIdOf } from "@custody/core";
 import {
   type Action,
   AuthError,
@@ -72,6 +76,9 @@ export function checkClientRequest(
     throw refuse(e instanceof AuthError ? `client request refused: ${e.code}` : "client request refused");
   }
   if (claims.tenant !== item.tenant) throw refuse("client tenant differs from the work item's tenant");
+  const identity = { tenant: item.tenant, credential: c.credential, nonce: c.nonce };
+  if (item.operationId !== operationIdOf(identity))
+    throw refuse("operation id is not the one the client's request derives");
   const op = item.op;
   let action: Action;
   let b: Record<string, unknown>;
@@ -86,6 +93,8 @@ export function checkClientRequest(
         b.parties !== op.value.parties.length
       )
         throw refuse("key creation parameters differ from the signed request");
+      if (item.keyId !== keyIdOf(identity))
+        throw refuse("key id is not the one the client's request derives");
       break;
     case "sign":
       action = { kind: "sign", keyId: item.keyId };

@@ -1,11 +1,23 @@
 /**
- * What a party does for each kind of work item: DKG, sign, refresh. Each job first checks the
- * client's signed request itself, loads what it needs, runs one protocol session through the runtime
- * and returns the party's result. Scheme maths stays behind the `Scheme` interface.
+ * What a party does for each kind of work item: DKG, sign, refresh, activation. Every job decides
+ * from what the party verified itself: the client's signed request (checked, then claimed once in
+ * the party's served-request ledger), its own sealed key state, and its local ledger of bans and
+ * active epochs. Scheme maths stays behind the `Scheme` interface.
+ *
+ * - DKG claims the key id create-only and stores the share in a slot of its own session; it
+ *   never replaces a key.
+ * - Refresh and sign use only the active epoch, the one every party of the key confirmed; a work
+ *   item naming another epoch is refused.
+ * - Activation needs every party's signed confirmation of the same stored share; only then does
+ *   the party switch epochs and purge every other share of the key.
+ * - A `security` abort while signing bans the culprit's pairwise state ({@link PairGuard}).
  * @module
  */
-import { ProtocolError, type Scheme, type SignatureOutput } from "@custody/core";
+import { frame, ProtocolError, requestDigest, type Scheme, type SignatureOutput } from "@custody/core";
 import {
+  ACTIVATION_SUFFIX,
+  ActivatedSchema,
+  type ActivateWork,
   create,
   type DkgWork,
   type RefreshWork,
@@ -24,12 +36,24 @@ import {
   PermanentFailure,
   runSession,
   type SessionHost,
+  signAs,
   threadHost,
+  verifyFrom,
   type WorkContext,
 } from "@custody/runtime";
-import type { ShareStore } from "@custody/store";
+import {
+  KeyExistsError,
+  type KeyRef,
+  LedgerError,
+  type PartyLedger,
+  ReplayError,
+  type ServedLedger,
+  type ShareStore,
+  type Slot,
+} from "@custody/store";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { checkClientRequest } from "./authorization.js";
+import type { PairGuard } from "./pair-guard.js";
 import { beginSession, type SessionOutput, type SessionSpec } from "./session-spec.js";
 
 /** Everything a job needs from its worker. */
@@ -41,12 +65,20 @@ export interface JobEnv {
   readonly party: number;
   readonly workerId: string;
   readonly store: ShareStore;
+  /** The party's ledger of served client requests. */
+  readonly served: ServedLedger;
+  /** This worker's local ledger of bans and active epochs. */
+  readonly ledger: PartyLedger;
+  /** This worker's pair lock. */
+  readonly guard: PairGuard;
   /** The party's long-term identity (signs every protocol message). */
   readonly identity: PartyIdentity;
   /** Every party's identity key. */
   readonly directory: PartyDirectory;
   /** Public keys of the authorities whose client credentials the party accepts. */
   readonly authorities: readonly string[];
+  /** Whether a client credential was revoked (fails closed by throwing when it cannot tell). */
+  readonly isRevoked?: (credential: string) => Promise<boolean>;
   readonly schemes: ReadonlyMap<string, Scheme<unknown>>;
   /** Round inactivity timeout for sessions. */
   readonly roundTimeoutMs?: number;
@@ -61,6 +93,8 @@ const THREAD_SCRIPT = new URL("./session-thread.js", import.meta.url);
 /** ECDSA DKG and refresh spend seconds in base OTs: keep them off the event loop. */
 export const defaultInThread = (spec: SessionSpec) => spec.scheme === "ecdsa-secp256k1" && spec.op !== "sign";
 
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+
 const result = (item: WorkItem, party: number, outcome: WorkResult["outcome"]): WorkResult =>
   create(WorkResultSchema, { operationId: item.operationId, party, outcome });
 
@@ -73,7 +107,19 @@ function schemeOf(env: JobEnv, item: WorkItem): Scheme<unknown> {
   return s;
 }
 
-async function session(env: JobEnv, ctx: WorkContext, participants: number[], spec: SessionSpec) {
+const refOf = (env: JobEnv, item: WorkItem): KeyRef => ({
+  tenant: env.tenant,
+  keyId: item.keyId,
+  scheme: item.scheme,
+});
+
+async function session(
+  env: JobEnv,
+  ctx: WorkContext,
+  participants: number[],
+  spec: SessionSpec,
+  signal = ctx.signal,
+) {
   const threaded = (env.inThread ?? defaultInThread)(spec);
   return runSession<SessionOutput>({
     nc: env.nc,
@@ -83,7 +129,7 @@ async function session(env: JobEnv, ctx: WorkContext, participants: number[], sp
     workerId: env.workerId,
     identity: env.identity,
     directory: env.directory,
-    signal: ctx.signal,
+    signal,
     roundTimeoutMs: env.roundTimeoutMs,
     joinTimeoutMs: env.joinTimeoutMs,
     host: (sessionId): SessionHost<SessionOutput> =>
@@ -93,20 +139,40 @@ async function session(env: JobEnv, ctx: WorkContext, participants: number[], sp
   });
 }
 
-async function loadShare(
-  env: JobEnv,
-  item: WorkItem,
-  scheme: Scheme<unknown>,
-  epoch: number,
-): Promise<Uint8Array> {
-  const stored = await env.store.get(item.keyId, epoch);
-  if (!stored)
-    throw new PermanentFailure("share-not-found", `no share of key ${item.keyId} at epoch ${epoch}`);
-  if (stored.scheme !== scheme.name)
-    throw new PermanentFailure("scheme-mismatch", "stored share has another scheme");
-  if (stored.tenant !== item.tenant)
-    throw new PermanentFailure("unauthorized-request", "the key belongs to another tenant");
-  return stored.share;
+/** What every party of a key signs once it stored its share, and checks of every other before activating. */
+export function confirmationBytes(
+  ref: KeyRef,
+  slot: Slot,
+  info: { publicKey: Uint8Array; chainCode?: Uint8Array; derivationKey?: Uint8Array },
+  parties: readonly number[],
+): Uint8Array {
+  return frame("custody/share-stored/v1", [
+    ref.tenant,
+    ref.keyId,
+    ref.scheme,
+    slot.epoch,
+    slot.session,
+    info.publicKey,
+    info.chainCode ?? new Uint8Array(),
+    info.derivationKey ?? new Uint8Array(),
+    parties.join(","),
+  ]);
+}
+
+/** The key's active slot and share, as this party knows it; refuses a state the broker rolled back. */
+async function activeShare(env: JobEnv, ref: KeyRef) {
+  const state = await env.store.state(ref);
+  if (!state?.active)
+    throw new PermanentFailure("key-not-active", `key ${ref.keyId} is not active at this party`);
+  const known = env.ledger.activeEpoch(ref.tenant, ref.keyId);
+  if (known !== undefined && known > state.active.epoch)
+    throw new PermanentFailure(
+      "state-rolled-back",
+      `this worker saw epoch ${known} of key ${ref.keyId} activated; the stored state says ${state.active.epoch}`,
+    );
+  const stored = await env.store.getShare(ref, state.active);
+  if (!stored) throw new PermanentFailure("share-not-found", `no active share of key ${ref.keyId}`);
+  return { state, active: state.active, stored };
 }
 
 function shareStored(
@@ -114,18 +180,21 @@ function shareStored(
   item: WorkItem,
   scheme: Scheme<unknown>,
   share: Uint8Array,
-  epoch: number,
+  slot: Slot,
+  parties: number[],
   sessionId: Uint8Array,
 ) {
   const info = scheme.info(scheme.decodeShare(share));
+  const confirmation = signAs(env.identity, confirmationBytes(refOf(env, item), slot, info, parties));
   return result(item, env.party, {
     case: "shareStored",
     value: create(ShareStoredSchema, {
-      epoch,
+      epoch: slot.epoch,
       publicKey: info.publicKey,
       chainCode: info.chainCode ?? new Uint8Array(),
       derivationKey: info.derivationKey ?? new Uint8Array(),
       sessionId,
+      confirmation,
     }),
   });
 }
@@ -139,17 +208,24 @@ async function dkg(env: JobEnv, ctx: WorkContext, work: DkgWork): Promise<WorkRe
   const { item } = ctx;
   if (!work.parties.includes(env.party)) return skipped(item, env.party, "not a party of this key");
   const scheme = schemeOf(env, item);
-  const spec: SessionSpec = {
+  const ref = refOf(env, item);
+  if (env.ledger.activeEpoch(ref.tenant, ref.keyId) !== undefined)
+    throw new PermanentFailure("key-exists", `key ${ref.keyId} already exists`);
+  await env.store.claimKey(ref, item.operationId).catch((e: unknown) => {
+    throw e instanceof KeyExistsError ? new PermanentFailure("key-exists", e.message) : e;
+  });
+  const parties = [...work.parties].sort((a, b) => a - b);
+  const out = await session(env, ctx, parties, {
     op: "keygen",
     scheme: scheme.name,
     self: env.party,
-    parties: work.parties,
+    parties,
     threshold: work.threshold,
-  };
-  const out = await session(env, ctx, work.parties, spec);
+  });
   const share = shareOf(out.result);
-  await env.store.put(item.keyId, 0, scheme.name, item.tenant, share);
-  return shareStored(env, item, scheme, share, 0, out.sessionId);
+  const slot = { epoch: 0, session: hex(out.sessionId) };
+  await env.store.putShare(ref, slot, share, parties);
+  return shareStored(env, item, scheme, share, slot, parties, out.sessionId);
 }
 
 async function sign(env: JobEnv, ctx: WorkContext, work: SignWork): Promise<WorkResult> {
@@ -158,63 +234,145 @@ async function sign(env: JobEnv, ctx: WorkContext, work: SignWork): Promise<Work
   const scheme = schemeOf(env, item);
   const path = work.path.length > 0 ? work.path : undefined;
   scheme.checkSignInput(work.message, path);
-  const share = await loadShare(env, item, scheme, work.epoch);
-  const locked = (await env.store.lockedPeers(item.keyId)).filter((p) => work.signers.includes(p));
-  if (locked.length > 0)
+  const ref = refOf(env, item);
+  const { state, active, stored } = await activeShare(env, ref);
+  if (work.epoch !== active.epoch)
     throw new PermanentFailure(
-      "pair-locked",
-      "pairwise state with a blamed party is locked until a refresh",
-      locked,
+      "stale-epoch",
+      `epoch ${work.epoch} is not the key's active epoch ${active.epoch}`,
     );
-  const spec: SessionSpec = {
-    op: "sign",
-    scheme: scheme.name,
-    self: env.party,
-    signers: work.signers,
-    share,
-    message: work.message,
-    path,
-  };
-  const out = await session(env, ctx, work.signers, spec).catch(async (e: unknown) => {
-    // An OT-extension, VOLE or consistency check failed: an active attack by the culprit.
-    if (e instanceof ProtocolError && e.kind === "security")
-      for (const culprit of e.culprits) await env.store.lockPair(item.keyId, culprit);
-    throw e;
-  });
-  if (!("signature" in out.result)) throw new ProtocolError("internal", "session produced no signature");
-  const sig: SignatureOutput = out.result.signature;
-  return result(item, env.party, {
-    case: "signature",
-    value: create(SignatureResultSchema, {
-      signature: sig.signature,
-      publicKey: sig.publicKey,
-      epoch: work.epoch,
-      recoveryId: sig.recoveryId,
-      der: sig.der ?? new Uint8Array(),
-    }),
-  });
+  if (!work.signers.every((p) => stored.parties.includes(p)))
+    throw new PermanentFailure("bad-work-item", "a signer is not a party of this key");
+  const admitted = env.guard.admit(ref.tenant, ref.keyId, active.epoch, work.signers, state.bans, ctx.signal);
+  try {
+    const spec: SessionSpec = {
+      op: "sign",
+      scheme: scheme.name,
+      self: env.party,
+      signers: work.signers,
+      share: stored.share,
+      message: work.message,
+      path,
+    };
+    const out = await session(env, ctx, work.signers, spec, admitted.signal).catch(async (e: unknown) => {
+      // An OT-extension, VOLE or consistency check failed: an active attack by the culprit.
+      if (e instanceof ProtocolError && e.kind === "security" && e.culprits.length > 0)
+        await env.guard.ban(ref.tenant, ref.keyId, active.epoch, e.culprits, (peer) =>
+          env.store.ban(ref, { epoch: active.epoch, peer }),
+        );
+      throw e;
+    });
+    if (!("signature" in out.result)) throw new ProtocolError("internal", "session produced no signature");
+    const sig: SignatureOutput = out.result.signature;
+    return result(item, env.party, {
+      case: "signature",
+      value: create(SignatureResultSchema, {
+        signature: sig.signature,
+        publicKey: sig.publicKey,
+        epoch: active.epoch,
+        recoveryId: sig.recoveryId,
+        der: sig.der ?? new Uint8Array(),
+      }),
+    });
+  } finally {
+    admitted.release();
+  }
 }
 
 async function refresh(env: JobEnv, ctx: WorkContext, work: RefreshWork): Promise<WorkResult> {
   const { item } = ctx;
   if (!work.parties.includes(env.party)) return skipped(item, env.party, "not a party of this key");
   const scheme = schemeOf(env, item);
-  const old = await loadShare(env, item, scheme, work.fromEpoch);
-  const out = await session(env, ctx, work.parties, {
+  const ref = refOf(env, item);
+  const { active, stored } = await activeShare(env, ref);
+  if (work.fromEpoch !== active.epoch)
+    throw new PermanentFailure(
+      "stale-epoch",
+      `epoch ${work.fromEpoch} is not the key's active epoch ${active.epoch}`,
+    );
+  const parties = [...stored.parties];
+  if ([...work.parties].sort((a, b) => a - b).join() !== parties.join())
+    throw new PermanentFailure("bad-work-item", "a refresh takes exactly the key's parties");
+  const out = await session(env, ctx, parties, {
     op: "refresh",
     scheme: scheme.name,
     self: env.party,
-    share: old,
+    share: stored.share,
   });
   const share = shareOf(out.result);
-  const epoch = work.fromEpoch + 1;
-  await env.store.put(item.keyId, epoch, scheme.name, item.tenant, share);
-  // A refresh starts only from the active epoch, which every party confirmed, so the epoch before
-  // it can no longer become active: retire it (best effort; a leftover share is only clutter).
-  if (work.fromEpoch > 0) await env.store.delete(item.keyId, work.fromEpoch - 1).catch(() => {});
-  // Fresh base OTs and seeds replace every pairwise state: lift the locks.
-  await env.store.clearLocks(item.keyId);
-  return shareStored(env, item, scheme, share, epoch, out.sessionId);
+  const slot = { epoch: active.epoch + 1, session: hex(out.sessionId) };
+  await env.store.putShare(ref, slot, share, parties);
+  return shareStored(env, item, scheme, share, slot, parties, out.sessionId);
+}
+
+async function activate(env: JobEnv, ctx: WorkContext, work: ActivateWork): Promise<WorkResult> {
+  const { item } = ctx;
+  if (!item.operationId.endsWith(ACTIVATION_SUFFIX))
+    throw new PermanentFailure("bad-work-item", "an activation's operation id must end in its suffix");
+  if (!work.confirmations.some((c) => c.party === env.party))
+    return skipped(item, env.party, "not a party of this key");
+  const scheme = schemeOf(env, item);
+  const ref = refOf(env, item);
+  const slot = { epoch: work.epoch, session: hex(work.sessionId) };
+  const state = await env.store.state(ref);
+  if (!state) throw new PermanentFailure("share-not-found", `no state of key ${ref.keyId}`);
+  const done = () =>
+    result(item, env.party, { case: "activated", value: create(ActivatedSchema, { epoch: slot.epoch }) });
+  const stored = await env.store.getShare(ref, slot);
+  if (!stored) {
+    if (state.active?.epoch === slot.epoch && state.active.session === slot.session) return done();
+    throw new PermanentFailure(
+      "share-not-found",
+      `no share of key ${ref.keyId} from the session being activated`,
+    );
+  }
+  const info = scheme.info(scheme.decodeShare(stored.share));
+  if (state.active) {
+    if (slot.epoch !== state.active.epoch + 1)
+      throw new PermanentFailure(
+        "stale-epoch",
+        `epoch ${slot.epoch} does not follow the active epoch ${state.active.epoch}`,
+      );
+    const current = await env.store.getShare(ref, state.active);
+    if (!current || hex(scheme.info(scheme.decodeShare(current.share)).publicKey) !== hex(info.publicKey))
+      throw new PermanentFailure("public-key-changed", "the refreshed share has another public key");
+  } else if (slot.epoch !== 0) throw new PermanentFailure("stale-epoch", "a key's first active epoch is 0");
+  const statement = confirmationBytes(ref, slot, info, stored.parties);
+  const unconfirmed = stored.parties.filter((p) => {
+    const c = work.confirmations.find((x) => x.party === p);
+    return !c || !verifyFrom(env.directory, p, statement, c.signature);
+  });
+  if (unconfirmed.length > 0)
+    throw new PermanentFailure(
+      "activation-unconfirmed",
+      "not every party of the key confirmed this share",
+      unconfirmed,
+    );
+  try {
+    env.ledger.recordActive(ref.tenant, ref.keyId, slot.epoch);
+  } catch (e) {
+    throw new PermanentFailure("party-state-unwritable", e instanceof LedgerError ? e.message : String(e));
+  }
+  await env.store.activate(ref, slot);
+  return done();
+}
+
+async function withClaim(env: JobEnv, item: WorkItem, run: () => Promise<WorkResult>): Promise<WorkResult> {
+  const c = item.client!;
+  const digest = requestDigest({ tenant: item.tenant, credential: c.credential, nonce: c.nonce });
+  await env.served.claim(digest, item.operationId).catch((e: unknown) => {
+    throw e instanceof ReplayError ? new PermanentFailure("replayed-request", e.message) : e;
+  });
+  let out: WorkResult;
+  try {
+    out = await run();
+  } catch (e) {
+    // A final outcome serves the request too: it must not run again under the same operation.
+    if (e instanceof PermanentFailure || classify(e)) await env.served.served(digest, item.operationId);
+    throw e;
+  }
+  await env.served.served(digest, item.operationId);
+  return out;
 }
 
 /** Runs one work item for this party, after checking the client's request. */
@@ -222,15 +380,19 @@ export async function runJob(env: JobEnv, ctx: WorkContext): Promise<WorkResult>
   // The account a work item came from fixes its tenant; a mismatch means a forged or misrouted item.
   if (ctx.item.tenant !== env.tenant)
     throw new PermanentFailure("unauthorized-request", "the work item names another tenant than its account");
-  checkClientRequest(ctx.item, env.authorities);
   const op = ctx.item.op;
+  // An activation carries no client request: every party's signed confirmation is what authorises it.
+  if (op.case === "activate") return activate(env, ctx, op.value);
+  checkClientRequest(ctx.item, env.authorities);
+  if (env.isRevoked && (await env.isRevoked(ctx.item.client!.credential)))
+    throw new PermanentFailure("unauthorized-request", "client request refused: revoked");
   switch (op.case) {
     case "dkg":
-      return dkg(env, ctx, op.value);
+      return withClaim(env, ctx.item, () => dkg(env, ctx, op.value));
     case "sign":
-      return sign(env, ctx, op.value);
+      return withClaim(env, ctx.item, () => sign(env, ctx, op.value));
     case "refresh":
-      return refresh(env, ctx, op.value);
+      return withClaim(env, ctx.item, () => refresh(env, ctx, op.value));
     default:
       throw new PermanentFailure("bad-work-item", "work item without an operation");
   }

@@ -22,10 +22,11 @@ import {
   type UserCredentials,
   WorkLoop,
 } from "@custody/runtime";
-import { readKek, ShareStore } from "@custody/store";
+import { PartyLedger, readKek, ServedLedger, ShareStore } from "@custody/store";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { type Logger, pino } from "pino";
 import { classify, runJob } from "./jobs.js";
+import { PairGuard } from "./pair-guard.js";
 import { SCHEMES } from "./schemes.js";
 
 /** How to run a worker. */
@@ -37,6 +38,11 @@ export interface WorkerConfig {
   readonly credsFile: string;
   /** The party's key-encryption key file. */
   readonly kekFile: string;
+  /**
+   * This worker's local ledger file (pairwise bans and active epochs it has seen), on a disk the
+   * broker cannot reach; it must survive restarts. One file per worker.
+   */
+  readonly ledgerFile: string;
   /** The party's long-term identity file (Ed25519, signs protocol messages). */
   readonly identityFile: string;
   /** The party directory: every party's identity public key. */
@@ -76,6 +82,8 @@ interface Shared {
   readonly kek: Uint8Array;
   readonly identity: PartyIdentity;
   readonly directory: PartyDirectory;
+  readonly ledger: PartyLedger;
+  readonly guard: PairGuard;
   readonly log: Logger;
   /** Whether stopping aborts running sessions instead of letting them finish. */
   abortOnStop: boolean;
@@ -93,12 +101,16 @@ async function serveTenant(s: Shared, tenant: string, jwt: () => string): Promis
   });
   try {
     const store = await ShareStore.open(nc, config.party, s.kek);
+    const served = await ServedLedger.open(nc, config.party);
     const env = {
       nc,
       tenant,
       party: config.party,
       workerId: config.workerId,
       store,
+      served,
+      ledger: s.ledger,
+      guard: s.guard,
       identity: s.identity,
       directory: s.directory,
       authorities: config.authorities,
@@ -146,12 +158,15 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
   const identity = readPartyIdentity(config.identityFile);
   if (identity.party !== config.party) throw new Error(`identity file belongs to party ${identity.party}`);
   const credentials = readCreds(config.credsFile);
+  const ledger = PartyLedger.open(config.ledgerFile);
   const shared: Shared = {
     config,
     credentials,
     kek: readKek(config.kekFile),
     identity,
     directory: readDirectory(config.directoryFile),
+    ledger,
+    guard: new PairGuard(ledger, log),
     log,
     abortOnStop: false,
   };

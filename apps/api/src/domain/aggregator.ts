@@ -3,26 +3,35 @@
  * compete on one durable consumer of the result stream, and every update is compare-and-set, so a
  * redelivered result changes nothing twice.
  *
- * - DKG succeeds when every party stored its share from the same session with the same public key;
- *   only then does the key become active.
- * - Refresh succeeds when every party stored its new-epoch share with the unchanged public key; only
- *   then does the key's active epoch move. Until then, and after a failure, the old epoch signs.
- * - Sign succeeds with the first verified signature.
+ * - DKG and refresh: once every party stored its share from the same session with the same public
+ *   key (unchanged, for a refresh), the API publishes an activation work item carrying every
+ *   party's signed confirmation; each party checks all of them itself, switches to the new epoch and
+ *   purges the others. Only when every party reports it activated does the key become active (DKG)
+ *   or its active epoch move (refresh). Until then, and after a failure, the old epoch signs.
+ * - Sign succeeds with the first signature that passes the API's own check (a signer of the
+ *   operation, the operation's epoch, the key's or derived key's public key, verified over the
+ *   message); a result that fails it is audited and fails that party's report, not the operation.
  * - Any party's permanent failure fails the operation with that party's typed reason.
  * @module
  */
 import {
+  ACTIVATION_SUFFIX,
+  ActivateWorkSchema,
+  activationOperationId,
   create,
   fromBinary,
   OperationEventSchema,
   operationEventSubject,
   RESULT_CONSUMER,
   RESULT_STREAM,
+  requestSubject,
+  ShareConfirmationSchema,
   toBinary,
+  WorkItemSchema,
   type WorkResult,
   WorkResultSchema,
 } from "@custody/proto";
-import { pullEach } from "@custody/runtime";
+import { publishDurably, pullEach } from "@custody/runtime";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
@@ -30,6 +39,9 @@ import type { KeyRecord, OperationError, OperationRecord } from "./records.js";
 import type { Repository } from "./repository.js";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+/** The DKG or refresh an activation belongs to (results and dead letters of it count for that). */
+const parentOf = (operationId: string) =>
+  operationId.endsWith(ACTIVATION_SUFFIX) ? operationId.slice(0, -ACTIVATION_SUFFIX.length) : operationId;
 const now = () => new Date().toISOString();
 /** Deliveries of one result before it is dropped as unusable. */
 const MAX_RESULT_DELIVERIES = 30;
@@ -79,7 +91,7 @@ export class ResultAggregator {
    * work item), with the same side effects as a party's failure. No-op once it left `pending`.
    */
   async fail(operationId: string, error: OperationError): Promise<void> {
-    const op = await this.repo.getOperation(operationId);
+    const op = await this.repo.getOperation(parentOf(operationId));
     if (op?.status === "pending") await this.finish(op, { status: "failed", error });
   }
 
@@ -91,7 +103,7 @@ export class ResultAggregator {
 
   /** Applies one party result (idempotent). */
   async apply(r: WorkResult): Promise<void> {
-    const op = await this.repo.getOperation(r.operationId);
+    const op = await this.repo.getOperation(parentOf(r.operationId));
     // The record is written before the work item is published, so a result cannot precede it; a
     // miss is a replica that has not caught up yet (retried) or garbage (dropped after retries).
     if (!op) throw new Error(`result for an unknown operation ${r.operationId}`);
@@ -140,7 +152,10 @@ export class ResultAggregator {
           chainCode: hex(o.value.chainCode),
           derivationKey: hex(o.value.derivationKey),
           session: hex(o.value.sessionId),
+          confirmation: hex(o.value.confirmation),
         });
+      case "activated":
+        return this.activated(op, party, o.value.epoch);
       default:
         this.log.warn({ operationId: r.operationId }, "result without outcome");
     }
@@ -149,9 +164,16 @@ export class ResultAggregator {
   private async shareStored(
     op: OperationRecord,
     party: string,
-    r: { epoch: number; publicKey: string; chainCode: string; derivationKey: string; session: string },
+    r: {
+      epoch: number;
+      publicKey: string;
+      chainCode: string;
+      derivationKey: string;
+      session: string;
+      confirmation: string;
+    },
   ) {
-    const { epoch, publicKey, chainCode, derivationKey, session } = r;
+    const { epoch, publicKey, chainCode, derivationKey, session, confirmation } = r;
     const updated = await this.repo.updateOperation(op.id, (cur) =>
       cur.status !== "pending" || cur.reports[party] === "stored"
         ? undefined
@@ -162,6 +184,7 @@ export class ResultAggregator {
               ...cur.sessions,
               [party]: `${session}:${publicKey}:${chainCode}:${derivationKey}:${epoch}`,
             },
+            confirmations: { ...cur.confirmations, [party]: confirmation },
             updatedAt: now(),
           },
     );
@@ -179,6 +202,53 @@ export class ResultAggregator {
         },
       });
     }
+    const key = await this.repo.getKey(updated.keyId);
+    if (!key) throw new Error(`operation ${updated.id} names an unknown key`);
+    if (updated.type === "refresh" && key.publicKey !== publicKey) {
+      return this.finish(updated, {
+        status: "failed",
+        error: { code: "public-key-changed", message: "refresh produced another public key", culprits: [] },
+      });
+    }
+    await this.publishActivation(updated, key.scheme, epoch, session);
+  }
+
+  /** Asks every party to activate the shares of `session` at `epoch`, with every party's confirmation. */
+  private async publishActivation(op: OperationRecord, scheme: string, epoch: number, session: string) {
+    const id = activationOperationId(op.id);
+    const item = create(WorkItemSchema, {
+      operationId: id,
+      keyId: op.keyId,
+      scheme,
+      tenant: op.tenant,
+      createdAtMs: BigInt(Date.now()),
+      op: {
+        case: "activate",
+        value: create(ActivateWorkSchema, {
+          epoch,
+          sessionId: Buffer.from(session, "hex"),
+          confirmations: Object.entries(op.confirmations ?? {}).map(([p, sig]) =>
+            create(ShareConfirmationSchema, { party: Number(p), signature: Buffer.from(sig, "hex") }),
+          ),
+        }),
+      },
+    });
+    // The same message id on every attempt: a redelivered last result publishes one activation.
+    await publishDurably(this.js, requestSubject("activate", id), toBinary(WorkItemSchema, item), id, {
+      retryForMs: 30_000,
+    });
+  }
+
+  private async activated(op: OperationRecord, party: string, epoch: number) {
+    const updated = await this.repo.updateOperation(op.id, (cur) =>
+      cur.status !== "pending" || cur.reports[party] === "activated"
+        ? undefined
+        : { ...cur, reports: { ...cur.reports, [party]: "activated" }, updatedAt: now() },
+    );
+    if (updated?.status !== "pending") return;
+    if (!updated.participants.every((p) => updated.reports[String(p)] === "activated")) return;
+    const [view] = Object.values(updated.sessions ?? {});
+    const [, publicKey = "", chainCode = "", derivationKey = ""] = (view ?? "").split(":");
     if (updated.type === "dkg") {
       await this.repo.updateKey(updated.keyId, (k) =>
         k.status === "creating"
@@ -194,13 +264,6 @@ export class ResultAggregator {
           : undefined,
       );
       return this.finish(updated, { status: "succeeded" });
-    }
-    const key = await this.repo.getKey(updated.keyId);
-    if (!key || key.publicKey !== publicKey) {
-      return this.finish(updated, {
-        status: "failed",
-        error: { code: "public-key-changed", message: "refresh produced another public key", culprits: [] },
-      });
     }
     await this.repo.updateKey(updated.keyId, (k: KeyRecord) =>
       k.epoch < epoch ? { ...k, epoch, refreshing: undefined, updatedAt: now() } : undefined,

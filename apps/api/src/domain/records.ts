@@ -65,10 +65,12 @@ export interface OperationRecord {
   tenant: string;
   /** Parties that take part (signers for sign, all parties for DKG and refresh). */
   participants: number[];
-  /** Per-party reported outcome: `stored`, `signed`, `skipped`, `failed`. */
+  /** Per-party reported outcome: `stored`, `activated`, `signed`, `skipped`, `failed`, `rejected`. */
   reports: Record<string, string>;
   /** Per-party session ids (DKG and refresh), to check that all parties ran the same session. */
   sessions?: Record<string, string>;
+  /** Per-party signed confirmations of the stored share (hex), forwarded in the activation. */
+  confirmations?: Record<string, string>;
   createdAt: string;
   updatedAt: string;
   /** For sign: the request. */

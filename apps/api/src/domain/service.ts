@@ -4,6 +4,7 @@
  * @module
  */
 import { randomBytes } from "node:crypto";
+import { keyIdOf, operationIdOf } from "@custody/core";
 import { type Action, allows, type CredentialClaims, type SignedRequest } from "@custody/credentials";
 import {
   ClientRequestSchema,
@@ -35,7 +36,12 @@ export type SchemeName = (typeof SCHEME_NAMES)[number];
 /** Largest message accepted for Schnorr schemes (bytes). */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 
-const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString("hex")}`;
+/** What the ids of an actor's operation (and new key) derive from: parties recompute them. */
+const identityOf = (a: Actor) => ({
+  tenant: a.claims.tenant,
+  credential: a.request.credential,
+  nonce: a.request.nonce,
+});
 const now = () => new Date().toISOString();
 
 /** Dependencies of the service. */
@@ -86,10 +92,10 @@ export class CustodyService {
         2,
       );
     const parties = live.slice(0, input.parties);
-    const id = newId("op");
+    const id = operationIdOf(identityOf(actor));
     const owner = await this.claim(actor, idempotencyKey, "dkg", id);
     if (owner) return owner;
-    const keyId = newId("key");
+    const keyId = keyIdOf(identityOf(actor));
     const t = now();
     const key: KeyRecord = {
       id: keyId,
@@ -162,7 +168,7 @@ export class CustodyService {
     const signers = shuffle(available)
       .slice(0, key.threshold)
       .sort((a, b) => a - b);
-    const id = newId("op");
+    const id = operationIdOf(identityOf(actor));
     const owner = await this.claim(actor, idempotencyKey, `sign:${keyId}`, id);
     if (owner) return owner;
     const op = this.newOperation(actor, id, "sign", keyId, signers);
@@ -199,7 +205,7 @@ export class CustodyService {
         { downParties: down },
         2,
       );
-    const id = newId("op");
+    const id = operationIdOf(identityOf(actor));
     const owner = await this.claim(actor, idempotencyKey, `refresh:${keyId}`, id);
     if (owner) return owner;
     const op = this.newOperation(actor, id, "refresh", keyId, key.parties);

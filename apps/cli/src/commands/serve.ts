@@ -107,6 +107,10 @@ export function registerServeCommands(program: Command): void {
     .requiredOption("--nats <urls>", "comma-separated NATS URLs")
     .requiredOption("--creds <file>", "NATS credentials file of this worker (control account)")
     .requiredOption("--kek <file>", "the party's key-encryption key file")
+    .requiredOption(
+      "--ledger <file>",
+      "this worker's local ledger of bans and active epochs (kept across restarts)",
+    )
     .requiredOption("--identity <file>", "the party's identity key file (signs protocol messages)")
     .requiredOption("--directory <file>", "the party directory (every party's identity public key)")
     .requiredOption("--authority <file>", "public keys of trusted credential authorities (one per line)")
@@ -125,6 +129,7 @@ export function registerServeCommands(program: Command): void {
         nats: string;
         creds: string;
         kek: string;
+        ledger: string;
         identity: string;
         directory: string;
         authority: string;
@@ -143,6 +148,7 @@ export function registerServeCommands(program: Command): void {
           servers: o.nats.split(","),
           credsFile: o.creds,
           kekFile: o.kek,
+          ledgerFile: o.ledger,
           identityFile: o.identity,
           directoryFile: o.directory,
           authorities: readAuthorities(o.authority),
