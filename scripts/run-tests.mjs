@@ -31,9 +31,23 @@ if (selected.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.TEST_CONCURRENCY ?? "1";
+// Each test file fails once it has run this long (Node 20 applies `--test-timeout` to every file
+// the runner starts), so a hang fails the run instead of stalling CI. Default 10 min per file,
+// 30 min for the slow suites; TEST_TIMEOUT_MS overrides both.
+const timeoutMs = process.env.TEST_TIMEOUT_MS ?? (slow ? "1800000" : "600000");
+if (!/^[1-9][0-9]*$/.test(timeoutMs)) {
+  console.error(`TEST_TIMEOUT_MS must be a positive number of milliseconds, not ${timeoutMs}`);
+  process.exit(1);
+}
 const r = spawnSync(
   process.execPath,
-  ["--test", `--test-concurrency=${concurrency}`, "--test-reporter=spec", ...selected],
+  [
+    "--test",
+    `--test-concurrency=${concurrency}`,
+    `--test-timeout=${timeoutMs}`,
+    "--test-reporter=spec",
+    ...selected,
+  ],
   { stdio: "inherit" },
 );
 process.exit(r.status ?? 1);
