@@ -69,6 +69,8 @@ export function issueCredential(authoritySeed: string, claims: Omit<CredentialCl
 
 function checkClaims(c: CredentialClaims): void {
   const ok =
+    typeof c === "object" &&
+    c !== null &&
     c.v === 1 &&
     typeof c.sub === "string" &&
     /^U[A-Z2-7]{55}$/.test(c.sub) &&
@@ -87,14 +89,11 @@ function checkClaims(c: CredentialClaims): void {
 }
 
 /**
- * Verifies a credential against the trusted authority keys and the clock.
- * @throws AuthError `malformed`, `bad-credential` or `expired`
+ * Checks a credential's authority signature and claims, but not the clock: for deciding about a
+ * credential (e.g. revoking it) rather than accepting it. Use {@link verifyCredential} to accept one.
+ * @throws AuthError `malformed` or `bad-credential`
  */
-export function verifyCredential(
-  token: string,
-  authorities: readonly string[],
-  nowMs = Date.now(),
-): CredentialClaims {
+export function inspectCredential(token: string, authorities: readonly string[]): CredentialClaims {
   if (typeof token !== "string" || token.length > 16_384)
     throw new AuthError("malformed", "credential is malformed");
   const parts = token.split(".");
@@ -122,6 +121,19 @@ export function verifyCredential(
     if (verified.size >= 1000) verified.delete(verified.keys().next().value!);
     verified.set(token, authority);
   }
+  return claims;
+}
+
+/**
+ * Verifies a credential against the trusted authority keys and the clock.
+ * @throws AuthError `malformed`, `bad-credential` or `expired`
+ */
+export function verifyCredential(
+  token: string,
+  authorities: readonly string[],
+  nowMs = Date.now(),
+): CredentialClaims {
+  const claims = inspectCredential(token, authorities);
   if (nowMs / 1000 >= claims.exp) throw new AuthError("expired", "credential expired");
   return claims;
 }

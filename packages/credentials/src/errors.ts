@@ -13,7 +13,8 @@ export type AuthCode =
   | "stale"
   | "replayed"
   | "forbidden"
-  | "mismatch";
+  | "mismatch"
+  | "revoked";
 
 /** A refused credential or request. `forbidden` means authenticated but not allowed. */
 export class AuthError extends Error {

@@ -9,15 +9,18 @@ export type { CredentialClaims, Role } from "./credential.js";
 export {
   createAuthority,
   createClientKey,
+  inspectCredential,
   issueCredential,
   publicKeyOfSeed,
   verifyCredential,
 } from "./credential.js";
 export type { AuthCode } from "./errors.js";
 export { AuthError } from "./errors.js";
+export { canonicalPath } from "./path.js";
 export type { SignedRequest } from "./request.js";
 export {
   AUTH_HEADERS,
+  credentialDigest,
   requestFromHeaders,
   requestSigningBytes,
   signRequest,

@@ -1,16 +1,19 @@
 /**
- * Signed HTTP requests. The client signs method, path (with query), the SHA-256 of the body, a
- * timestamp and a random nonce with its NKey; the signature, the credential, the timestamp and the
- * nonce travel in headers. The server refuses unsigned, badly signed, stale and replayed requests.
+ * Signed HTTP requests. The client signs, with its NKey, a digest of the exact credential it sends,
+ * the method, the canonical request target (path with query, see {@link canonicalPath}), the
+ * SHA-256 of the body, a timestamp and a random nonce; the signature, the credential, the timestamp
+ * and the nonce travel in headers. The server refuses unsigned, badly signed, stale and replayed
+ * requests, and a signature moved onto another credential of the same client key.
  * @module
  */
-import { frame } from "@custody/core";
+import { frame, transcriptHash } from "@custody/core";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, randomBytes } from "@noble/hashes/utils.js";
 import type { CredentialClaims } from "./credential.js";
 import { verifyCredential } from "./credential.js";
 import { AuthError } from "./errors.js";
 import { signWithSeed, verifyWithPublicKey } from "./keys.js";
+import { canonicalPath } from "./path.js";
 
 /** Header names (lower case, as Node exposes them). */
 export const AUTH_HEADERS = {
@@ -24,6 +27,7 @@ export const AUTH_HEADERS = {
 export interface SignedRequest {
   readonly credential: string;
   readonly method: string;
+  /** The canonical request target (see {@link canonicalPath}). */
   readonly path: string;
   readonly body: Uint8Array;
   readonly timestampMs: number;
@@ -31,18 +35,38 @@ export interface SignedRequest {
   readonly signature: string;
 }
 
-/** The bytes a request signature covers. */
+/** SHA-256 digest of the exact credential string a request carries, domain-separated. */
+export function credentialDigest(credential: string): Uint8Array {
+  return transcriptHash("custody/http-request/credential/v2", [credential]);
+}
+
+/**
+ * The bytes a request signature covers: `frame("custody/http-request/v2", [credential digest,
+ * upper-case method, canonical target, SHA-256 of the body, timestamp (u64), nonce])`.
+ * @throws AuthError `malformed` for a target that has no canonical form
+ */
 export function requestSigningBytes(
+  credential: string,
   method: string,
   path: string,
   body: Uint8Array,
   timestampMs: number,
   nonce: string,
-) {
-  return frame("custody/http-request/v1", [method.toUpperCase(), path, sha256(body), timestampMs, nonce]);
+): Uint8Array {
+  return frame("custody/http-request/v2", [
+    credentialDigest(credential),
+    method.toUpperCase(),
+    canonicalPath(path),
+    sha256(body),
+    timestampMs,
+    nonce,
+  ]);
 }
 
-/** Produces the auth headers for a request. */
+/**
+ * Produces the auth headers for a request. The signature covers the canonical form of `path`;
+ * send that form (`canonicalPath(path)`), or any target an HTTP client turns into it.
+ */
 export function signRequest(
   clientSeed: string,
   credential: string,
@@ -52,7 +76,7 @@ export function signRequest(
   nowMs = Date.now(),
 ): Record<string, string> {
   const nonce = bytesToHex(randomBytes(16));
-  const sig = signWithSeed(clientSeed, requestSigningBytes(method, path, body, nowMs, nonce));
+  const sig = signWithSeed(clientSeed, requestSigningBytes(credential, method, path, body, nowMs, nonce));
   return {
     [AUTH_HEADERS.credential]: credential,
     [AUTH_HEADERS.timestamp]: String(nowMs),
@@ -61,11 +85,14 @@ export function signRequest(
   };
 }
 
-/** Reads a SignedRequest out of headers; throws `missing`/`malformed`. */
+/**
+ * Reads a SignedRequest out of headers and the request target as received (which it
+ * canonicalises); throws `missing`/`malformed`.
+ */
 export function requestFromHeaders(
   headers: Record<string, string | string[] | undefined>,
   method: string,
-  path: string,
+  target: string,
   body: Uint8Array,
 ): SignedRequest {
   const get = (h: string) => {
@@ -81,7 +108,7 @@ export function requestFromHeaders(
   return {
     credential: get(AUTH_HEADERS.credential),
     method,
-    path,
+    path: canonicalPath(target),
     body,
     timestampMs: Number(timestamp),
     nonce,
@@ -91,7 +118,8 @@ export function requestFromHeaders(
 
 /**
  * Verifies the credential and the request signature, and that the request is no older (or newer)
- * than `maxSkewMs`. Replay protection (nonce memory) is the caller's: see the API's nonce store.
+ * than `maxSkewMs`. `req.path` must be canonical (as {@link requestFromHeaders} makes it). Replay
+ * protection (nonce memory) and revocation are the caller's: see the API's nonce store.
  * @throws AuthError
  */
 export function verifyRequest(
@@ -109,7 +137,16 @@ export function verifyRequest(
   } catch {
     throw new AuthError("malformed", "bad signature encoding");
   }
-  const bytes = requestSigningBytes(req.method, req.path, req.body, req.timestampMs, req.nonce);
+  if (canonicalPath(req.path) !== req.path)
+    throw new AuthError("malformed", "request target is not canonical");
+  const bytes = requestSigningBytes(
+    req.credential,
+    req.method,
+    req.path,
+    req.body,
+    req.timestampMs,
+    req.nonce,
+  );
   if (!verifyWithPublicKey(claims.sub, bytes, sig))
     throw new AuthError("bad-signature", "request signature does not verify");
   return claims;

@@ -32,6 +32,8 @@ export { publishDurably } from "./publish.js";
 export type { PullEachOptions } from "./pull.js";
 export { pullEach } from "./pull.js";
 export { findResult, publishResult } from "./results.js";
+export type { Revocation } from "./revocations.js";
+export { CREDENTIAL_ID, credentialId, RevocationList } from "./revocations.js";
 export {
   envelopeSigningBytes,
   ephemeralKeyPair,

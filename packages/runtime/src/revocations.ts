@@ -1,0 +1,82 @@
+/**
+ * A tenant's revoked client credentials, in the tenant account's revocation bucket: the API records
+ * a revocation there, and the API and every party look each request's credential up before they act
+ * on it. A credential is named by its id, the hex SHA-256 of the exact credential string under a
+ * domain tag. Reads use direct gets only, which is all a party's workers may do on this bucket.
+ * Callers fail closed: {@link RevocationList.isRevoked} throws when the list cannot be read.
+ * @module
+ */
+import { transcriptHash } from "@custody/core";
+import { REVOCATIONS_BUCKET } from "@custody/proto";
+import { type KV, Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+
+/** A credential id: 64 lower-case hex digits. */
+export const CREDENTIAL_ID = /^[0-9a-f]{64}$/;
+
+/** The id of a credential: hex of SHA-256 over the framed domain and the exact credential string. */
+export function credentialId(credential: string): string {
+  return Buffer.from(transcriptHash("custody/credential-id/v1", [credential])).toString("hex");
+}
+
+/** One revocation as stored (the value of the bucket entry named by the credential id). */
+export interface Revocation {
+  readonly id: string;
+  /** ISO 8601 time of the revocation. */
+  readonly revokedAt: string;
+  /** Why, in the revoker's words (at most 200 characters). */
+  readonly reason: string;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** The revocation list of the tenant whose account `nc` is connected to. */
+export class RevocationList {
+  private constructor(private readonly kv: KV) {}
+
+  /** Opens the (provisioned) revocation bucket of the connection's account. */
+  static async open(nc: NatsConnection): Promise<RevocationList> {
+    return new RevocationList(await new Kvm(nc).open(REVOCATIONS_BUCKET));
+  }
+
+  /**
+   * Records that the credential with `id` is revoked. Create-only: revoking it again keeps (and
+   * returns) the first record.
+   * @throws RangeError for an id that is not a credential id
+   */
+  async revoke(id: string, reason: string, now = new Date()): Promise<Revocation> {
+    if (!CREDENTIAL_ID.test(id)) throw new RangeError("not a credential id");
+    const record: Revocation = { id, revokedAt: now.toISOString(), reason: reason.slice(0, 200) };
+    try {
+      await this.kv.create(id, enc.encode(JSON.stringify(record)));
+      return record;
+    } catch (e) {
+      if (!String(e).includes("wrong last sequence")) throw e;
+      return (await this.get(id)) ?? record;
+    }
+  }
+
+  /** The revocation of the credential with `id`, if any. Throws when the list cannot be read. */
+  async get(id: string): Promise<Revocation | undefined> {
+    if (!CREDENTIAL_ID.test(id)) throw new RangeError("not a credential id");
+    const e = await this.kv.get(id);
+    if (e?.operation !== "PUT") return undefined;
+    try {
+      const r = JSON.parse(dec.decode(e.value)) as Partial<Revocation>;
+      return {
+        id,
+        revokedAt: typeof r.revokedAt === "string" ? r.revokedAt : "",
+        reason: typeof r.reason === "string" ? r.reason : "",
+      };
+    } catch {
+      // An entry is a revocation whatever its value says.
+      return { id, revokedAt: "", reason: "" };
+    }
+  }
+
+  /** True when `credential` (the exact string a request carries) is revoked. Throws when unreadable. */
+  async isRevoked(credential: string): Promise<boolean> {
+    return (await this.get(credentialId(credential))) !== undefined;
+  }
+}
