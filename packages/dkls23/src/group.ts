@@ -1,11 +1,13 @@
 /**
- * secp256k1 group helpers over @noble/curves: strict decoding of received points and scalars
- * (spec dkls23.md §2 decoding rules), random scalars, and fast byte/scalar conversions.
+ * secp256k1 group helpers: noble points for public arithmetic, libsecp256k1 (./secp.ts) for every
+ * multiplication by a secret scalar and for decoding received points; strict decoding of received
+ * points and scalars (spec dkls23.md §2 decoding rules), random scalars, byte/scalar conversions.
  * @module
  */
 import { check } from "@custody/core";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { randomBytes } from "@noble/hashes/utils.js";
+import { ctMul, ctMulG, decompress, fromAffine, toAffine } from "./secp.js";
 
 /** A secp256k1 point (noble projective point). */
 export type Point = InstanceType<typeof secp256k1.Point>;
@@ -66,20 +68,12 @@ export function pointToBytes(p: Point): Uint8Array {
 }
 
 /**
- * Decodes a received point: exactly 33 bytes, on the curve, not the identity.
+ * Decodes a received point: exactly 33 bytes, on the curve (libsecp256k1's parser; a compressed
+ * encoding is never the identity).
  * @throws ProtocolError `bad-message` blaming `from`.
  */
 export function decodePoint(bytes: Uint8Array, from: number, what: string): Point {
-  check(bytes.length === 33 && (bytes[0] === 2 || bytes[0] === 3), from, `${what}: not a compressed point`);
-  let p: Point | undefined;
-  try {
-    p = Point.fromBytes(bytes);
-  } catch {
-    p = undefined;
-  }
-  check(p !== undefined, from, `${what}: not on the curve`);
-  check(!p.is0(), from, `${what}: identity point`);
-  return p;
+  return fromAffine(decompress(bytes, from, what));
 }
 
 /**
@@ -95,39 +89,19 @@ export function decodeScalar(bytes: Uint8Array, from: number, what: string, nonZ
 }
 
 /**
- * Multiplies a point by a secret scalar with noble's constant-time, scalar-blinded `multiply`.
- * Use `multiplyUnsafe` / `mulAddUnsafe` / MSMs only when every scalar and point is public.
+ * Multiplies a point by a secret scalar in [1, n) with libsecp256k1's constant-time
+ * `ecmult_const`; the identity stays the identity. Use `multiplyUnsafe` / `mulAddUnsafe` / MSMs
+ * only when every scalar and point is public.
  */
 export function mulSecret(p: Point, k: bigint): Point {
-  return p.multiply(k);
+  if (p.is0()) return Point.ZERO;
+  return fromAffine(ctMul(toAffine(p), k));
 }
 
-/**
- * Several secret scalars times one (fresh) point, each with noble's constant-time `multiply`.
- * A private copy of `p` gets a small cached wNAF table (window 3), which for four scalars costs
- * about 30% less than four table-less multiplications; the table dies with the copy.
- */
-export function mulSecretMany(p: Point, ks: readonly bigint[]): Point[] {
-  const q = new Point(p.X, p.Y, p.Z);
-  q.precompute(3, true);
-  return ks.map((k) => q.multiply(k));
-}
-
-/**
- * Our own copy of the generator with a window-8 precomputed table (built lazily on first use,
- * ~60 ms once per process): constant-time `k·G` in about half the time of `Point.BASE` (window
- * 6), without changing noble's global state.
- */
-let G8: Point | undefined;
-
-/** `k·G` for a secret scalar (precomputed-table constant-time path); `0·G` is the identity. */
+/** `k·G` for a secret scalar (libsecp256k1's blinded constant-time `ecmult_gen`); `0·G` is the identity. */
 export function mulG(k: bigint): Point {
   if (k === 0n) return Point.ZERO;
-  if (!G8) {
-    G8 = new Point(G.X, G.Y, G.Z);
-    G8.precompute(8, true);
-  }
-  return G8.multiply(k);
+  return fromAffine(ctMulG(k));
 }
 
 /** Constant-time equality of two byte strings of equal length. */

@@ -8,8 +8,10 @@
  * Chaum–Pedersen proofs that `(u, v − c·h_k)` is a DH pair w.r.t. `(h_k, G)` for some c ∈ {0, 1}.
  * We send the OR-proof commitments explicitly (`A_c, B_c`) so the sender can verify all 4κ
  * equations in one randomised multi-scalar multiplication (soundness error 2^-128 per batch).
- * Secret scalars (r, w, the simulated branch, s) are only ever multiplied with noble's
- * constant-time `multiply`; variable-time arithmetic is used for public values only.
+ * Secret scalars (r, w, the simulated branch, s) are only ever multiplied by libsecp256k1's
+ * constant-time `ecmult_const` / `ecmult_gen` (../secp.ts), on points kept in one affine
+ * representation (65 uncompressed bytes) across the whole batch; the choice bit only drives
+ * constant-time byte selections. Variable-time noble arithmetic is used for public values only.
  * Outputs: sender `k^c_k = H(ot/base/msg; T, k, c, s·(v − c·h_k))`, receiver `k^Δ_k = H(…, Δ_k, r·z)`.
  * The instance index k and the choice c are bound into every hash (§4.4 step 5).
  * @module
@@ -24,8 +26,6 @@ import {
   G,
   mod,
   mulG,
-  mulSecret,
-  mulSecretMany,
   Point,
   pointToBytes,
   randomScalar,
@@ -34,6 +34,17 @@ import {
 import { H, HG, HS } from "../hash.js";
 import { msmPublic } from "../msm.js";
 import { KAPPA } from "../params.js";
+import {
+  type Affine,
+  compress,
+  ctAdd,
+  ctMul,
+  ctMulG,
+  ctSelect,
+  decompress,
+  fromAffine,
+  toAffine,
+} from "../secp.js";
 import { proveDlog, type SchnorrProof, verifyDlog } from "../zk/schnorr.js";
 
 /** Context of one ordered pair's base OTs: `T = H(ot/base/ctx; sid, sender, receiver)`. */
@@ -58,14 +69,14 @@ export interface BaseOtSenderSecret {
   readonly z: Point;
 }
 
-/** One OT instance of the receiver's message. */
+/** One OT instance of the receiver's message (points validated, in the affine batch form). */
 interface ReceiverInstance {
-  readonly u: Point;
-  readonly v: Point;
-  readonly A0: Point;
-  readonly B0: Point;
-  readonly A1: Point;
-  readonly B1: Point;
+  readonly u: Affine;
+  readonly v: Affine;
+  readonly A0: Affine;
+  readonly B0: Affine;
+  readonly A1: Affine;
+  readonly B1: Affine;
   readonly e0: bigint;
   readonly z0: bigint;
   readonly z1: bigint;
@@ -88,22 +99,37 @@ function hk(T: Uint8Array, k: number, seed: Uint8Array): Point {
   return HG("ot/base/h", msg);
 }
 
-function orChallenge(T: Uint8Array, k: number, h: Point, it: Omit<ReceiverInstance, "e0" | "z0" | "z1">) {
+/** All κ points `h_k`, normalised together (one inversion). */
+function hkAll(T: Uint8Array, seed: Uint8Array): Point[] {
+  return normalizeZ(
+    Point,
+    Array.from({ length: KAPPA }, (_, k) => hk(T, k, seed)),
+  );
+}
+
+function orChallenge(T: Uint8Array, k: number, h: Affine, it: Omit<ReceiverInstance, "e0" | "z0" | "z1">) {
   return HS("ot/base/enc", [
     T,
     k,
-    pointToBytes(h),
-    pointToBytes(it.u),
-    pointToBytes(it.v),
-    pointToBytes(it.A0),
-    pointToBytes(it.B0),
-    pointToBytes(it.A1),
-    pointToBytes(it.B1),
+    compress(h),
+    compress(it.u),
+    compress(it.v),
+    compress(it.A0),
+    compress(it.B0),
+    compress(it.A1),
+    compress(it.B1),
   ]);
 }
 
-function outKey(T: Uint8Array, k: number, c: number, P: Point): Uint8Array {
-  return H("ot/base/msg", [T, k, c, pointToBytes(P)]);
+function outKey(T: Uint8Array, k: number, c: number, P: Affine): Uint8Array {
+  return H("ot/base/msg", [T, k, c, compress(P)]);
+}
+
+/** `A + B` of points derived from fresh secrets: the identity has probability about 2^-256. */
+function sum(A: Affine, B: Affine): Affine {
+  const S = ctAdd(A, B);
+  if (!S) throw new ProtocolError("internal", "base OT: degenerate sum");
+  return S;
 }
 
 /** Sender step 1: pick s, publish `z = s·G` with a PoK bound to T. */
@@ -117,11 +143,12 @@ export function baseOtSenderStart(T: Uint8Array): { msg: BaseOtSenderMsg; secret
  * Receiver: verifies the sender's PoK, then runs κ instances with choice bits `delta`.
  *
  * Every multiplication by a secret scalar (r, the real commitment nonce w, and the simulated
- * branch's values) uses noble's constant-time `multiply`. The simulated branch is computed from
- * multiples of `h_k` only: with `t = z_sim + e_sim·r` and `V_{1−b} = r·G + (2b − 1)·h_k`,
- * `A_sim = t·G + (2b − 1)·e_sim·h_k` and `B_sim = z_sim·h_k + e_sim·u = t·h_k`. So the four
- * secret multiples of `h_k` (r, w, t, e_sim) share one small table, and the three of G use the
- * precomputed generator. The choice bit only selects between values computed in both cases.
+ * branch's values) is libsecp256k1's constant-time `ecmult_const` (multiples of `h_k` and z) or
+ * `ecmult_gen` (multiples of G). The simulated branch is computed from multiples of `h_k` only:
+ * with `t = z_sim + e_sim·r` and `V_{1−b} = r·G + (1 − 2b)·h_k`, `A_sim = t·G + (2b − 1)·e_sim·h_k`
+ * and `B_sim = z_sim·h_k + e_sim·u = t·h_k`. The sign `2b − 1` is applied by multiplying
+ * `±h_k` (a constant-time selection between two public points), and the choice bit otherwise only
+ * selects, in constant time, between values computed in both cases.
  * @returns the message for the sender and the chosen keys `k^{Δ_k}_k` (κ × 32 bytes)
  * @throws ProtocolError `bad-message` blaming `sender` when its PoK fails.
  */
@@ -132,61 +159,48 @@ export function baseOtReceive(
   sender: number,
 ): { msg: BaseOtReceiverMsg; keys: Uint8Array } {
   check(verifyDlog([T, "ot/base/z"], senderMsg.z, senderMsg.proof), sender, "base OT: invalid PoK of z");
-  // z is reused for all κ instances: one cached table (private copy) for the κ products r·z.
-  const z = new Point(senderMsg.z.X, senderMsg.z.Y, senderMsg.z.Z);
-  z.precompute(5, true);
+  const z = toAffine(senderMsg.z);
   const seed = randomBytes(32);
-  // Phase 1: all points of all instances (projective), normalised together with one inversion.
-  const pts: Point[] = [];
-  const sec: { r: bigint; w: bigint; eSim: bigint; zSim: bigint; b: number }[] = [];
-  const shared: Point[] = [];
+  const hp = hkAll(T, seed);
+  const inst: ReceiverInstance[] = [];
+  const keys = new Uint8Array(KAPPA * 32);
   for (let k = 0; k < KAPPA; k++) {
     const b = bit(delta, k);
-    const h = hk(T, k, seed);
+    const h = toAffine(hp[k]!);
+    const hNeg = toAffine(hp[k]!.negate());
     const r = randomScalar();
     const w = randomScalar();
     const t = randomScalar();
     const eSim = randomScalar();
-    const [u, wh, th, eh] = mulSecretMany(h, [r, w, t, eSim]) as [Point, Point, Point, Point];
-    const rG = mulG(r);
-    const tG = mulG(t);
-    const v = rG.add(b ? h : Point.ZERO);
-    const ehNeg = eh.negate();
-    const aSim = tG.add(b ? eh : ehNeg);
-    const aReal = mulG(w);
-    pts.push(h, u, v, b ? aSim : aReal, b ? th : wh, b ? aReal : aSim, b ? wh : th);
-    sec.push({ r, w, eSim, zSim: mod(t - eSim * r), b });
-    shared.push(z.multiply(r));
-  }
-  const np = normalizeZ(Point, pts);
-  // Phase 2: challenges and responses.
-  const inst: ReceiverInstance[] = [];
-  for (let k = 0; k < KAPPA; k++) {
-    const [h, u, v, A0, B0, A1, B1] = np.slice(7 * k, 7 * k + 7) as [
-      Point,
-      Point,
-      Point,
-      Point,
-      Point,
-      Point,
-      Point,
-    ];
-    const { r, w, eSim, zSim, b } = sec[k]!;
-    const e = orChallenge(T, k, h, { u, v, A0, B0, A1, B1 });
+    const u = ctMul(h, r);
+    const wh = ctMul(h, w);
+    const th = ctMul(h, t);
+    const eh = ctMul(ctSelect(b, h, hNeg), eSim);
+    const rG = ctMulG(r);
+    const v = ctSelect(b, sum(rG, h), rG);
+    const aSim = sum(ctMulG(t), eh);
+    const aReal = ctMulG(w);
+    const pts = {
+      u,
+      v,
+      A0: ctSelect(b, aSim, aReal),
+      B0: ctSelect(b, th, wh),
+      A1: ctSelect(b, aReal, aSim),
+      B1: ctSelect(b, wh, th),
+    };
+    const e = orChallenge(T, k, h, pts);
     const eReal = mod(e - eSim);
     const zReal = mod(w - eReal * r);
-    inst.push({ u, v, A0, B0, A1, B1, e0: b ? eSim : eReal, z0: b ? zSim : zReal, z1: b ? zReal : zSim });
+    const zSim = mod(t - eSim * r);
+    inst.push({ ...pts, e0: b ? eSim : eReal, z0: b ? zSim : zReal, z1: b ? zReal : zSim });
+    keys.set(outKey(T, k, b, ctMul(z, r)), 32 * k);
   }
-  const keys = new Uint8Array(KAPPA * 32);
-  normalizeZ(Point, shared).forEach((P, k) => {
-    keys.set(outKey(T, k, bit(delta, k), P), 32 * k);
-  });
   return { msg: { seed, inst }, keys };
 }
 
 /**
- * Sender step 2: verifies every OR-proof (one batched check on public values) and derives both
- * keys per instance with constant-time multiplications by s.
+ * Sender step 2: verifies every OR-proof (one batched multi-scalar multiplication on public
+ * values) and derives both keys per instance with constant-time multiplications by s.
  * @returns `k0`, `k1`: κ × 32 bytes each
  * @throws ProtocolError `bad-message` blaming `receiver` when a proof fails.
  */
@@ -197,25 +211,33 @@ export function baseOtSenderFinish(
   receiver: number,
 ): { k0: Uint8Array; k1: Uint8Array } {
   check(msg.inst.length === KAPPA, receiver, "base OT: wrong instance count");
-  const hs = normalizeZ(
-    Point,
-    msg.inst.map((_, k) => hk(T, k, msg.seed)),
-  );
+  const hp = hkAll(T, msg.seed);
+  const hs = hp.map(toAffine);
   const points: Point[] = [];
   const scalars: bigint[] = [];
+  const vs: Point[] = [];
   let gCoef = 0n;
   const rho = () => bytesToBig(randomBytes(16));
   for (let k = 0; k < KAPPA; k++) {
     const it = msg.inst[k]!;
-    const h = hs[k]!;
-    const e = orChallenge(T, k, h, it);
+    const e = orChallenge(T, k, hs[k]!, it);
     const e1 = mod(e - it.e0);
     // z0·G + e0·v = A0;  z0·h + e0·u = B0;  z1·G + e1·(v − h) = A1;  z1·h + e1·u = B1,
     // combined with independent random 128-bit weights ρ1..ρ4 (the commitments keep the short
     // weights, negated on the point side, so the MSM treats them as 128-bit scalars).
     const [r1, r2, r3, r4] = [rho(), rho(), rho(), rho()];
     gCoef += r1 * it.z0 + r3 * it.z1;
-    points.push(it.v, h, it.u, it.A0.negate(), it.B0.negate(), it.A1.negate(), it.B1.negate());
+    const v = fromAffine(it.v);
+    vs.push(v);
+    points.push(
+      v,
+      hp[k]!,
+      fromAffine(it.u),
+      fromAffine(it.A0).negate(),
+      fromAffine(it.B0).negate(),
+      fromAffine(it.A1).negate(),
+      fromAffine(it.B1).negate(),
+    );
     scalars.push(
       mod(r1 * it.e0 + r3 * e1),
       mod(r2 * it.z0 - r3 * e1 + r4 * it.z1),
@@ -230,18 +252,17 @@ export function baseOtSenderFinish(
   scalars.push(mod(gCoef));
   if (!msmPublic(points, scalars).is0())
     throw new ProtocolError("bad-message", "base OT: invalid OR-proof", [receiver]);
-  const outs: Point[] = [];
-  for (let k = 0; k < KAPPA; k++) {
-    const it = msg.inst[k]!;
-    const v1 = it.v.subtract(hs[k]!);
-    check(!v1.is0(), receiver, "base OT: degenerate instance");
-    outs.push(mulSecret(it.v, secret.s), mulSecret(v1, secret.s));
-  }
+  const v1s = vs.map((v, k) => v.subtract(hp[k]!));
+  check(
+    v1s.every((P) => !P.is0()),
+    receiver,
+    "base OT: degenerate instance",
+  );
   const k0 = new Uint8Array(KAPPA * 32);
   const k1 = new Uint8Array(KAPPA * 32);
-  normalizeZ(Point, outs).forEach((P, i) => {
-    const k = i >> 1;
-    (i & 1 ? k1 : k0).set(outKey(T, k, i & 1, P), 32 * k);
+  normalizeZ(Point, v1s).forEach((v1, k) => {
+    k0.set(outKey(T, k, 0, ctMul(msg.inst[k]!.v, secret.s)), 32 * k);
+    k1.set(outKey(T, k, 1, ctMul(toAffine(v1), secret.s)), 32 * k);
   });
   return { k0, k1 };
 }
@@ -266,7 +287,7 @@ export function writeReceiverMsg(w: Writer, m: BaseOtReceiverMsg): void {
   let off = 0;
   for (const it of m.inst) {
     for (const P of [it.u, it.v, it.A0, it.B0, it.A1, it.B1]) {
-      buf.set(pointToBytes(P), off);
+      buf.set(compress(P), off);
       off += 33;
     }
     for (const s of [it.e0, it.z0, it.z1]) {
@@ -277,12 +298,12 @@ export function writeReceiverMsg(w: Writer, m: BaseOtReceiverMsg): void {
   w.fixed(buf);
 }
 
-/** Reads and validates the receiver's message: every point on the curve and not the identity. */
+/** Reads and validates the receiver's message: every point on the curve (libsecp256k1's parser). */
 export function readReceiverMsg(r: Reader, from: number): BaseOtReceiverMsg {
   const seed = r.fixed(32);
   const inst: ReceiverInstance[] = [];
   for (let k = 0; k < KAPPA; k++) {
-    const P = (what: string) => decodePoint(r.fixed(33), from, `base OT ${what}[${k}]`);
+    const P = (what: string) => decompress(r.fixed(33), from, `base OT ${what}[${k}]`);
     const S = (what: string) => decodeScalar(r.fixed(32), from, `base OT ${what}[${k}]`);
     const u = P("u");
     const v = P("v");
