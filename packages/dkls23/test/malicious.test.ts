@@ -16,8 +16,14 @@ import type { ProtocolMessage, Round, Step } from "@custody/core";
 import { ProtocolError } from "@custody/core";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { randomBytes, utf8ToBytes } from "@noble/hashes/utils.js";
+import { commit } from "../src/commit.js";
+import { bytesToBig, mod, mulG, pointToBytes, scalarToBytes } from "../src/group.js";
 import { ecdsaScheme } from "../src/index.js";
-import type { EcdsaShare } from "../src/share.js";
+import { makeContext } from "../src/keygen/context.js";
+import { encodeProof } from "../src/keygen/round1.js";
+import { randomPolynomial } from "../src/poly.js";
+import { EcdsaShare } from "../src/share.js";
+import { proveDlog } from "../src/zk/schnorr.js";
 import { sign } from "./run.js";
 import {
   type Edit,
@@ -157,6 +163,23 @@ test("DKG: a share inconsistent with the dealer's Feldman vector → bad-message
   expectThrow(() => v.finalize(), "bad-message", "Feldman");
 });
 
+test("DKG: a PoK bound to another party, inside a commitment that opens → bad-message", () => {
+  // Party 2 commits in round 1 to a Feldman vector whose PoK was made for party 1's index (a
+  // copied proof, as in a rogue-key attempt): the opening is fine, only the PoK check catches it.
+  const ctx2 = makeContext(sessionId, 2, [1, 2], 2, { kind: "keygen" });
+  const poly = randomPolynomial(2);
+  const feldman = poly.map((a) => pointToBytes(mulG(a)));
+  const pok = encodeProof(proveDlog([ctx2.sid, 1, "dkg/pok"], poly[0]!, mulG(poly[0]!)));
+  const cc = randomBytes(32);
+  const { commitment, salt } = commit("dkg/com", ctx2.sid, 2, "all", [...feldman, pok, cc]);
+  const v = roundOf(start(1));
+  v.receive({ ...bc1, payload: commitment });
+  v.receive(pp1);
+  const v2 = roundOf(v.finalize());
+  const opening = Uint8Array.from([...salt, ...feldman.flatMap((b) => [...b]), ...pok, ...cc]);
+  expectThrow(() => v2.receive({ round: 2, from: 2, to: "all", payload: opening }), "bad-message", "PoK");
+});
+
 /** Completes the DKG honestly on the same round objects (after the tamper cases above). */
 let finished: { v3: R; digest2: ProtocolMessage; share2: EcdsaShare } | undefined;
 function complete() {
@@ -252,6 +275,40 @@ for (const [label, round, edit, kind, broadcast] of signCases) {
     expectAbort(run, 1, label === "r1 nonce" ? "security" : kind, 2, label);
   });
 }
+
+test("sign: a signer using a wrong key share consistently → pk-sum mismatch naming it", () => {
+  // Party 2 feeds sk_2 + λ into the VOLE and sends the matching pk_2: the Γ checks pass, only
+  // Σ pk_k == pk' catches it (with two signers the culprit is known).
+  const s = dkgShares();
+  const off = new EcdsaShare({ ...s.get(2)!, secret: mod(s.get(2)!.secret + 1n) });
+  const run = sign(new Map([...s, [2, off]]), [1, 2], sha256(utf8ToBytes("pk sum")));
+  expectAbort(run, 1, "mismatch", 2, "pk sum");
+});
+
+/** Party 2 replaces its round-3 value at `off` (u: 0, w: 32) by the negation of party 1's. */
+function cancelRound3(off: number) {
+  let mine: bigint | undefined;
+  return sign(dkgShares(), [1, 2], sha256(utf8ToBytes(`cancel ${off}`)), undefined, {
+    tamper: (m, to) => {
+      if (m.round !== 3) return m;
+      if (m.from === 1) mine = bytesToBig(m.payload.subarray(off, off + 32));
+      else if (to === 1) return { ...m, payload: put(off, scalarToBytes(mod(-mine!)))(m.payload) };
+      return m;
+    },
+  });
+}
+
+test("sign: a rushing signer making u = 0 or s = 0 → typed mismatch, no crash", () => {
+  for (const [off, what] of [
+    [0, "u = 0"],
+    [32, "s = 0"],
+  ] as const) {
+    const e = cancelRound3(off).errors.get(1);
+    assert.ok(e instanceof ProtocolError, `${what}: ${String(e)}`);
+    assert.equal(e.kind, "mismatch", e.message);
+    assert.equal(e.message, what);
+  }
+});
 
 test("sign: a flipped ψ or u/w share is caught by the final verification (not attributable)", () => {
   for (const [round, off, b] of [
