@@ -25,8 +25,8 @@ export interface AuditEntry {
   };
   /** Tenant of an operation's outcome (requests name it in `actor`). */
   readonly tenant?: string;
-  /** `http` for a request, `outcome` for an operation's end. */
-  readonly kind: "http" | "outcome";
+  /** `http` for a request, `outcome` for an operation's end, `rejected-result` for a party result the API refused. */
+  readonly kind: "http" | "outcome" | "rejected-result";
   /** E.g. `POST /v1/keys/{id}/sign` or `sign`. */
   readonly action: string;
   readonly keyId?: string;

@@ -37,6 +37,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { KeyRecord, OperationError, OperationRecord } from "./records.js";
 import type { Repository } from "./repository.js";
+import { checkSignatureResult, type ReportedSignature } from "./result-check.js";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 /** The DKG or refresh an activation belongs to (results and dead letters of it count for that). */
@@ -53,6 +54,8 @@ export class ResultAggregator {
 
   /** Called once when an operation reaches its terminal state (e.g. to append it to the audit trail). */
   onTerminal?: (op: OperationRecord) => void;
+  /** Called for every party result the API refused (e.g. to append it to the audit trail). */
+  onRejectedResult?: (op: OperationRecord, party: number, code: string) => void;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -126,25 +129,14 @@ export class ResultAggregator {
           reports: { ...cur.reports, [party]: "skipped" },
         }));
         return;
-      case "signature": {
-        const s = o.value;
-        return this.finish(
-          op,
-          {
-            status: "succeeded",
-            signature: {
-              signature: hex(s.signature),
-              publicKey: hex(s.publicKey),
-              keyId: op.keyId,
-              epoch: s.epoch,
-              recoveryId: s.recoveryId,
-              der: s.der.length > 0 ? hex(s.der) : undefined,
-              path: op.request?.path,
-            },
-          },
-          { party, report: "signed" },
-        );
-      }
+      case "signature":
+        return this.signature(op, r.party, {
+          signature: hex(o.value.signature),
+          publicKey: hex(o.value.publicKey),
+          epoch: o.value.epoch,
+          recoveryId: o.value.recoveryId,
+          der: o.value.der.length > 0 ? hex(o.value.der) : undefined,
+        });
       case "shareStored":
         return this.shareStored(op, party, {
           epoch: o.value.epoch,
@@ -237,6 +229,36 @@ export class ResultAggregator {
     await publishDurably(this.js, requestSubject("activate", id), toBinary(WorkItemSchema, item), id, {
       retryForMs: 30_000,
     });
+  }
+
+  /** A party's signature becomes the result only if the API's own check passes; else that party's report fails. */
+  private async signature(op: OperationRecord, party: number, sig: ReportedSignature) {
+    const key = await this.repo.getKey(op.keyId);
+    const check = key
+      ? checkSignatureResult(key, op, party, sig)
+      : { ok: false as const, code: "bad-result-operation", message: "the operation names an unknown key" };
+    if (!check.ok) {
+      this.log.warn({ operationId: op.id, party, code: check.code }, "party result refused");
+      this.onRejectedResult?.(op, party, check.code);
+      await this.repo.updateOperation(op.id, (cur) =>
+        cur.status !== "pending"
+          ? undefined
+          : {
+              ...cur,
+              reports: { ...cur.reports, [String(party)]: `rejected:${check.code}` },
+              updatedAt: now(),
+            },
+      );
+      return;
+    }
+    return this.finish(
+      op,
+      {
+        status: "succeeded",
+        signature: { ...sig, keyId: op.keyId, publicKey: check.publicKey, path: op.request?.path },
+      },
+      { party: String(party), report: "signed" },
+    );
   }
 
   private async activated(op: OperationRecord, party: string, epoch: number) {

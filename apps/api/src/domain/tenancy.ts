@@ -104,6 +104,17 @@ export class Tenancy implements CustodyApi {
         result: op.status,
         reason: op.error?.code,
       });
+    aggregator.onRejectedResult = (op, party, code) =>
+      void o.audit.append({
+        at: new Date().toISOString(),
+        kind: "rejected-result",
+        action: op.type,
+        tenant,
+        keyId: op.keyId,
+        operationId: op.id,
+        result: `party ${party}`,
+        reason: code,
+      });
     const deadLetters = new DeadLetters({ js, repo, aggregator, log });
     try {
       await aggregator.start();
