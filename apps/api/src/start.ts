@@ -1,6 +1,7 @@
 /**
  * Composition root of the API process: connect to the control account as the API identity (the
- * tenant registry, heartbeats, nonces, the audit trail), open a plane per tenant, serve HTTP.
+ * tenant registry, heartbeats, nonces, the audit trail), open a plane and a revocation list per
+ * tenant, serve HTTP.
  * @module
  */
 import {
@@ -16,6 +17,7 @@ import { pino } from "pino";
 import { NonceLedger } from "./domain/nonces.js";
 import { Tenancy } from "./domain/tenancy.js";
 import { buildApp } from "./http/app.js";
+import { RevocationLists } from "./http/revocation-lists.js";
 
 /** How to run the API. */
 export interface ApiConfig {
@@ -60,15 +62,22 @@ export async function startApi(config: ApiConfig): Promise<RunningApi> {
     audit,
     log: logger,
   });
-  await tenancy.start(await TenantRegistry.open(nc));
+  const registry = await TenantRegistry.open(nc);
+  const revocations = new RevocationLists({
+    servers: config.servers,
+    credentials,
+    tls: config.tls,
+    log: logger,
+  });
+  await Promise.all([tenancy.start(registry), revocations.start(registry)]);
   const app = await buildApp({
     service: tenancy,
     logger,
     deadLetters: tenancy,
     audit,
-    auth: { authorities: config.authorities, nonces },
+    auth: { authorities: config.authorities, nonces, revocations },
     ready: () => ({
-      ok: !nc.isClosed() && !nc.isDraining() && tenancy.connected(),
+      ok: !nc.isClosed() && !nc.isDraining() && tenancy.connected() && revocations.connected(),
       liveParties: liveness.liveParties(),
     }),
   });
@@ -78,6 +87,7 @@ export async function startApi(config: ApiConfig): Promise<RunningApi> {
     async stop() {
       await app.close();
       await tenancy.stop();
+      await revocations.stop();
       liveness.stop();
       await nc.drain().catch(() => nc.close());
     },

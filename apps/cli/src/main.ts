@@ -6,6 +6,7 @@
 import { Command } from "commander";
 import { registerAuditCommands } from "./commands/audit.js";
 import { registerClientCommands } from "./commands/client.js";
+import { registerCredentialCommands } from "./commands/credentials.js";
 import { registerIdentityCommands } from "./commands/identities.js";
 import { registerServeCommands } from "./commands/serve.js";
 import { registerTenantCommands } from "./commands/tenants.js";
@@ -16,6 +17,7 @@ const program = new Command()
   .version("0.1.0");
 registerServeCommands(program);
 registerClientCommands(program);
+registerCredentialCommands(program);
 registerAuditCommands(program);
 registerTenantCommands(program);
 registerIdentityCommands(program);

@@ -1,13 +1,22 @@
 /**
  * The API's contract as a client relies on it: problem+json errors with stable types, idempotent
- * retries, no-quorum answers, OpenAPI, and a stack restart that keeps every key.
+ * retries, no-quorum answers, OpenAPI, signed targets with characters fetch re-encodes, credential
+ * revocation (and 503 when the list cannot be read), and a stack restart that keeps every key and
+ * every revocation.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { signRequest } from "@custody/credentials";
+import { issueCredential, signRequest } from "@custody/credentials";
+import { REVOCATIONS_BUCKET } from "@custody/proto";
+import { connectNats, credentialId, readCreds } from "@custody/runtime";
 import { ApiProblem, CustodyClient } from "@custody/sdk";
-import { Stack } from "../src/index.js";
+import { jetstreamManager, StorageType } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { CLI_MAIN, issueClient, type LoadedClient, Stack } from "../src/index.js";
 import { eventually, startTestStack, stopTestStack, verifyEd25519 } from "./helpers.js";
 
 let stack: Stack | undefined;
@@ -122,6 +131,7 @@ test("OpenAPI document and docs page are served", async () => {
     "/v1/keys/{id}/sign",
     "/v1/keys/{id}/refresh",
     "/v1/operations/{id}",
+    "/v1/credentials/revoke",
   ])
     assert.ok(doc.body.paths[p], `documents ${p}`);
   const page = await fetch(`${stack!.apiUrl}/docs/`);
@@ -161,6 +171,173 @@ test("a lost party: signing continues with another quorum, refresh and DKG answe
   assert.equal((await api.getKey(keyId)).epoch, 1);
 });
 
+/** A new client of the stack's authority; `name` must be unique in the test file. */
+function newClient(name: string, role: "admin" | "signer" | "auditor", tenant = "default"): LoadedClient {
+  const dir = stack!.options.dir;
+  return issueClient(
+    dir,
+    {
+      seedFile: join(dir, "creds", `client-${name}.nk`),
+      credentialFile: join(dir, "creds", `client-${name}.cred`),
+    },
+    { name, role, tenant, keys: role === "signer" ? ["*"] : undefined },
+  );
+}
+
+test("targets with quotes and other characters fetch re-encodes are accepted as signed", async () => {
+  // fetch sends `'` in a query as %27 (but not in a path), `"`, `<`, `>` and spaces encoded, and
+  // non-ASCII as UTF-8: the API canonicalises what it receives as the client did before signing.
+  for (const q of [
+    "'",
+    "''",
+    "%27",
+    '"',
+    "<>",
+    "a b",
+    "\u00e9",
+    "\u{1F4A5}",
+    "{|}^`[]",
+    "!*()",
+    "a+b",
+    "%2B",
+  ]) {
+    const r = await raw("GET", `/v1/keys/${keyId}?note=${q}&x='${q}'`);
+    assert.equal(r.status, 200, `${q}: ${JSON.stringify(r.body)}`);
+    assert.equal(r.body.id, keyId);
+  }
+  // A quoted path segment or query value reaches validation: 400, never 401.
+  await expectProblem(raw("GET", `/v1/keys/'${keyId}'`), 400, "invalid-request");
+  await expectProblem(raw("GET", "/v1/operations/op_x?wait='1'"), 400, "invalid-request");
+  // The SDK sends the canonical target itself.
+  await assert.rejects(api.getKey("it's"), (e: unknown) => e instanceof ApiProblem && e.status === 400);
+});
+
+test("a signature moved onto another credential of the same client key is refused", async () => {
+  const signer = newClient("swap", "signer");
+  const dir = stack!.options.dir;
+  const claims = JSON.parse(Buffer.from(signer.credential.split(".")[0]!, "base64url").toString()) as {
+    sub: string;
+    iat: number;
+    exp: number;
+  };
+  const wider = issueCredential(readFileSync(join(dir, "secrets", "authority.seed"), "utf8"), {
+    sub: claims.sub,
+    name: "swap",
+    role: "admin",
+    tenant: "default",
+    keys: ["*"],
+    iat: claims.iat,
+    exp: claims.exp,
+  });
+  const h = signRequest(signer.seed, signer.credential, "GET", "/v1/dead-letters", new Uint8Array());
+  const swapped = await raw(
+    "GET",
+    "/v1/dead-letters",
+    undefined,
+    { ...h, "custody-credential": wider },
+    null,
+  );
+  assert.equal(swapped.status, 401, JSON.stringify(swapped.body));
+  assert.equal(swapped.body.reason, "bad-signature");
+  // The same headers with the credential they were made for pass authentication (and the signer
+  // role is then refused the dead letters).
+  await expectProblem(raw("GET", "/v1/dead-letters", undefined, h, null), 403, "forbidden");
+  assert.equal(
+    (await raw("GET", "/v1/dead-letters", undefined, {}, { seed: signer.seed, credential: wider })).status,
+    200,
+  );
+});
+
+test("a revoked credential gets 401 revoked; only an admin of its tenant revokes", async () => {
+  const signer = newClient("revoked-signer", "signer");
+  const auditor = newClient("revoked-auditor", "auditor");
+  assert.equal((await raw("GET", "/v1/keys", undefined, {}, signer)).status, 200);
+  // Non-admins may not revoke, and no admin revokes another tenant's credential.
+  await expectProblem(
+    raw("POST", "/v1/credentials/revoke", { credential: auditor.credential }, {}, signer),
+    403,
+    "forbidden",
+  );
+  const foreign = newClient("revoked-foreign", "admin", "othertenant");
+  await expectProblem(
+    raw("POST", "/v1/credentials/revoke", { credential: foreign.credential }),
+    403,
+    "forbidden",
+  );
+  await expectProblem(
+    raw("POST", "/v1/credentials/revoke", { credential: "not.acredential" }),
+    400,
+    "invalid-request",
+  );
+  await expectProblem(raw("POST", "/v1/credentials/revoke", { id: "ABC" }), 400, "invalid-request");
+  assert.equal((await raw("GET", "/v1/keys", undefined, {}, auditor)).status, 200);
+
+  // The CLI revokes the signer's credential (given as its file).
+  const dir = stack!.options.dir;
+  const out = spawnSync(
+    process.execPath,
+    [
+      CLI_MAIN,
+      "credentials",
+      "revoke",
+      join(dir, "creds", "client-revoked-signer.cred"),
+      "--reason",
+      "lost laptop",
+      "--profile",
+      join(dir, "profile.json"),
+      "--json",
+    ],
+    { encoding: "utf8" },
+  );
+  assert.equal(out.status, 0, out.stderr);
+  const revoked = JSON.parse(out.stdout) as { id: string; tenant: string; reason: string; revokedAt: string };
+  assert.equal(revoked.id, credentialId(signer.credential));
+  assert.equal(revoked.tenant, "default");
+  assert.equal(revoked.reason, "lost laptop");
+  for (const [method, path, body] of [
+    ["GET", "/v1/keys", undefined],
+    ["POST", `/v1/keys/${keyId}/sign`, { message: "00" }],
+  ] as const) {
+    const r = await expectProblem(raw(method, path, body, {}, signer), 401, "unauthorized");
+    assert.equal(r.body.reason, "revoked");
+  }
+  // By id: idempotent, the first record stays.
+  const again = await api.revokeCredential({ id: revoked.id }, "again");
+  assert.deepEqual(again, revoked);
+  // Other credentials are untouched; the auditor is revoked by its id through the SDK.
+  assert.equal((await raw("GET", "/v1/keys", undefined, {}, auditor)).status, 200);
+  await api.revokeCredential({ id: credentialId(auditor.credential) });
+  const r = await expectProblem(raw("GET", "/v1/keys", undefined, {}, auditor), 401, "unauthorized");
+  assert.equal(r.body.reason, "revoked");
+  assert.equal((await raw("GET", "/v1/keys")).status, 200);
+});
+
+test("without a readable revocation list no request is accepted (503), and none is lost", async () => {
+  const nc = await connectNats({
+    servers: stack!.natsUrls,
+    credentials: readCreds(stack!.tenantAdminCreds()),
+    tls: stack!.pki.client("admin"),
+    name: "tenant-admin",
+  });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const saved: Uint8Array[] = [];
+    const kv = await new Kvm(nc).open(REVOCATIONS_BUCKET);
+    for await (const k of await kv.keys()) saved.push((await kv.get(k))!.value);
+    await jsm.streams.delete(`KV_${REVOCATIONS_BUCKET}`);
+    const r = await expectProblem(raw("GET", "/v1/keys"), 503, "unavailable");
+    assert.ok(Number(r.headers.get("retry-after")) > 0);
+    const restored = await new Kvm(nc).create(REVOCATIONS_BUCKET, { history: 1, storage: StorageType.File });
+    for (const v of saved) {
+      const rec = JSON.parse(new TextDecoder().decode(v)) as { id: string };
+      await restored.create(rec.id, v);
+    }
+  } finally {
+    await nc.close();
+  }
+  assert.equal((await raw("GET", "/v1/keys")).status, 200);
+});
+
 test("a stopped and restarted stack keeps its keys", async () => {
   const dir = stack!.options.dir;
   await stack!.stop();
@@ -173,4 +350,11 @@ test("a stopped and restarted stack keeps its keys", async () => {
   const op = await api.wait(await api.sign(keyId, { message: m.toString("hex") }), 60_000);
   assert.equal(op.status, "succeeded", JSON.stringify(op.error));
   assert.ok(verifyEd25519(publicKey, m, op.signature!.signature));
+  // Revocations are kept too.
+  const revoked = {
+    seed: readFileSync(join(dir, "creds", "client-revoked-signer.nk"), "utf8").trim(),
+    credential: readFileSync(join(dir, "creds", "client-revoked-signer.cred"), "utf8").trim(),
+  };
+  const r = await expectProblem(raw("GET", "/v1/keys", undefined, {}, revoked), 401, "unauthorized");
+  assert.equal(r.body.reason, "revoked");
 });

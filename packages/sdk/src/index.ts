@@ -3,7 +3,7 @@
  * operations; {@link CustodyClient.wait} follows one to its end.
  * @module
  */
-import { signRequest } from "@custody/credentials";
+import { canonicalPath, signRequest } from "@custody/credentials";
 
 /** A threshold key. */
 export interface Key {
@@ -49,6 +49,15 @@ export interface Operation {
   error?: { code: string; message: string; culprits: number[] };
 }
 
+/** A revoked client credential. */
+export interface Revocation {
+  /** The credential id: hex SHA-256 of the credential under the `custody/credential-id/v1` tag. */
+  id: string;
+  tenant: string;
+  revokedAt: string;
+  reason: string;
+}
+
 /** An RFC 9457 problem returned by the API. */
 export class ApiProblem extends Error {
   override readonly name = "ApiProblem";
@@ -90,10 +99,12 @@ export class CustodyClient {
   ): Promise<T> {
     const text = body === undefined ? undefined : JSON.stringify(body);
     const bytes = new TextEncoder().encode(text ?? "");
+    // Sent exactly as signed: the canonical target passes through fetch unchanged.
+    const target = canonicalPath(path);
     const auth = this.identity
-      ? signRequest(this.identity.seed, this.identity.credential, method, path, bytes)
+      ? signRequest(this.identity.seed, this.identity.credential, method, target, bytes)
       : {};
-    const res = await fetch(new URL(path, this.baseUrl), {
+    const res = await fetch(new URL(target, this.baseUrl), {
       method,
       headers: { ...(text !== undefined ? { "content-type": "application/json" } : {}), ...auth, ...headers },
       body: text,
@@ -147,6 +158,13 @@ export class CustodyClient {
   /** One operation, waiting up to `waitSeconds` for its end. */
   operation(id: string, waitSeconds = 0) {
     return this.call<Operation>("GET", `/v1/operations/${encodeURIComponent(id)}?wait=${waitSeconds}`);
+  }
+  /** Revokes a client credential of the caller's tenant, given in full or by its id (admins only). */
+  revokeCredential(target: { credential: string } | { id: string }, reason?: string) {
+    return this.call<Revocation>("POST", "/v1/credentials/revoke", {
+      ...target,
+      ...(reason !== undefined ? { reason } : {}),
+    });
   }
   /** Follows an operation until it is no longer pending or `timeoutMs` passed. */
   async wait(op: Operation | string, timeoutMs = 120_000): Promise<Operation> {

@@ -20,6 +20,7 @@ import type { CustodyApi } from "../domain/tenancy.js";
 import { Problem } from "../problems.js";
 import { type AuthOptions, auth } from "./plugins/auth.js";
 import { type BackpressureOptions, backpressure, backpressureFromEnv } from "./plugins/backpressure.js";
+import { credentialRoutes } from "./routes/credentials.js";
 import { deadLetterRoutes } from "./routes/dead-letters.js";
 import { healthRoutes } from "./routes/health.js";
 import { keyRoutes } from "./routes/keys.js";
@@ -57,7 +58,7 @@ export interface AppDeps {
   readonly service: CustodyApi;
   readonly ready: () => { ok: boolean; liveParties: number[] };
   readonly logger: Logger;
-  /** Who may call the API: trusted credential authorities and the nonce store. */
+  /** Who may call the API: trusted credential authorities, the nonce store, the revocation lists. */
   readonly auth: AuthOptions;
   /** Where every /v1 request is recorded. */
   readonly audit?: AuditLog;
@@ -155,6 +156,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(keyRoutes);
   await app.register(operationRoutes);
   await app.register(deadLetterRoutes);
+  await app.register(credentialRoutes, {
+    authorities: deps.auth.authorities,
+    revocations: deps.auth.revocations,
+  });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   return app as unknown as FastifyInstance;
 }

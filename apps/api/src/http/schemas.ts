@@ -52,6 +52,42 @@ export const WaitQuery = Type.Object(
 );
 export type WaitQuery = Static<typeof WaitQuery>;
 
+const Reason = Type.Optional(Type.String({ maxLength: 200, description: "Why (kept with the revocation)" }));
+
+/** Body of POST /v1/credentials/revoke: the credential itself, or its id. */
+export const RevokeBody = Type.Union([
+  Type.Object(
+    {
+      credential: Type.String({
+        minLength: 1,
+        maxLength: 16_384,
+        description: "The credential, exactly as issued",
+      }),
+      reason: Reason,
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      id: Type.String({
+        pattern: "^[0-9a-f]{64}$",
+        description: "The credential id (`custody credentials revoke` prints it)",
+      }),
+      reason: Reason,
+    },
+    { additionalProperties: false },
+  ),
+]);
+export type RevokeBody = Static<typeof RevokeBody>;
+
+/** A revoked credential. */
+export const Revocation = Type.Object({
+  id: Type.String({ description: "hex SHA-256 of the credential under the custody/credential-id/v1 tag" }),
+  tenant: Type.String(),
+  revokedAt: Type.String(),
+  reason: Type.String(),
+});
+
 /** A key as returned by the API. */
 export const Key = Type.Object({
   id: Type.String(),

@@ -12,7 +12,8 @@ import { type ClientFiles, loadClient } from "../dev-authority.js";
 /** Default location of the dev profile. */
 export const DEFAULT_PROFILE = ".custody/dev/profile.json";
 
-interface GlobalOpts {
+/** Options every client command takes. */
+export interface GlobalOpts {
   api?: string;
   profile?: string;
   seed?: string;
@@ -25,7 +26,7 @@ interface GlobalOpts {
  * The API client: URL from --api, $CUSTODY_API_URL or the profile; identity (NKey seed file and
  * credential file) from --seed/--credential or the profile's admin client. Requests are signed.
  */
-function client(opts: GlobalOpts): CustodyClient {
+export function client(opts: GlobalOpts): CustodyClient {
   const file = resolve(opts.profile ?? DEFAULT_PROFILE);
   const profile = existsSync(file)
     ? (JSON.parse(readFileSync(file, "utf8")) as { apiUrl: string; client?: ClientFiles })
@@ -78,7 +79,7 @@ async function finish(c: CustodyClient, op: Operation, opts: GlobalOpts): Promis
 }
 
 /** Wraps an action: prints API problems and errors to stderr, exit code 1. */
-function action<A extends unknown[]>(fn: (...args: A) => Promise<void>) {
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>) {
   return async (...args: A) => {
     try {
       await fn(...args);
@@ -90,17 +91,19 @@ function action<A extends unknown[]>(fn: (...args: A) => Promise<void>) {
   };
 }
 
+/** Adds the options every client command takes (API, profile, client identity, output) to `cmd`. */
+export const globals = (cmd: Command) =>
+  cmd
+    .option("--api <url>", "API base URL (default: from the dev profile)")
+    .option("--profile <file>", "profile file", DEFAULT_PROFILE)
+    .option("--seed <file>", "client NKey seed file (default: the profile's admin client)")
+    .option("--credential <file>", "client credential file")
+    .option("--json", "print one JSON object")
+    .option("--timeout <seconds>", "how long to wait for the operation", "120");
+
 /** Adds the client commands to `program`. */
 export function registerClientCommands(program: Command): void {
   const keys = program.command("keys").description("create, list, show and refresh threshold keys");
-  const globals = (cmd: Command) =>
-    cmd
-      .option("--api <url>", "API base URL (default: from the dev profile)")
-      .option("--profile <file>", "profile file", DEFAULT_PROFILE)
-      .option("--seed <file>", "client NKey seed file (default: the profile's admin client)")
-      .option("--credential <file>", "client credential file")
-      .option("--json", "print one JSON object")
-      .option("--timeout <seconds>", "how long to wait for the operation", "120");
 
   globals(
     keys

@@ -1,8 +1,10 @@
 /**
- * Authentication of every /v1 request: the client's credential (signed by a trusted authority) and
- * its signature over method, path, body hash, timestamp and nonce. Unsigned, badly signed, stale and
- * replayed requests get 401. The verified claims and the signed request are attached to the request
- * (the signed request travels on with the work item so that every party can check it too).
+ * Authentication of every /v1 request: the client's credential (signed by a trusted authority, not
+ * revoked) and its signature over the credential's digest, method, canonical request target, body
+ * hash, timestamp and nonce. Unsigned, badly signed, stale, replayed and revoked requests get 401;
+ * when the revocation list or the nonce store cannot be read, 503 (fail closed). The verified claims
+ * and the signed request (with the canonical target) are attached to the request; the signed
+ * request travels on with the work item so that every party can check it too.
  * @module
  */
 import {
@@ -12,6 +14,7 @@ import {
   type SignedRequest,
   verifyRequest,
 } from "@custody/credentials";
+import type { Revocation } from "@custody/runtime";
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { Problem } from "../../problems.js";
@@ -33,11 +36,23 @@ export interface NonceStore {
   remember(key: string): Promise<boolean>;
 }
 
+/** The revocation lists of the tenants this API serves (one per tenant account). */
+export interface Revocations {
+  /**
+   * True when the tenant's list names `credential`. Throws a Problem for a tenant not served here
+   * (or still attaching), and any other error when the list cannot be read.
+   */
+  isRevoked(tenant: string, credential: string): Promise<boolean>;
+  /** Records in the tenant's list that the credential with `id` is revoked (create-only). */
+  revoke(tenant: string, id: string, reason: string): Promise<Revocation>;
+}
+
 /** Options of the auth plugin. */
 export interface AuthOptions {
   /** Trusted authority public keys (`O...`). */
   readonly authorities: readonly string[];
   readonly nonces: NonceStore;
+  readonly revocations: Revocations;
   /** Allowed clock difference. Default 60 s. */
   readonly maxSkewMs?: number;
 }
@@ -61,6 +76,13 @@ const authPlugin: FastifyPluginAsync<AuthOptions> = async (app, o) => {
     try {
       const signed = requestFromHeaders(req.headers, req.method, req.url, req.rawBody ?? new Uint8Array());
       const claims = verifyRequest(signed, o.authorities, o.maxSkewMs ?? 60_000);
+      // Fail closed: a revocation list that cannot be read accepts nothing (the nonce stays unused).
+      const revoked = await o.revocations.isRevoked(claims.tenant, signed.credential).catch((e: unknown) => {
+        if (e instanceof Problem) throw e;
+        req.log.warn({ err: String(e) }, "revocation list unavailable");
+        throw new Problem("unavailable", "the revocation list is unavailable; retry later", {}, 2);
+      });
+      if (revoked) throw new AuthError("revoked", "credential was revoked");
       // Fail closed: without the nonce store no request is accepted, and the caller may retry.
       const fresh = await o.nonces.remember(`${claims.sub}.${signed.nonce}`).catch((e: unknown) => {
         req.log.warn({ err: String(e) }, "nonce store unavailable");
