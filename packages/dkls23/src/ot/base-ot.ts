@@ -125,6 +125,11 @@ function outKey(T: Uint8Array, k: number, c: number, P: Affine): Uint8Array {
   return H("ot/base/msg", [T, k, c, compress(P)]);
 }
 
+/** `bit ? x : y` for scalars, through a constant-time byte selection (no branch on the bit). */
+function select(bit: number, x: bigint, y: bigint): bigint {
+  return bytesToBig(ctSelect(bit, scalarToBytes(x), scalarToBytes(y)));
+}
+
 /** `A + B` of points derived from fresh secrets: the identity has probability about 2^-256. */
 function sum(A: Affine, B: Affine): Affine {
   const S = ctAdd(A, B);
@@ -148,7 +153,7 @@ export function baseOtSenderStart(T: Uint8Array): { msg: BaseOtSenderMsg; secret
  * with `t = z_sim + e_sim·r` and `V_{1−b} = r·G + (1 − 2b)·h_k`, `A_sim = t·G + (2b − 1)·e_sim·h_k`
  * and `B_sim = z_sim·h_k + e_sim·u = t·h_k`. The sign `2b − 1` is applied by multiplying
  * `±h_k` (a constant-time selection between two public points), and the choice bit otherwise only
- * selects, in constant time, between values computed in both cases.
+ * selects, in constant time (bytewise masks), between points and scalars computed in both cases.
  * @returns the message for the sender and the chosen keys `k^{Δ_k}_k` (κ × 32 bytes)
  * @throws ProtocolError `bad-message` blaming `sender` when its PoK fails.
  */
@@ -192,7 +197,7 @@ export function baseOtReceive(
     const eReal = mod(e - eSim);
     const zReal = mod(w - eReal * r);
     const zSim = mod(t - eSim * r);
-    inst.push({ ...pts, e0: b ? eSim : eReal, z0: b ? zSim : zReal, z1: b ? zReal : zSim });
+    inst.push({ ...pts, e0: select(b, eSim, eReal), z0: select(b, zSim, zReal), z1: select(b, zReal, zSim) });
     keys.set(outKey(T, k, b, ctMul(z, r)), 32 * k);
   }
   return { msg: { seed, inst }, keys };
