@@ -1,0 +1,239 @@
+/**
+ * What a compromised API (or a broker publishing work items) can no longer do to a key: replay a
+ * create-key request onto an existing key, re-sign a served request, sign or refresh at an epoch
+ * that is not the active one, activate shares not every party confirmed, or point a request at
+ * another operation, key, path or tenant. Every party runs here as the real job code against a
+ * real nats-server; work items are built as the API builds them, then edited as an attacker would.
+ */
+import assert from "node:assert/strict";
+import { randomBytes, verify } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import {
+  ActivateWorkSchema,
+  activationOperationId,
+  create,
+  ShareConfirmationSchema,
+  servedBucket,
+  shareBucket,
+  type WorkItem,
+  WorkItemSchema,
+  type WorkResult,
+} from "@custody/proto";
+import { PermanentFailure } from "@custody/runtime";
+import { Kvm } from "@nats-io/kv";
+import { type JobEnv, runJob } from "../src/jobs.js";
+import { Bench, type Client, ctxOf } from "./harness.js";
+
+const SCHEME = "ed25519";
+const PARTIES = [1, 2, 3];
+let bench: Bench;
+let client: Client;
+let envs: Map<number, JobEnv>;
+
+before(async () => {
+  bench = await Bench.start(PARTIES);
+  client = bench.client();
+  envs = new Map();
+  for (const p of PARTIES) envs.set(p, await bench.worker(p, randomBytes(32)));
+});
+after(async () => {
+  for (const e of envs?.values() ?? []) await e.nc.close();
+  await bench?.stop();
+});
+
+const isCode = (code: string, why?: RegExp) => (e: unknown) => {
+  assert.ok(e instanceof PermanentFailure, String(e));
+  assert.equal(e.code, code, e.message);
+  if (why) assert.match(e.message, why);
+  return true;
+};
+const all = (item: WorkItem, parties = PARTIES) =>
+  Promise.all(parties.map((p) => runJob(envs.get(p)!, ctxOf(item))));
+
+/** The activation an honest API publishes once every party stored its share. */
+function activation(dkgOrRefresh: WorkItem, stored: WorkResult[]): WorkItem {
+  const values = stored.map((r) => {
+    assert.equal(r.outcome.case, "shareStored");
+    return {
+      party: r.party,
+      v: r.outcome.value as { epoch: number; sessionId: Uint8Array; confirmation: Uint8Array },
+    };
+  });
+  return create(WorkItemSchema, {
+    operationId: activationOperationId(dkgOrRefresh.operationId),
+    keyId: dkgOrRefresh.keyId,
+    scheme: SCHEME,
+    tenant: dkgOrRefresh.tenant,
+    op: {
+      case: "activate",
+      value: create(ActivateWorkSchema, {
+        epoch: values[0]!.v.epoch,
+        sessionId: values[0]!.v.sessionId,
+        confirmations: values.map((x) =>
+          create(ShareConfirmationSchema, { party: x.party, signature: x.v.confirmation }),
+        ),
+      }),
+    },
+  });
+}
+
+/** DKG plus activation; returns the key id and its public key. */
+async function newKey(): Promise<{ keyId: string; publicKey: Uint8Array; dkg: WorkItem }> {
+  const dkg = client.dkg(SCHEME, 2, PARTIES);
+  const stored = await all(dkg);
+  const act = await all(activation(dkg, stored));
+  for (const r of act) assert.equal(r.outcome.case, "activated");
+  const v = stored[0]!.outcome.value as { publicKey: Uint8Array };
+  return { keyId: dkg.keyId, publicKey: v.publicKey, dkg };
+}
+
+const signature = (r: WorkResult) => {
+  assert.equal(r.outcome.case, "signature");
+  return r.outcome.value as { signature: Uint8Array; publicKey: Uint8Array; epoch: number };
+};
+const ed25519Verifies = (pk: Uint8Array, msg: Uint8Array, sig: Uint8Array) =>
+  verify(
+    null,
+    msg,
+    { key: Buffer.concat([Buffer.from("302a300506032b6570032100", "hex"), pk]), format: "der", type: "spki" },
+    sig,
+  );
+
+describe("parties are the trust anchor", { timeout: 300_000 }, () => {
+  test("a DKG becomes usable only after every party's confirmation, and a partial set is refused", async () => {
+    const dkg = client.dkg(SCHEME, 2, PARTIES);
+    const stored = await all(dkg);
+    // Before activation no party signs with it.
+    await assert.rejects(
+      runJob(envs.get(1)!, ctxOf(client.sign(dkg.keyId, SCHEME, 0, [1, 2], randomBytes(8)))),
+      isCode("key-not-active"),
+    );
+    // Two of three confirmations, or one forged by another party's key, do not activate.
+    const partial = activation(dkg, stored.slice(0, 2));
+    await assert.rejects(runJob(envs.get(1)!, ctxOf(partial)), isCode("activation-unconfirmed"));
+    const forged = activation(dkg, [stored[0]!, stored[1]!, { ...stored[2]!, party: 3 }]);
+    const op = forged.op.value as { confirmations: { party: number; signature: Uint8Array }[] };
+    op.confirmations[2]!.signature = op.confirmations[0]!.signature;
+    await assert.rejects(runJob(envs.get(1)!, ctxOf(forged)), isCode("activation-unconfirmed"));
+    // All three: every party activates.
+    for (const r of await all(activation(dkg, stored))) assert.equal(r.outcome.case, "activated");
+  });
+
+  test("a replayed create-key request never replaces the key (served ledger, derived ids, create-only)", async () => {
+    const { keyId, publicKey, dkg } = await newKey();
+    // 1. The same work item again: the request was served.
+    await assert.rejects(runJob(envs.get(1)!, ctxOf(dkg)), isCode("replayed-request"));
+    // 2. The same request under another operation id, or aimed at another key id: refused.
+    const otherOp = create(WorkItemSchema, { ...dkg, operationId: "op_attacker" });
+    await assert.rejects(
+      runJob(envs.get(1)!, ctxOf(otherOp)),
+      isCode("unauthorized-request", /operation id/),
+    );
+    const fresh = client.dkg(SCHEME, 2, PARTIES);
+    const onto = create(WorkItemSchema, { ...fresh, keyId });
+    await assert.rejects(runJob(envs.get(1)!, ctxOf(onto)), isCode("unauthorized-request", /key id/));
+    // 3. The broker also wipes the served ledgers: the key id is still taken (create-only).
+    for (const p of PARTIES)
+      await (await new Kvm(bench.broker).open(servedBucket(p))).destroy().catch(() => {});
+    for (const p of PARTIES) await new Kvm(bench.broker).create(servedBucket(p), { history: 1 });
+    await assert.rejects(runJob(envs.get(2)!, ctxOf(dkg)), isCode("key-exists"));
+    // The key still signs under its public key.
+    const msg = randomBytes(16);
+    const sig = signature((await all(client.sign(keyId, SCHEME, 0, [1, 2], msg), [1, 2]))[0]!);
+    assert.deepEqual(sig.publicKey, publicKey);
+    assert.ok(ed25519Verifies(publicKey, msg, sig.signature));
+  });
+
+  test("a sign request is served once; a replay under another operation is refused", async () => {
+    const { keyId } = await newKey();
+    const item = client.sign(keyId, SCHEME, 0, [1, 3], randomBytes(8));
+    await all(item, [1, 3]);
+    await assert.rejects(runJob(envs.get(1)!, ctxOf(item)), isCode("replayed-request"));
+    const again = create(WorkItemSchema, { ...item, operationId: "op_resign" });
+    await assert.rejects(runJob(envs.get(3)!, ctxOf(again)), isCode("unauthorized-request", /operation id/));
+  });
+
+  test("after a refresh activates, the old epoch is purged at every party and never signs or refreshes again", async () => {
+    const { keyId, publicKey } = await newKey();
+    // Two refreshes of epoch 0 (two client requests) both store their shares; one activates.
+    const first = client.refresh(keyId, SCHEME, 0, PARTIES);
+    const firstStored = await all(first);
+    const second = client.refresh(keyId, SCHEME, 0, PARTIES);
+    const stored = await all(second);
+    for (const r of await all(activation(second, stored))) assert.equal(r.outcome.case, "activated");
+    for (const p of PARTIES) {
+      const state = await envs.get(p)!.store.state({ tenant: "acme", keyId, scheme: SCHEME });
+      assert.equal(state?.active?.epoch, 1);
+      assert.deepEqual(state?.slots.length, 1, "every other slot purged");
+      const kv = await new Kvm(bench.broker).open(shareBucket(p));
+      const live: string[] = [];
+      for await (const k of await kv.keys(`${keyId}.>`)) live.push(k);
+      assert.deepEqual(live.sort(), [`${keyId}.1.${state!.active!.session}`, `${keyId}.state`].sort());
+    }
+    // A sign or a refresh at epoch 0 (a compromised API naming the retired epoch) is refused.
+    await assert.rejects(
+      runJob(envs.get(1)!, ctxOf(client.sign(keyId, SCHEME, 0, [1, 2], randomBytes(8)))),
+      isCode("stale-epoch"),
+    );
+    await assert.rejects(
+      runJob(envs.get(1)!, ctxOf(client.refresh(keyId, SCHEME, 0, PARTIES))),
+      isCode("stale-epoch"),
+    );
+    // The other refresh's shares were purged with the old epoch: it can no longer activate.
+    await assert.rejects(
+      runJob(envs.get(1)!, ctxOf(activation(first, firstStored))),
+      isCode("share-not-found"),
+    );
+    // Epoch 1 signs under the same public key.
+    const msg = randomBytes(16);
+    const sig = signature((await all(client.sign(keyId, SCHEME, 1, [2, 3], msg), [2, 3]))[0]!);
+    assert.equal(sig.epoch, 1);
+    assert.ok(ed25519Verifies(publicKey, msg, sig.signature));
+  });
+
+  test("a rolled-back state (older active epoch) is refused by a worker that saw the newer one", async () => {
+    const { keyId } = await newKey();
+    const kv = await new Kvm(bench.broker).open(shareBucket(1));
+    const epoch0 = (await kv.get(`${keyId}.state`))!.value;
+    const refreshItem = client.refresh(keyId, SCHEME, 0, PARTIES);
+    await all(activation(refreshItem, await all(refreshItem)));
+    await kv.put(`${keyId}.state`, epoch0);
+    await assert.rejects(
+      runJob(envs.get(1)!, ctxOf(client.sign(keyId, SCHEME, 0, [1, 2], randomBytes(8)))),
+      isCode("state-rolled-back"),
+    );
+  });
+
+  test("the party checks tenant, path, role and key grant itself", async () => {
+    const { keyId } = await newKey();
+    const env = envs.get(1)!;
+    // A work item from this account naming another tenant.
+    const item = client.sign(keyId, SCHEME, 0, [1, 2], randomBytes(8));
+    await assert.rejects(
+      runJob(env, ctxOf(create(WorkItemSchema, { ...item, tenant: "other" }))),
+      isCode("unauthorized-request", /another tenant than its account/),
+    );
+    // A client of another tenant, its request put into this tenant's item.
+    const foreign = bench.client("admin", ["*"], "other").sign(keyId, SCHEME, 0, [1, 2], randomBytes(8));
+    await assert.rejects(
+      runJob(env, ctxOf(create(WorkItemSchema, { ...foreign, tenant: "acme" }))),
+      isCode("unauthorized-request", /client tenant differs/),
+    );
+    // A derivation path other than the signed one (bip340 path semantics are the same check).
+    const pathed = client.sign(keyId, SCHEME, 0, [1, 2], randomBytes(8), "m/1/2");
+    const op = pathed.op.value as { path: number[] };
+    op.path = [1, 3];
+    await assert.rejects(runJob(env, ctxOf(pathed)), isCode("unauthorized-request", /derivation path/));
+    // An auditor may not sign; a signer only the keys granted to it.
+    const auditor = bench.client("auditor").sign(keyId, SCHEME, 0, [1, 2], randomBytes(8));
+    await assert.rejects(runJob(env, ctxOf(auditor)), isCode("unauthorized-request", /auditor/));
+    const other = bench.client("signer", ["key_other"]).sign(keyId, SCHEME, 0, [1, 2], randomBytes(8));
+    await assert.rejects(runJob(env, ctxOf(other)), isCode("unauthorized-request", /role signer may not sign/));
+    // A revoked credential, when the revocation list says so.
+    const revoked = client.sign(keyId, SCHEME, 0, [1, 2], randomBytes(8));
+    await assert.rejects(
+      runJob({ ...env, isRevoked: async (c) => c === client.credential }, ctxOf(revoked)),
+      isCode("unauthorized-request", /revoked/),
+    );
+  });
+});
