@@ -59,10 +59,10 @@ export async function putOperationRecord(nc: NatsConnection, record: { id: strin
   await kv.put(record.id, new TextEncoder().encode(JSON.stringify(record)));
 }
 
-/** Epochs of `keyId` that party `party` holds a share of (ascending). */
+/** Epochs of `keyId` that party `party` holds a share of (ascending; shares live at `<key>.<epoch>.<session>`). */
 export async function storedEpochs(nc: NatsConnection, party: number, keyId: string): Promise<number[]> {
   const kv = await new Kvm(nc).open(shareBucket(party));
-  const epochs: number[] = [];
-  for await (const k of await kv.keys(`${keyId}.*`)) epochs.push(Number(k.split(".")[1]));
-  return epochs.sort((a, b) => a - b);
+  const epochs = new Set<number>();
+  for await (const k of await kv.keys(`${keyId}.*.*`)) epochs.add(Number(k.split(".")[1]));
+  return [...epochs].sort((a, b) => a - b);
 }
