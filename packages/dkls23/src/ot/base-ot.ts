@@ -150,7 +150,7 @@ export function baseOtSenderStart(T: Uint8Array): { msg: BaseOtSenderMsg; secret
  * Every multiplication by a secret scalar (r, the real commitment nonce w, and the simulated
  * branch's values) is libsecp256k1's constant-time `ecmult_const` (multiples of `h_k` and z) or
  * `ecmult_gen` (multiples of G). The simulated branch is computed from multiples of `h_k` only:
- * with `t = z_sim + e_sim·r` and `V_{1−b} = r·G + (1 − 2b)·h_k`, `A_sim = t·G + (2b − 1)·e_sim·h_k`
+ * with `t = z_sim + e_sim·r` and `V_{1−b} = r·G + (2b − 1)·h_k`, `A_sim = t·G + (2b − 1)·e_sim·h_k`
  * and `B_sim = z_sim·h_k + e_sim·u = t·h_k`. The sign `2b − 1` is applied by multiplying
  * `±h_k` (a constant-time selection between two public points), and the choice bit otherwise only
  * selects, in constant time (bytewise masks), between points and scalars computed in both cases.
