@@ -78,7 +78,7 @@ export interface JobEnv {
   /** Public keys of the authorities whose client credentials the party accepts. */
   readonly authorities: readonly string[];
   /** Whether a client credential was revoked (fails closed by throwing when it cannot tell). */
-  readonly isRevoked?: (credential: string) => Promise<boolean>;
+  readonly isRevoked: (credential: string) => Promise<boolean>;
   readonly schemes: ReadonlyMap<string, Scheme<unknown>>;
   /** Round inactivity timeout for sessions. */
   readonly roundTimeoutMs?: number;
@@ -384,7 +384,7 @@ export async function runJob(env: JobEnv, ctx: WorkContext): Promise<WorkResult>
   // An activation carries no client request: every party's signed confirmation is what authorises it.
   if (op.case === "activate") return activate(env, ctx, op.value);
   checkClientRequest(ctx.item, env.authorities);
-  if (env.isRevoked && (await env.isRevoked(ctx.item.client!.credential)))
+  if (await env.isRevoked(ctx.item.client!.credential))
     throw new PermanentFailure("unauthorized-request", "client request refused: revoked");
   switch (op.case) {
     case "dkg":

@@ -17,6 +17,7 @@ import {
   readCreds,
   readDirectory,
   readPartyIdentity,
+  RevocationList,
   TenantRegistry,
   TenantServices,
   type UserCredentials,
@@ -102,6 +103,7 @@ async function serveTenant(s: Shared, tenant: string, jwt: () => string): Promis
   try {
     const store = await ShareStore.open(nc, config.party, s.kek);
     const served = await ServedLedger.open(nc, config.party);
+    const revocations = await RevocationList.open(nc);
     const env = {
       nc,
       tenant,
@@ -109,6 +111,7 @@ async function serveTenant(s: Shared, tenant: string, jwt: () => string): Promis
       workerId: config.workerId,
       store,
       served,
+      isRevoked: (credential: string) => revocations.isRevoked(credential),
       ledger: s.ledger,
       guard: s.guard,
       identity: s.identity,

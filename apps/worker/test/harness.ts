@@ -99,6 +99,7 @@ export class Bench {
       workerId: `w${Math.random().toString(36).slice(2, 8)}`,
       store: await ShareStore.open(nc, party, kek),
       served: await ServedLedger.open(nc, party),
+      isRevoked: async () => false,
       ledger,
       guard: new PairGuard(ledger, log),
       identity: this.identities.get(party)!,
