@@ -88,6 +88,9 @@ for (const [scheme, suite] of [
     });
     it("rejects an invalid constant-term flag, commitment count, elements and lengths", () => {
       round1((p) => patch(p, 0, Uint8Array.of(2)));
+      // Flag 2 followed by a valid element: refused for its flag, not only as a nonzero constant.
+      const element = randomPoint(suite);
+      round1((p) => Uint8Array.of(2, ...element, ...p.slice(1)), /constant-term flag/);
       const extra = randomPoint(suite);
       round1(
         (p) =>
@@ -95,7 +98,7 @@ for (const [scheme, suite] of [
             .u8(0)
             .list([p.slice(5), extra], (w, c) => w.fixed(c))
             .finish(),
-        /commitments/,
+        /expected 2 commitments, got 3/,
       );
       round1((p) => patch(p, 5, badPoints(suite)[0]![1]));
       round1(truncate);
