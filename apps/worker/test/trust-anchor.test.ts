@@ -228,7 +228,10 @@ describe("parties are the trust anchor", { timeout: 300_000 }, () => {
     const auditor = bench.client("auditor").sign(keyId, SCHEME, 0, [1, 2], randomBytes(8));
     await assert.rejects(runJob(env, ctxOf(auditor)), isCode("unauthorized-request", /auditor/));
     const other = bench.client("signer", ["key_other"]).sign(keyId, SCHEME, 0, [1, 2], randomBytes(8));
-    await assert.rejects(runJob(env, ctxOf(other)), isCode("unauthorized-request", /role signer may not sign/));
+    await assert.rejects(
+      runJob(env, ctxOf(other)),
+      isCode("unauthorized-request", /role signer may not sign/),
+    );
     // A revoked credential, when the revocation list says so.
     const revoked = client.sign(keyId, SCHEME, 0, [1, 2], randomBytes(8));
     await assert.rejects(

@@ -126,7 +126,8 @@ export class ShareStore {
     );
     const plain = new Uint8Array(1 + parties.length * 2 + share.length);
     plain[0] = parties.length;
-    parties.forEach((p, i) => new DataView(plain.buffer).setUint16(1 + 2 * i, p));
+    const view = new DataView(plain.buffer);
+    for (const [i, p] of parties.entries()) view.setUint16(1 + 2 * i, p);
     plain.set(share, 1 + parties.length * 2);
     await this.kv.create(slotKey(ref.keyId, slot), seal(this.kek, this.shareSlot(ref, slot), plain));
   }
