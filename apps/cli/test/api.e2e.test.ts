@@ -121,6 +121,27 @@ test("an Idempotency-Key makes a retry return the same operation", async () => {
   assert.ok(verifyEd25519(publicKey, Buffer.from("0102", "hex"), done.signature!.signature));
 });
 
+test("an Idempotency-Key is scoped by tenant and client: another client's same key starts its own operation", async () => {
+  const dir = stack!.options.dir;
+  const other = issueClient(
+    dir,
+    {
+      seedFile: join(dir, "creds", "client-idem.nk"),
+      credentialFile: join(dir, "creds", "client-idem.cred"),
+    },
+    { name: "idem", role: "signer", tenant: "default", keys: [keyId] },
+  );
+  const headers = { "idempotency-key": `shared-${randomBytes(4).toString("hex")}` };
+  const mine = await raw("POST", `/v1/keys/${keyId}/sign`, { message: "0a0b" }, headers);
+  const theirs = await raw("POST", `/v1/keys/${keyId}/sign`, { message: "0c0d" }, headers, other);
+  assert.equal(mine.status, 202);
+  assert.equal(theirs.status, 202);
+  assert.notEqual(theirs.body.id, mine.body.id, "another client never gets this client's operation");
+  const done = await api.wait(theirs.body.id, 60_000);
+  assert.equal(done.status, "succeeded");
+  assert.ok(verifyEd25519(publicKey, Buffer.from("0c0d", "hex"), done.signature!.signature));
+});
+
 test("OpenAPI document and docs page are served", async () => {
   const doc = await raw("GET", "/openapi.json");
   assert.equal(doc.status, 200);
