@@ -11,6 +11,7 @@ export type ProblemCode =
   | "not-found"
   | "key-not-active"
   | "conflict"
+  | "idempotency-key-reused"
   | "no-quorum"
   | "unavailable"
   | "rate-limited"
@@ -28,6 +29,7 @@ const STATUS: Record<ProblemCode, number> = {
   "not-found": 404,
   conflict: 409,
   "key-not-active": 409,
+  "idempotency-key-reused": 422,
   "rate-limited": 429,
   internal: 500,
   "no-quorum": 503,
@@ -43,6 +45,7 @@ const TITLE: Record<ProblemCode, string> = {
   "not-found": "Not found",
   conflict: "Conflicting request",
   "key-not-active": "The key is not active",
+  "idempotency-key-reused": "The Idempotency-Key was used for another request",
   "rate-limited": "Too many requests",
   internal: "Internal error",
   "no-quorum": "Not enough live parties",

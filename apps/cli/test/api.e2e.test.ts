@@ -121,6 +121,20 @@ test("an Idempotency-Key makes a retry return the same operation", async () => {
   assert.ok(verifyEd25519(publicKey, Buffer.from("0102", "hex"), done.signature!.signature));
 });
 
+test("an Idempotency-Key reused with another body is 422, never the first request's result", async () => {
+  const headers = { "idempotency-key": `reuse-${randomBytes(4).toString("hex")}` };
+  const first = await raw("POST", `/v1/keys/${keyId}/sign`, { message: "1111" }, headers);
+  assert.equal(first.status, 202);
+  const other = await raw("POST", `/v1/keys/${keyId}/sign`, { message: "2222" }, headers);
+  assert.equal(other.status, 422);
+  assert.equal(other.body.type, "urn:custody:problem:idempotency-key-reused");
+  assert.equal(other.body.operationId, first.body.id);
+  assert.equal(
+    (await raw("POST", `/v1/keys/${keyId}/sign`, { message: "1111" }, headers)).body.id,
+    first.body.id,
+  );
+});
+
 test("an Idempotency-Key is scoped by tenant and client: another client's same key starts its own operation", async () => {
   const dir = stack!.options.dir;
   const other = issueClient(

@@ -73,6 +73,8 @@ export interface OperationRecord {
   confirmations?: Record<string, string>;
   createdAt: string;
   updatedAt: string;
+  /** Digest of the client's method, target and body: a reused Idempotency-Key must carry the same. */
+  fingerprint?: string;
   /** For sign: the request. */
   request?: { message: string; path?: string; epoch: number };
   /** For refresh: the epoch being created. */

@@ -3,8 +3,8 @@
  * request stream; workers do the rest. The service never talks to a party directly.
  * @module
  */
-import { randomBytes } from "node:crypto";
-import { keyIdOf, operationIdOf } from "@custody/core";
+import { createHash, randomBytes } from "node:crypto";
+import { frame, keyIdOf, operationIdOf } from "@custody/core";
 import { type Action, allows, type CredentialClaims, type SignedRequest } from "@custody/credentials";
 import {
   ClientRequestSchema,
@@ -42,6 +42,17 @@ const identityOf = (a: Actor) => ({
   credential: a.request.credential,
   nonce: a.request.nonce,
 });
+/** What makes two requests the same request for an Idempotency-Key: method, target and body. */
+const fingerprintOf = (a: Actor) =>
+  createHash("sha256")
+    .update(
+      frame("custody/idempotency/v1", [
+        a.request.method,
+        a.request.path,
+        createHash("sha256").update(a.request.body).digest(),
+      ]),
+    )
+    .digest("hex");
 const now = () => new Date().toISOString();
 
 /** Dependencies of the service. */
@@ -298,7 +309,16 @@ export class CustodyService {
     if (owner === id) return undefined;
     for (let i = 0; i < 20; i++) {
       const op = await this.d.repo.getOperation(owner);
-      if (op) return op;
+      if (op) {
+        // The same key with another request would answer it with the first request's result.
+        if (op.fingerprint !== fingerprintOf(actor))
+          throw new Problem(
+            "idempotency-key-reused",
+            "this Idempotency-Key was used for a request with another method, target or body",
+            { operationId: op.id },
+          );
+        return op;
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Problem("conflict", "a request with this Idempotency-Key is still being accepted");
@@ -320,6 +340,7 @@ export class CustodyService {
       tenant: actor.claims.tenant,
       participants,
       reports: {},
+      fingerprint: fingerprintOf(actor),
       createdAt: t,
       updatedAt: t,
     };

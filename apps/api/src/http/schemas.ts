@@ -155,6 +155,7 @@ export const problemResponses = {
   403: ProblemBody,
   404: ProblemBody,
   409: ProblemBody,
+  422: ProblemBody,
   429: ProblemBody,
   500: ProblemBody,
   503: ProblemBody,
