@@ -8,8 +8,11 @@
  * 2. Rounds: each message is a request to `custody.s.<sid>.m.<to>.<from>`; the receiver acks receipt.
  *    A receiver that does not listen yet answers "no responders" and the sender retries until the
  *    round deadline, so no round message is lost to a late subscriber.
- * 3. A round that makes no progress in time aborts with the silent parties as culprits; a failing
- *    party tells its peers (round 0 envelope) so they abort at once instead of timing out.
+ * 3. A round that makes no progress in time aborts as a `timeout` that blames nobody: slowness is
+ *    not provable misbehaviour, so the parties waited for are named in the message only. The wait
+ *    is sized from measured cost: at least the round timeout, and at least four times the longest
+ *    this party itself computed for one step (peers do the same work, possibly on a loaded host).
+ *    A failing party tells its peers (round 0 envelope) so they abort at once instead of timing out.
  * @module
  */
 import { equalBytes, type PartyId, ProtocolError, type ProtocolMessage, transcriptHash } from "@custody/core";
@@ -163,6 +166,21 @@ export async function runSession<T>(o: RunSessionOptions<T>): Promise<SessionOut
 
   const pending = new Set<Promise<void>>();
   let lastProgress = Date.now();
+  /** Longest single protocol step this party computed, in ms (sizes the round wait). */
+  let longestStepMs = 0;
+  /** Steps this party is computing right now: its own work never counts as a peer's silence. */
+  let computing = 0;
+  const timed = async <R>(step: () => Promise<R>): Promise<R> => {
+    const t0 = Date.now();
+    computing++;
+    try {
+      return await step();
+    } finally {
+      computing--;
+      longestStepMs = Math.max(longestStepMs, Date.now() - t0);
+      lastProgress = Date.now();
+    }
+  };
   let inboxSub: ReturnType<NatsConnection["subscribe"]> | undefined;
   let watchdog: NodeJS.Timeout | undefined;
   let resolveResult: (v: T) => void = () => {};
@@ -234,8 +252,7 @@ export async function runSession<T>(o: RunSessionOptions<T>): Promise<SessionOut
           reject(
             new TransportError(
               "join-timeout",
-              "not every participant joined in time",
-              participants.filter((p) => !nonces.has(p)),
+              `not every participant joined in time (waiting for ${participants.filter((p) => !nonces.has(p)).join(", ")})`,
             ),
           ),
         joinTimeoutMs,
@@ -258,7 +275,7 @@ export async function runSession<T>(o: RunSessionOptions<T>): Promise<SessionOut
     const h = host;
     let chain: Promise<void> = (async () => {
       try {
-        send(await h.start());
+        send(await timed(() => h.start()));
         lastProgress = Date.now();
         await checkDone();
       } catch (e) {
@@ -301,7 +318,7 @@ export async function runSession<T>(o: RunSessionOptions<T>): Promise<SessionOut
         chain = chain.then(async () => {
           if (failed) return;
           try {
-            send(await h.deliver(msg));
+            send(await timed(() => h.deliver(msg)));
             lastProgress = Date.now();
             await checkDone();
           } catch (e) {
@@ -311,9 +328,10 @@ export async function runSession<T>(o: RunSessionOptions<T>): Promise<SessionOut
       },
     });
     watchdog = setInterval(async () => {
-      if (failed || Date.now() - lastProgress < roundTimeoutMs) return;
+      if (failed || computing > 0 || Date.now() - lastProgress < Math.max(roundTimeoutMs, 4 * longestStepMs))
+        return;
       const missing = await h.missing().catch(() => []);
-      fail(new ProtocolError("timeout", "round timed out", missing));
+      fail(new ProtocolError("timeout", `round timed out (waiting for ${missing.join(", ") || "nobody"})`));
     }, 500);
     const result = await Promise.race([resultReady, failure]);
     while (pending.size > 0) await Promise.race([Promise.all([...pending]), failure]);

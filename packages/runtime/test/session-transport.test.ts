@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { decodeWith, done, next, type PartyId, type Round, Writer } from "@custody/core";
+import { decodeWith, done, next, type PartyId, ProtocolError, type Round, Writer } from "@custody/core";
 import { type NatsServer, newUser, startTrustedServer } from "@custody/natsd";
 import {
   create,
@@ -37,6 +37,7 @@ import {
   runSession,
   SessionCipher,
   signAs,
+  TransportError,
 } from "../src/index.js";
 
 /** Toy protocol: one broadcast round; result = sum of everybody's byte. */
@@ -383,3 +384,69 @@ function sameEnvelope(data: Uint8Array, genuine: ReturnType<typeof create<typeof
 function SessionCipherFor(secret: Uint8Array, joins: Map<number, JoinInfo>, sid: Uint8Array) {
   return new SessionCipher(3, secret, new Map([[1, joins.get(1)!.kxPublic]]), sid);
 }
+
+test(
+  "a silent peer makes the round time out without blaming anyone; the message says whom it waited for",
+  TEST_TIMEOUT,
+  async () => {
+    const p1 = run(conns[0]!, "op_silent", 1, [1, 3], 1500);
+    p1.catch(() => {});
+    const { sidHex } = await joinAsParty3("op_silent", [1]);
+    const inbox = ackAll(conns[3]!, sidHex); // party 3 listens but never sends its round-1 message
+    await assert.rejects(p1, (e: unknown) => {
+      assert.ok(e instanceof ProtocolError, String(e));
+      assert.equal(e.kind, "timeout");
+      assert.deepEqual([...e.culprits], [], "slowness is not an identifiable abort");
+      assert.match(e.message, /waiting for 3/);
+      return true;
+    });
+    inbox.unsubscribe();
+  },
+);
+
+test("a participant that never joins times out the join without blaming it", TEST_TIMEOUT, async () => {
+  await assert.rejects(run(conns[0]!, "op_nojoin", 1, [1, 2]), (e: unknown) => {
+    assert.ok(e instanceof TransportError, String(e));
+    assert.equal(e.code, "join-timeout");
+    assert.deepEqual([...e.culprits], []);
+    assert.match(e.message, /waiting for 2/);
+    return true;
+  });
+});
+
+test("a party's own long step never counts as a peer's silence", TEST_TIMEOUT, async () => {
+  // Each party spends longer computing a step than the round timeout allows for silence, and party
+  // 2 three times as long as party 1, so party 1 also waits longer than the round timeout for it.
+  const slow = (self: number) =>
+    runSession<number>({
+      nc: conns[self - 1]!,
+      operationId: "op_slowstep",
+      self,
+      participants: [1, 2],
+      workerId: `w${self}`,
+      identity: ids.get(self)!,
+      directory,
+      roundTimeoutMs: 600,
+      joinTimeoutMs: 5000,
+      host: () => {
+        const inner = inProcessHost(self, toy(self, [1, 2], self), 4);
+        const pause = () => new Promise((r) => setTimeout(r, self === 1 ? 500 : 1500));
+        return {
+          ...inner,
+          start: async () => {
+            await pause();
+            return inner.start();
+          },
+          deliver: async (m) => {
+            await pause();
+            return inner.deliver(m);
+          },
+        };
+      },
+    });
+  const outs = await Promise.all([slow(1), slow(2)]);
+  assert.deepEqual(
+    outs.map((o) => o.result),
+    [3, 3],
+  );
+});
