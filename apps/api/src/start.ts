@@ -39,6 +39,9 @@ export interface RunningApi {
 }
 
 /** Starts the API and resolves once it listens. */
+/** Fewest live parties any key can sign with (thresholds start at 2). */
+const MIN_QUORUM = 2;
+
 export async function startApi(config: ApiConfig): Promise<RunningApi> {
   const logger = pino({ name: "api", level: process.env.LOG_LEVEL ?? "info" });
   const credentials = readCreds(config.credsFile);
@@ -77,7 +80,13 @@ export async function startApi(config: ApiConfig): Promise<RunningApi> {
     audit,
     auth: { authorities: config.authorities, nonces, revocations },
     ready: () => ({
-      ok: !nc.isClosed() && !nc.isDraining() && tenancy.connected() && revocations.connected(),
+      // Ready once a quorum could sign: every key needs at least two live parties.
+      ok:
+        !nc.isClosed() &&
+        !nc.isDraining() &&
+        tenancy.connected() &&
+        revocations.connected() &&
+        liveness.liveParties().length >= MIN_QUORUM,
       liveParties: liveness.liveParties(),
     }),
   });

@@ -199,6 +199,16 @@ test("a lost party: signing continues with another quorum, refresh and DKG answe
   );
   await assert.rejects(api.refresh(keyId), (e: unknown) => e instanceof ApiProblem && e.status === 503);
 
+  // With a single live party no key can sign: the API is not ready.
+  await stack!.kill("party2-w1");
+  await eventually(
+    async () => (await fetch(`${stack!.apiUrl}/readyz`)).status === 503,
+    10_000,
+    "readyz to answer 503 with one live party",
+  );
+  const notReady = await fetch(`${stack!.apiUrl}/readyz`);
+  assert.deepEqual(await notReady.json(), { status: "not-ready", liveParties: [1] });
+  stack!.startWorker(2, 1);
   stack!.startWorker(3, 1);
   await stack!.waitReady();
   const refreshed = await api.wait(await api.refresh(keyId), 60_000);

@@ -22,7 +22,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     "/readyz",
     {
       schema: {
-        summary: "Connected to NATS; lists the live parties",
+        summary:
+          "Ready (200) once connected to NATS with at least two live parties (a quorum for any key); lists them",
         tags: ["health"],
         response: {
           200: Type.Object({ status: Type.String(), liveParties: Type.Array(Type.Integer()) }),
