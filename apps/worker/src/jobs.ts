@@ -162,8 +162,9 @@ export function confirmationBytes(
 /** The key's active slot and share, as this party knows it; refuses a state the broker rolled back. */
 async function activeShare(env: JobEnv, ref: KeyRef) {
   const state = await env.store.state(ref);
-  if (!state?.active)
-    throw new PermanentFailure("key-not-active", `key ${ref.keyId} is not active at this party`);
+  if (!state) throw new PermanentFailure("key-not-active", `key ${ref.keyId} does not exist at this party`);
+  // Created but not activated here yet: the activation is on its way once every party stored.
+  if (!state.active) throw new EpochNotActiveYet(`key ${ref.keyId} is not active at this party yet`);
   const known = env.ledger.activeEpoch(ref.tenant, ref.keyId);
   if (known !== undefined && known > state.active.epoch)
     throw new PermanentFailure(
@@ -197,6 +198,21 @@ function shareStored(
       confirmation,
     }),
   });
+}
+
+/** An epoch that is not yet active here: its activation is on its way (retried, not refused). */
+export class EpochNotActiveYet extends Error {
+  override readonly name = "EpochNotActiveYet";
+}
+
+/** Refuses an older epoch than the active one; retries a newer one until this party activated it. */
+function checkEpoch(asked: number, active: number): void {
+  if (asked < active)
+    throw new PermanentFailure(
+      "stale-epoch",
+      `epoch ${asked} is older than the key's active epoch ${active}`,
+    );
+  if (asked > active) throw new EpochNotActiveYet(`epoch ${asked} is not active at this party yet`);
 }
 
 const shareOf = (o: SessionOutput) => {
@@ -236,11 +252,7 @@ async function sign(env: JobEnv, ctx: WorkContext, work: SignWork): Promise<Work
   scheme.checkSignInput(work.message, path);
   const ref = refOf(env, item);
   const { state, active, stored } = await activeShare(env, ref);
-  if (work.epoch !== active.epoch)
-    throw new PermanentFailure(
-      "stale-epoch",
-      `epoch ${work.epoch} is not the key's active epoch ${active.epoch}`,
-    );
+  checkEpoch(work.epoch, active.epoch);
   if (!work.signers.every((p) => stored.parties.includes(p)))
     throw new PermanentFailure("bad-work-item", "a signer is not a party of this key");
   const admitted = env.guard.admit(ref.tenant, ref.keyId, active.epoch, work.signers, state.bans, ctx.signal);
@@ -285,11 +297,7 @@ async function refresh(env: JobEnv, ctx: WorkContext, work: RefreshWork): Promis
   const scheme = schemeOf(env, item);
   const ref = refOf(env, item);
   const { active, stored } = await activeShare(env, ref);
-  if (work.fromEpoch !== active.epoch)
-    throw new PermanentFailure(
-      "stale-epoch",
-      `epoch ${work.fromEpoch} is not the key's active epoch ${active.epoch}`,
-    );
+  checkEpoch(work.fromEpoch, active.epoch);
   const parties = [...stored.parties];
   if ([...work.parties].sort((a, b) => a - b).join() !== parties.join())
     throw new PermanentFailure("bad-work-item", "a refresh takes exactly the key's parties");

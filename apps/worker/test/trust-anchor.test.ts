@@ -21,7 +21,7 @@ import {
 } from "@custody/proto";
 import { PermanentFailure } from "@custody/runtime";
 import { Kvm } from "@nats-io/kv";
-import { type JobEnv, runJob } from "../src/jobs.js";
+import { EpochNotActiveYet, type JobEnv, runJob } from "../src/jobs.js";
 import { Bench, type Client, ctxOf } from "./harness.js";
 
 const SCHEME = "ed25519";
@@ -103,10 +103,10 @@ describe("parties are the trust anchor", { timeout: 300_000 }, () => {
   test("a DKG becomes usable only after every party's confirmation, and a partial set is refused", async () => {
     const dkg = client.dkg(SCHEME, 2, PARTIES);
     const stored = await all(dkg);
-    // Before activation no party signs with it.
+    // Before activation no party signs with it (it retries until the activation arrives).
     await assert.rejects(
       runJob(envs.get(1)!, ctxOf(client.sign(dkg.keyId, SCHEME, 0, [1, 2], randomBytes(8)))),
-      isCode("key-not-active"),
+      (e: unknown) => e instanceof EpochNotActiveYet,
     );
     // Two of three confirmations, or one forged by another party's key, do not activate.
     const partial = activation(dkg, stored.slice(0, 2));
@@ -160,7 +160,11 @@ describe("parties are the trust anchor", { timeout: 300_000 }, () => {
     const firstStored = await all(first);
     const second = client.refresh(keyId, SCHEME, 0, PARTIES);
     const stored = await all(second);
+    // Until a party activated epoch 1, a work item for it is retried, not served or refused.
+    const early = client.sign(keyId, SCHEME, 1, [1, 2], randomBytes(8));
+    await assert.rejects(runJob(envs.get(1)!, ctxOf(early)), (e: unknown) => e instanceof EpochNotActiveYet);
     for (const r of await all(activation(second, stored))) assert.equal(r.outcome.case, "activated");
+    signature((await all(early, [1, 2]))[0]!); // the same item, redelivered after the activation
     for (const p of PARTIES) {
       const state = await envs.get(p)!.store.state({ tenant: "acme", keyId, scheme: SCHEME });
       assert.equal(state?.active?.epoch, 1);

@@ -6,8 +6,9 @@
  * - DKG and refresh: once every party stored its share from the same session with the same public
  *   key (unchanged, for a refresh), the API publishes an activation work item carrying every
  *   party's signed confirmation; each party checks all of them itself, switches to the new epoch and
- *   purges the others. Only when every party reports it activated does the key become active (DKG)
- *   or its active epoch move (refresh). Until then, and after a failure, the old epoch signs.
+ *   purges the others. The key becomes active (DKG) or moves to the new epoch (refresh) as soon as
+ *   the activation is published (the epoch is final then); the operation succeeds when every party
+ *   reported it activated. Until the activation, and after a failure before it, the old epoch signs.
  * - Sign succeeds with the first signature that passes the API's own check (a signer of the
  *   operation, the operation's epoch, the key's or derived key's public key, verified over the
  *   message); a result that fails it is audited and fails that party's report, not the operation.
@@ -147,7 +148,7 @@ export class ResultAggregator {
           confirmation: hex(o.value.confirmation),
         });
       case "activated":
-        return this.activated(op, party, o.value.epoch);
+        return this.activated(op, party);
       default:
         this.log.warn({ operationId: r.operationId }, "result without outcome");
     }
@@ -203,6 +204,7 @@ export class ResultAggregator {
       });
     }
     await this.publishActivation(updated, key.scheme, epoch, session);
+    await this.commitKey(updated, epoch);
   }
 
   /** Asks every party to activate the shares of `session` at `epoch`, with every party's confirmation. */
@@ -261,18 +263,17 @@ export class ResultAggregator {
     );
   }
 
-  private async activated(op: OperationRecord, party: string, epoch: number) {
-    const updated = await this.repo.updateOperation(op.id, (cur) =>
-      cur.status !== "pending" || cur.reports[party] === "activated"
-        ? undefined
-        : { ...cur, reports: { ...cur.reports, [party]: "activated" }, updatedAt: now() },
-    );
-    if (updated?.status !== "pending") return;
-    if (!updated.participants.every((p) => updated.reports[String(p)] === "activated")) return;
-    const [view] = Object.values(updated.sessions ?? {});
+  /**
+   * Once every party stored the same share, the epoch is final: the n signed confirmations exist
+   * and every party will activate it. The key moves at once (DKG: active; refresh: next epoch), so
+   * signing follows the parties that activated already; a party that has not yet activated retries
+   * a work item for the new epoch until its activation arrives.
+   */
+  private async commitKey(op: OperationRecord, epoch: number) {
+    const [view] = Object.values(op.sessions ?? {});
     const [, publicKey = "", chainCode = "", derivationKey = ""] = (view ?? "").split(":");
-    if (updated.type === "dkg") {
-      await this.repo.updateKey(updated.keyId, (k) =>
+    if (op.type === "dkg")
+      await this.repo.updateKey(op.keyId, (k) =>
         k.status === "creating"
           ? {
               ...k,
@@ -285,11 +286,21 @@ export class ResultAggregator {
             }
           : undefined,
       );
-      return this.finish(updated, { status: "succeeded" });
-    }
-    await this.repo.updateKey(updated.keyId, (k: KeyRecord) =>
-      k.epoch < epoch ? { ...k, epoch, refreshing: undefined, updatedAt: now() } : undefined,
+    else
+      await this.repo.updateKey(op.keyId, (k: KeyRecord) =>
+        k.epoch < epoch ? { ...k, epoch, refreshing: undefined, updatedAt: now() } : undefined,
+      );
+  }
+
+  /** The operation succeeds when every party reported it activated the new epoch. */
+  private async activated(op: OperationRecord, party: string) {
+    const updated = await this.repo.updateOperation(op.id, (cur) =>
+      cur.status !== "pending" || cur.reports[party] === "activated"
+        ? undefined
+        : { ...cur, reports: { ...cur.reports, [party]: "activated" }, updatedAt: now() },
     );
+    if (updated?.status !== "pending") return;
+    if (!updated.participants.every((p) => updated.reports[String(p)] === "activated")) return;
     return this.finish(updated, { status: "succeeded" });
   }
 
