@@ -6,8 +6,8 @@
  * requests, and a signature moved onto another credential of the same client key.
  * @module
  */
+import { createHash } from "node:crypto";
 import { frame, transcriptHash } from "@custody/core";
-import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, randomBytes } from "@noble/hashes/utils.js";
 import type { CredentialClaims } from "./credential.js";
 import { verifyCredential } from "./credential.js";
@@ -57,7 +57,7 @@ export function requestSigningBytes(
     credentialDigest(credential),
     method.toUpperCase(),
     canonicalPath(path),
-    sha256(body),
+    new Uint8Array(createHash("sha256").update(body).digest()),
     timestampMs,
     nonce,
   ]);

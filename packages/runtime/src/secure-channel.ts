@@ -4,18 +4,31 @@
  * - Authenticity: every Join and every Envelope is signed with the sender's long-term Ed25519 party
  *   key over a domain-separated, length-prefixed encoding of session id, round, sender, receiver and
  *   payload, so a recorded message cannot be replayed into another session, round or sender slot.
+ *   Verification is strict RFC 8032 (see {@link verifyEd25519Strict}).
  * - Confidentiality: each attempt uses a fresh ephemeral X25519 key (announced in the signed Join).
  *   Point-to-point payloads are sealed with ChaCha20-Poly1305 under a key derived per ordered pair
  *   (HKDF-SHA256 over the X25519 secret, salted with the session id), so each direction has its own
  *   key and keys never outlive the session (forward secrecy). The nonce is the round number: one
  *   message per round and direction, and a resend repeats the same ciphertext.
+ *
+ * Every primitive runs in node:crypto (OpenSSL); @noble/curves only validates public keys once and
+ * settles the rare signature OpenSSL refuses.
  * @module
  */
+import {
+  createCipheriv,
+  createDecipheriv,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  type KeyObject,
+  sign,
+  verify,
+} from "node:crypto";
 import { frame } from "@custody/core";
-import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
-import { ed25519, x25519 } from "@noble/curves/ed25519.js";
-import { hkdf } from "@noble/hashes/hkdf.js";
-import { sha256 } from "@noble/hashes/sha2.js";
+import { ed25519 } from "@noble/curves/ed25519.js";
 import type { PartyDirectory, PartyIdentity } from "./party-identity.js";
 
 /** What a Join signature covers. */
@@ -40,9 +53,74 @@ export function envelopeSigningBytes(
   return frame("custody/envelope/v1", [sessionId, round, from, to, encrypted ? 1 : 0, payload]);
 }
 
-/** Signs with a party identity. */
+const ED25519_SPKI = Buffer.from("302a300506032b6570032100", "hex");
+const ED25519_PKCS8 = Buffer.from("302e020100300506032b657004220420", "hex");
+const X25519_SPKI = Buffer.from("302a300506032b656e032100", "hex");
+const X25519_PKCS8 = Buffer.from("302e020100300506032b656e04220420", "hex");
+const der = (prefix: Buffer, raw: Uint8Array) => Buffer.concat([prefix, raw]);
+
+/** OpenSSL signing keys of the party identities in use (one import per identity object). */
+const signingKeys = new WeakMap<PartyIdentity, KeyObject>();
+
+/** Signs with a party identity (Ed25519, RFC 8032; deterministic, so the same bytes as any signer). */
 export function signAs(identity: PartyIdentity, bytes: Uint8Array): Uint8Array {
-  return ed25519.sign(bytes, identity.secretKey);
+  let key = signingKeys.get(identity);
+  if (!key) {
+    key = createPrivateKey({ key: der(ED25519_PKCS8, identity.secretKey), format: "der", type: "pkcs8" });
+    signingKeys.set(identity, key);
+  }
+  return new Uint8Array(sign(null, bytes, key));
+}
+
+/** Public keys already validated, by hex: their OpenSSL key, or null for a key strict rules refuse. */
+const verifyingKeys = new Map<string, KeyObject | null>();
+const MAX_CACHED_KEYS = 1024;
+
+/**
+ * The OpenSSL key for an Ed25519 public key that strict RFC 8032 decoding accepts (canonical y < p,
+ * no x = 0 with the sign bit set, on the curve) and that is not of small order; null otherwise.
+ * Validated once per key (bounded cache).
+ */
+function verifyingKey(publicKey: Uint8Array): KeyObject | null {
+  const id = Buffer.from(publicKey).toString("hex");
+  const cached = verifyingKeys.get(id);
+  if (cached !== undefined) return cached;
+  let key: KeyObject | null = null;
+  try {
+    if (!ed25519.Point.fromBytes(publicKey, false).isSmallOrder())
+      key = createPublicKey({ key: der(ED25519_SPKI, publicKey), format: "der", type: "spki" });
+  } catch {
+    key = null;
+  }
+  if (verifyingKeys.size >= MAX_CACHED_KEYS) verifyingKeys.delete(verifyingKeys.keys().next().value!);
+  verifyingKeys.set(id, key);
+  return key;
+}
+
+/**
+ * Strict Ed25519 verification, accepting exactly what `ed25519.verify(sig, msg, key, { zip215: false
+ * })` of @noble/curves accepts: canonical encodings of A and R, S < L, A not of small order, and the
+ * cofactored equation [8]SB = [8]R + [8]kA. OpenSSL checks S < L and the cofactorless equation by
+ * re-encoding SB − kA and comparing it with R's bytes; for a pre-validated A, everything it accepts
+ * the strict check accepts too. Only when OpenSSL refuses does the (slow) strict check run, so a
+ * signature that differs by a small-order component, which only the cofactored equation accepts,
+ * is still accepted, as before.
+ */
+export function verifyEd25519Strict(
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  try {
+    const key = publicKey.length === 32 && signature.length === 64 ? verifyingKey(publicKey) : null;
+    if (key === null) return false;
+    return (
+      verify(null, message, key, signature) ||
+      ed25519.verify(signature, message, publicKey, { zip215: false })
+    );
+  } catch {
+    return false;
+  }
 }
 
 /** Verifies a signature of `party` against the directory; false for unknown parties or bad signatures. */
@@ -53,20 +131,35 @@ export function verifyFrom(
   signature: Uint8Array,
 ): boolean {
   const key = directory.get(party);
-  if (!key || signature.length !== 64) return false;
-  try {
-    return ed25519.verify(signature, bytes, key, { zip215: false });
-  } catch {
-    return false;
-  }
+  return key !== undefined && verifyEd25519Strict(key, bytes, signature);
 }
+
+/** OpenSSL keys of the ephemeral secrets this process made, so a session does not re-import its own. */
+const ephemeralKeys = new WeakMap<Uint8Array, KeyObject>();
 
 /** A fresh ephemeral X25519 key pair for one attempt. */
 export function ephemeralKeyPair(): { secretKey: Uint8Array; publicKey: Uint8Array } {
-  const { secretKey, publicKey } = x25519.keygen();
+  const pair = generateKeyPairSync("x25519");
+  const secretKey = new Uint8Array(
+    pair.privateKey.export({ format: "der", type: "pkcs8" }).subarray(X25519_PKCS8.length),
+  );
+  const publicKey = new Uint8Array(
+    pair.publicKey.export({ format: "der", type: "spki" }).subarray(X25519_SPKI.length),
+  );
+  ephemeralKeys.set(secretKey, pair.privateKey);
   return { secretKey, publicKey };
 }
 
+/** RFC 7748 X25519 with OpenSSL; throws when the shared secret is all zero (a low-order peer key). */
+function x25519Shared(secret: Uint8Array, peer: Uint8Array): Uint8Array {
+  const privateKey =
+    ephemeralKeys.get(secret) ??
+    createPrivateKey({ key: der(X25519_PKCS8, secret), format: "der", type: "pkcs8" });
+  const publicKey = createPublicKey({ key: der(X25519_SPKI, peer), format: "der", type: "spki" });
+  return new Uint8Array(diffieHellman({ privateKey, publicKey }));
+}
+
+const TAG_BYTES = 16;
 const nonceOf = (round: number) => {
   const n = new Uint8Array(12);
   new DataView(n.buffer).setUint32(0, round);
@@ -91,10 +184,15 @@ export class SessionCipher {
     private readonly sessionId: Uint8Array,
   ) {
     for (const [peer, pub] of peers) {
-      const shared = x25519.getSharedSecret(ephemeralSecret, pub);
+      let shared: Uint8Array;
+      try {
+        shared = x25519Shared(ephemeralSecret, pub);
+      } catch {
+        shared = new Uint8Array(32);
+      }
       if (shared.every((b) => b === 0)) throw new Error(`party ${peer} sent a low-order X25519 key`);
       const derive = (from: number, to: number) =>
-        hkdf(sha256, shared, sessionId, frame("custody/p2p-key/v1", [from, to]), 32);
+        new Uint8Array(hkdfSync("sha256", shared, sessionId, frame("custody/p2p-key/v1", [from, to]), 32));
       this.send.set(peer, derive(self, peer));
       this.receive.set(peer, derive(peer, self));
     }
@@ -104,14 +202,21 @@ export class SessionCipher {
   seal(to: number, round: number, payload: Uint8Array): Uint8Array {
     const key = this.send.get(to);
     if (!key) throw new Error(`no channel to party ${to}`);
-    return chacha20poly1305(key, nonceOf(round), this.ad(this.self, to, round)).encrypt(payload);
+    const c = createCipheriv("chacha20-poly1305", key, nonceOf(round), { authTagLength: TAG_BYTES });
+    c.setAAD(this.ad(this.self, to, round), { plaintextLength: payload.length });
+    return new Uint8Array(Buffer.concat([c.update(payload), c.final(), c.getAuthTag()]));
   }
 
   /** Decrypts a payload from `from` in `round`; throws on any tampering. */
   open(from: number, round: number, ciphertext: Uint8Array): Uint8Array {
     const key = this.receive.get(from);
     if (!key) throw new Error(`no channel from party ${from}`);
-    return chacha20poly1305(key, nonceOf(round), this.ad(from, this.self, round)).decrypt(ciphertext);
+    if (ciphertext.length < TAG_BYTES) throw new Error("ciphertext too short");
+    const body = ciphertext.subarray(0, ciphertext.length - TAG_BYTES);
+    const d = createDecipheriv("chacha20-poly1305", key, nonceOf(round), { authTagLength: TAG_BYTES });
+    d.setAAD(this.ad(from, this.self, round), { plaintextLength: body.length });
+    d.setAuthTag(ciphertext.subarray(body.length));
+    return new Uint8Array(Buffer.concat([d.update(body), d.final()]));
   }
 
   private ad(from: number, to: number, round: number): Uint8Array {
