@@ -1,8 +1,12 @@
 /**
- * Client commands: keys create/list/show/refresh and sign. They talk to the API only, wait for the
- * operation, and print a human summary or, with --json, one JSON object.
+ * Client commands: keys create/list/show/refresh, sign and operations show/wait. They talk to the
+ * API only, wait for the operation, and print a human summary or, with --json, one JSON object
+ * (errors too). Every command that starts an operation sends an Idempotency-Key: a fresh one per
+ * invocation, printed to stderr, or the one given with --idempotency-key, so a rerun after a
+ * timeout or Ctrl-C resumes the same operation instead of starting a second one.
  * @module
  */
+import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { ApiProblem, CustodyClient, type Key, type Operation } from "@custody/sdk";
@@ -66,6 +70,7 @@ function printKey(k: Key, json?: boolean) {
 }
 
 async function finish(c: CustodyClient, op: Operation, opts: GlobalOpts): Promise<Operation> {
+  console.error(`operation ${op.id} (custody operations show ${op.id})`);
   const done = await c.wait(op, Number(opts.timeout ?? 120) * 1000);
   if (done.status === "pending")
     throw new Error(`operation ${done.id} still pending after ${opts.timeout ?? 120}s`);
@@ -78,18 +83,49 @@ async function finish(c: CustodyClient, op: Operation, opts: GlobalOpts): Promis
   return done;
 }
 
-/** Wraps an action: prints API problems and errors to stderr, exit code 1. */
+/**
+ * Wraps an action: prints API problems and errors to stderr (one JSON object under --json: the
+ * problem's fields, or `{ "error": message }`), exit code 1.
+ */
 export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>) {
   return async (...args: A) => {
     try {
       await fn(...args);
     } catch (e) {
-      if (e instanceof ApiProblem) console.error(`error: ${e.message}`);
-      else console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+      // commander passes (...arguments, options, command): the options are second to last.
+      const opts = args[args.length - 2] as { json?: boolean } | undefined;
+      const message = e instanceof Error ? e.message : String(e);
+      if (opts?.json)
+        console.error(
+          JSON.stringify(
+            e instanceof ApiProblem ? { error: message, status: e.status, ...e.body } : { error: message },
+          ),
+        );
+      else console.error(`error: ${message}`);
       process.exitCode = 1;
     }
   };
 }
+
+/** The Idempotency-Key of this invocation: the one given, or a fresh one (printed, to resume with). */
+function idempotencyKey(o: { idempotencyKey?: string }): string {
+  if (o.idempotencyKey) return o.idempotencyKey;
+  const key = `cli-${randomBytes(12).toString("hex")}`;
+  console.error(`idempotency key ${key} (rerun with --idempotency-key ${key} to resume this operation)`);
+  return key;
+}
+
+/** Message bytes as hex from --message (hex, `0x` allowed), --message-file (raw bytes) or stdin (`-`). */
+function messageHex(o: { message?: string; messageFile?: string }): string {
+  if (o.message !== undefined && o.messageFile !== undefined)
+    throw new Error("give either --message or --message-file, not both");
+  if (o.messageFile !== undefined)
+    return readFileSync(o.messageFile === "-" ? 0 : o.messageFile).toString("hex");
+  if (o.message === undefined) throw new Error("give --message <hex> or --message-file <file|->");
+  return o.message.replace(/^0x/i, "");
+}
+
+type Idem = { idempotencyKey?: string };
 
 /** Adds the options every client command takes (API, profile, client identity, output) to `cmd`. */
 export const globals = (cmd: Command) =>
@@ -101,30 +137,43 @@ export const globals = (cmd: Command) =>
     .option("--json", "print one JSON object")
     .option("--timeout <seconds>", "how long to wait for the operation", "120");
 
+/** Adds --idempotency-key to a command that starts an operation. */
+const resumable = (cmd: Command) =>
+  cmd.option("--idempotency-key <key>", "resume the operation a previous invocation started with this key");
+
 /** Adds the client commands to `program`. */
 export function registerClientCommands(program: Command): void {
   const keys = program.command("keys").description("create, list, show and refresh threshold keys");
 
   globals(
-    keys
-      .command("create")
-      .description("create a key by distributed key generation")
-      .requiredOption("--scheme <scheme>", "ed25519 | bip340 | ecdsa-secp256k1")
-      .requiredOption("--threshold <t>", "signers needed")
-      .requiredOption("--parties <n>", "share holders")
-      .option("--label <label>", "a name for the key"),
+    resumable(
+      keys
+        .command("create")
+        .description("create a key by distributed key generation")
+        .requiredOption("--scheme <scheme>", "ed25519 | bip340 | ecdsa-secp256k1")
+        .requiredOption("--threshold <t>", "signers needed")
+        .requiredOption("--parties <n>", "share holders")
+        .option("--label <label>", "a name for the key"),
+    ),
   ).action(
-    action(async (o: GlobalOpts & { scheme: string; threshold: string; parties: string; label?: string }) => {
-      const c = client(o);
-      const op = await c.createKey({
-        scheme: o.scheme,
-        threshold: Number(o.threshold),
-        parties: Number(o.parties),
-        label: o.label,
-      });
-      const done = await finish(c, op, o);
-      printKey(await c.getKey(done.keyId), o.json);
-    }),
+    action(
+      async (
+        o: GlobalOpts & Idem & { scheme: string; threshold: string; parties: string; label?: string },
+      ) => {
+        const c = client(o);
+        const op = await c.createKey(
+          {
+            scheme: o.scheme,
+            threshold: Number(o.threshold),
+            parties: Number(o.parties),
+            label: o.label,
+          },
+          { idempotencyKey: idempotencyKey(o) },
+        );
+        const done = await finish(c, op, o);
+        printKey(await c.getKey(done.keyId), o.json);
+      },
+    ),
   );
 
   globals(keys.command("list").description("list keys")).action(
@@ -144,47 +193,80 @@ export function registerClientCommands(program: Command): void {
   );
 
   globals(
-    keys
-      .command("refresh")
-      .description("refresh a key's shares (same public key, next epoch)")
-      .argument("<id>"),
+    resumable(
+      keys
+        .command("refresh")
+        .description("refresh a key's shares (same public key, next epoch)")
+        .argument("<id>"),
+    ),
   ).action(
-    action(async (id: string, o: GlobalOpts) => {
+    action(async (id: string, o: GlobalOpts & Idem) => {
       const c = client(o);
-      await finish(c, await c.refresh(id), o);
+      await finish(c, await c.refresh(id, { idempotencyKey: idempotencyKey(o) }), o);
       printKey(await c.getKey(id), o.json);
     }),
   );
 
   globals(
-    program
-      .command("sign")
-      .description("sign a message with a key")
-      .requiredOption("--key <id>", "key id")
-      .requiredOption("--message <hex>", "message (ecdsa-secp256k1: 32-byte digest), hex")
-      .option("--path <path>", "BIP32 non-hardened path, e.g. m/44/60/0/0/5"),
+    resumable(
+      program
+        .command("sign")
+        .description("sign a message with a key")
+        .requiredOption("--key <id>", "key id")
+        .option("--message <hex>", "message (ecdsa-secp256k1: 32-byte digest), hex, `0x` allowed")
+        .option("--message-file <file>", "message bytes from a file, or `-` for stdin")
+        .option("--path <path>", "BIP32 non-hardened path, e.g. m/44/60/0/0/5"),
+    ),
   ).action(
-    action(async (o: GlobalOpts & { key: string; message: string; path?: string }) => {
-      const c = client(o);
-      const done = await finish(c, await c.sign(o.key, { message: o.message, path: o.path }), o);
-      const s = done.signature!;
-      if (o.json) {
-        return console.log(
-          JSON.stringify({
-            signature: s.signature,
-            publicKey: s.publicKey,
-            keyId: s.keyId,
-            epoch: s.epoch,
-            ...(s.recoveryId !== undefined ? { recoveryId: s.recoveryId } : {}),
-            ...(s.der ? { der: s.der } : {}),
-            ...(s.path ? { path: s.path } : {}),
-          }),
-        );
-      }
-      console.log(`signature   ${s.signature}`);
-      console.log(`public key  ${s.publicKey}${s.path ? ` (path ${s.path})` : ""}`);
-      console.log(`key         ${s.keyId}, epoch ${s.epoch}, signers ${done.participants.join(", ")}`);
-      if (s.recoveryId !== undefined) console.log(`recovery id ${s.recoveryId}`);
+    action(
+      async (
+        o: GlobalOpts & Idem & { key: string; message?: string; messageFile?: string; path?: string },
+      ) => {
+        const c = client(o);
+        const message = messageHex(o);
+        const started = await c.sign(o.key, { message, path: o.path }, { idempotencyKey: idempotencyKey(o) });
+        const done = await finish(c, started, o);
+        const s = done.signature!;
+        if (o.json) {
+          return console.log(
+            JSON.stringify({
+              signature: s.signature,
+              publicKey: s.publicKey,
+              keyId: s.keyId,
+              epoch: s.epoch,
+              ...(s.recoveryId !== undefined ? { recoveryId: s.recoveryId } : {}),
+              ...(s.der ? { der: s.der } : {}),
+              ...(s.path ? { path: s.path } : {}),
+            }),
+          );
+        }
+        console.log(`signature   ${s.signature}`);
+        console.log(`public key  ${s.publicKey}${s.path ? ` (path ${s.path})` : ""}`);
+        console.log(`key         ${s.keyId}, epoch ${s.epoch}, signers ${done.participants.join(", ")}`);
+        if (s.recoveryId !== undefined) console.log(`recovery id ${s.recoveryId}`);
+      },
+    ),
+  );
+
+  const ops = program.command("operations").description("look an operation up again, or wait for it");
+  globals(ops.command("show").description("show an operation").argument("<id>")).action(
+    action(async (id: string, o: GlobalOpts) => printOperation(await client(o).operation(id), o.json)),
+  );
+  globals(
+    ops.command("wait").description("wait until an operation ends, then show it").argument("<id>"),
+  ).action(
+    action(async (id: string, o: GlobalOpts) => {
+      const op = await client(o).wait(id, Number(o.timeout ?? 120) * 1000);
+      printOperation(op, o.json);
+      if (op.status !== "succeeded") process.exitCode = 1;
     }),
   );
+}
+
+function printOperation(op: Operation, json?: boolean) {
+  if (json) return console.log(JSON.stringify(op));
+  console.log(`operation ${op.id}: ${op.type} of key ${op.keyId}, ${op.status}`);
+  console.log(`  parties     ${op.participants.join(", ")}`);
+  if (op.error) console.log(`  error       ${op.error.code}: ${op.error.message}`);
+  if (op.signature) console.log(`  signature   ${op.signature.signature}`);
 }

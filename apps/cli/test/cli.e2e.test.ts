@@ -1,0 +1,130 @@
+/**
+ * The `custody` command as a newcomer uses it: an Idempotency-Key per invocation that a rerun can
+ * resume, operations looked up again, messages as `0x` hex, from a file or stdin, and errors as
+ * JSON under --json.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { CLI_MAIN, type Stack } from "../src/index.js";
+import { startTestStack, stopTestStack, verifyEd25519 } from "./helpers.js";
+
+let stack: Stack | undefined;
+const TIMEOUT = { timeout: 180_000 };
+
+before(async () => {
+  stack = await startTestStack({ parties: 3 });
+}, TIMEOUT);
+after(() => stopTestStack(stack));
+
+const custody = (args: string[], input?: Buffer) => {
+  const r = spawnSync(
+    process.execPath,
+    [CLI_MAIN, ...args, "--profile", join(stack!.options.dir, "profile.json")],
+    {
+      encoding: "utf8",
+      input,
+    },
+  );
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+};
+const json = (args: string[], input?: Buffer) => {
+  const r = custody([...args, "--json"], input);
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+};
+
+test(
+  "a rerun with the printed Idempotency-Key resumes the same key creation; operations show it again",
+  TIMEOUT,
+  () => {
+    const first = custody([
+      "keys",
+      "create",
+      "--scheme",
+      "ed25519",
+      "--threshold",
+      "2",
+      "--parties",
+      "3",
+      "--json",
+    ]);
+    assert.equal(first.status, 0, first.stderr);
+    const key = JSON.parse(first.stdout) as { id: string; publicKey: string };
+    const printed = /idempotency key (cli-[0-9a-f]{24})/.exec(first.stderr)?.[1];
+    assert.ok(printed, `the key is printed: ${first.stderr}`);
+    const again = json([
+      "keys",
+      "create",
+      "--scheme",
+      "ed25519",
+      "--threshold",
+      "2",
+      "--parties",
+      "3",
+      "--idempotency-key",
+      printed,
+    ]);
+    assert.equal(again.id, key.id, "the rerun resumed the first DKG instead of starting a second");
+    const other = json(["keys", "create", "--scheme", "ed25519", "--threshold", "2", "--parties", "3"]);
+    assert.notEqual(other.id, key.id, "each invocation without --idempotency-key is its own operation");
+
+    // Messages: 0x hex, a file, stdin; the same bytes each time.
+    const message = Buffer.from("hello custody");
+    const file = join(stack!.options.dir, "message.bin");
+    writeFileSync(file, message);
+    const sigs = [
+      json(["sign", "--key", key.id, "--message", `0x${message.toString("hex")}`]),
+      json(["sign", "--key", key.id, "--message-file", file]),
+      json(["sign", "--key", key.id, "--message-file", "-"], message),
+    ];
+    for (const s of sigs) assert.ok(verifyEd25519(key.publicKey, message, s.signature as string));
+
+    // An operation looked up again by id.
+    const signed = custody(["sign", "--key", key.id, "--message", "00ff", "--json"]);
+    const opKey = /idempotency key (cli-[0-9a-f]{24})/.exec(signed.stderr)?.[1] ?? "";
+    const resumed = custody([
+      "sign",
+      "--key",
+      key.id,
+      "--message",
+      "00ff",
+      "--idempotency-key",
+      opKey,
+      "--json",
+    ]);
+    assert.equal(JSON.parse(resumed.stdout).signature, JSON.parse(signed.stdout).signature);
+  },
+);
+
+test("operations show and wait print the operation; errors under --json are one JSON object", TIMEOUT, () => {
+  const created = custody([
+    "keys",
+    "create",
+    "--scheme",
+    "bip340",
+    "--threshold",
+    "2",
+    "--parties",
+    "3",
+    "--json",
+  ]);
+  assert.equal(created.status, 0, created.stderr);
+  const key = JSON.parse(created.stdout) as { id: string };
+  const opId = /operation (op_[0-9a-f]{32})/.exec(created.stderr)?.[1] ?? "";
+  const shown = json(["operations", "show", opId]);
+  assert.deepEqual([shown.id, shown.type, shown.keyId, shown.status], [opId, "dkg", key.id, "succeeded"]);
+  const waited = custody(["operations", "wait", opId]);
+  assert.equal(waited.status, 0, waited.stderr);
+  assert.match(waited.stdout, new RegExp(`operation ${opId}: dkg of key ${key.id}, succeeded`));
+  const missing = custody(["operations", "show", "op_doesnotexist", "--json"]);
+  assert.equal(missing.status, 1);
+  const err = JSON.parse(missing.stderr) as { status: number; type: string };
+  assert.equal(err.status, 404);
+  assert.equal(err.type, "urn:custody:problem:not-found");
+  const bad = custody(["sign", "--key", key.id, "--json"]);
+  assert.equal(bad.status, 1);
+  assert.match((JSON.parse(bad.stderr) as { error: string }).error, /--message/);
+});
