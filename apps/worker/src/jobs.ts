@@ -324,16 +324,25 @@ async function activate(env: JobEnv, ctx: WorkContext, work: ActivateWork): Prom
   const slot = { epoch: work.epoch, session: hex(work.sessionId) };
   const state = await env.store.state(ref);
   if (!state) throw new PermanentFailure("share-not-found", `no state of key ${ref.keyId}`);
-  const done = () =>
-    result(item, env.party, { case: "activated", value: create(ActivatedSchema, { epoch: slot.epoch }) });
+  const record = () => {
+    try {
+      env.ledger.recordActive(ref.tenant, ref.keyId, slot.epoch);
+    } catch (e) {
+      throw new PermanentFailure("party-state-unwritable", e instanceof LedgerError ? e.message : String(e));
+    }
+    return result(item, env.party, {
+      case: "activated",
+      value: create(ActivatedSchema, { epoch: slot.epoch }),
+    });
+  };
+  // Activated already (a redelivery after a crash): settle the ledger and report it again.
+  if (state.active?.epoch === slot.epoch && state.active.session === slot.session) return record();
   const stored = await env.store.getShare(ref, slot);
-  if (!stored) {
-    if (state.active?.epoch === slot.epoch && state.active.session === slot.session) return done();
+  if (!stored)
     throw new PermanentFailure(
       "share-not-found",
       `no share of key ${ref.keyId} from the session being activated`,
     );
-  }
   const info = scheme.info(scheme.decodeShare(stored.share));
   if (state.active) {
     if (slot.epoch !== state.active.epoch + 1)
@@ -353,16 +362,13 @@ async function activate(env: JobEnv, ctx: WorkContext, work: ActivateWork): Prom
   if (unconfirmed.length > 0)
     throw new PermanentFailure(
       "activation-unconfirmed",
-      "not every party of the key confirmed this share",
-      unconfirmed,
+      `no valid confirmation of this share from parties ${unconfirmed.join(", ")}`,
     );
-  try {
-    env.ledger.recordActive(ref.tenant, ref.keyId, slot.epoch);
-  } catch (e) {
-    throw new PermanentFailure("party-state-unwritable", e instanceof LedgerError ? e.message : String(e));
-  }
+  // The stored state first, then the local ledger: a job of this worker that reads the state in
+  // between sees the new epoch in both or only in the state, never a ledger ahead of the state
+  // (which would read as a rollback).
   await env.store.activate(ref, slot);
-  return done();
+  return record();
 }
 
 async function withClaim(env: JobEnv, item: WorkItem, run: () => Promise<WorkResult>): Promise<WorkResult> {

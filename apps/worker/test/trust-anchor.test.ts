@@ -115,8 +115,9 @@ describe("parties are the trust anchor", { timeout: 300_000 }, () => {
     const op = forged.op.value as { confirmations: { party: number; signature: Uint8Array }[] };
     op.confirmations[2]!.signature = op.confirmations[0]!.signature;
     await assert.rejects(runJob(envs.get(1)!, ctxOf(forged)), isCode("activation-unconfirmed"));
-    // All three: every party activates.
+    // All three: every party activates; a redelivered activation reports the same again.
     for (const r of await all(activation(dkg, stored))) assert.equal(r.outcome.case, "activated");
+    assert.equal((await runJob(envs.get(2)!, ctxOf(activation(dkg, stored)))).outcome.case, "activated");
   });
 
   test("a replayed create-key request never replaces the key (served ledger, derived ids, create-only)", async () => {
