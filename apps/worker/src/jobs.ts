@@ -53,7 +53,7 @@ import {
 } from "@custody/store";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { checkClientRequest } from "./authorization.js";
-import type { PairGuard } from "./pair-guard.js";
+import type { Admission, PairGuard } from "./pair-guard.js";
 import { beginSession, type SessionOutput, type SessionSpec } from "./session-spec.js";
 
 /** Everything a job needs from its worker. */
@@ -118,9 +118,13 @@ async function session(
   ctx: WorkContext,
   participants: number[],
   spec: SessionSpec,
-  signal = ctx.signal,
+  admission?: Admission,
 ) {
   const threaded = (env.inThread ?? defaultInThread)(spec);
+  const build = (sessionId: Uint8Array): SessionHost<SessionOutput> =>
+    threaded
+      ? threadHost<SessionOutput>(THREAD_SCRIPT, { spec, sessionId })
+      : inProcessHost(env.party, () => beginSession(env.schemes, spec, sessionId), 16);
   return runSession<SessionOutput>({
     nc: env.nc,
     operationId: ctx.item.operationId,
@@ -129,13 +133,10 @@ async function session(
     workerId: env.workerId,
     identity: env.identity,
     directory: env.directory,
-    signal,
+    signal: admission?.signal ?? ctx.signal,
     roundTimeoutMs: env.roundTimeoutMs,
     joinTimeoutMs: env.joinTimeoutMs,
-    host: (sessionId): SessionHost<SessionOutput> =>
-      threaded
-        ? threadHost<SessionOutput>(THREAD_SCRIPT, { spec, sessionId })
-        : inProcessHost(env.party, () => beginSession(env.schemes, spec, sessionId), 16),
+    host: (sessionId) => (admission ? admission.guard(build(sessionId)) : build(sessionId)),
   });
 }
 
@@ -266,10 +267,11 @@ async function sign(env: JobEnv, ctx: WorkContext, work: SignWork): Promise<Work
       message: work.message,
       path,
     };
-    const out = await session(env, ctx, work.signers, spec, admitted.signal).catch(async (e: unknown) => {
-      // An OT-extension, VOLE or consistency check failed: an active attack by the culprit.
+    const out = await session(env, ctx, work.signers, spec, admitted).catch(async (e: unknown) => {
+      // An OT-extension, VOLE or consistency check failed: an active attack by the culprit. The
+      // guard already banned it locally; tell the party's other workers through its state.
       if (e instanceof ProtocolError && e.kind === "security" && e.culprits.length > 0)
-        await env.guard.ban(ref.tenant, ref.keyId, active.epoch, e.culprits, (peer) =>
+        await env.guard.shareBan(ref.tenant, ref.keyId, e.culprits, (peer) =>
           env.store.ban(ref, { epoch: active.epoch, peer }),
         );
       throw e;

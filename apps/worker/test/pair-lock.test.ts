@@ -55,6 +55,7 @@ function attacker(
   operationId: string,
   message: Uint8Array,
   edit: (m: ProtocolMessage) => ProtocolMessage | null,
+  onStart?: (out: readonly ProtocolMessage[]) => Promise<readonly ProtocolMessage[]>,
 ) {
   return (async () => {
     const nc = await connect({ servers: bench.server.url });
@@ -69,8 +70,8 @@ function attacker(
         directory: bench.directory,
         joinTimeoutMs: 20_000,
         roundTimeoutMs: 60_000,
-        host: (sid) =>
-          hostileHost(
+        host: (sid) => {
+          const h = hostileHost(
             inProcessHost(
               2,
               () =>
@@ -82,7 +83,9 @@ function attacker(
               16,
             ),
             edit,
-          ),
+          );
+          return onStart ? { ...h, start: async () => onStart(await h.start()) } : h;
+        },
       });
     } finally {
       await nc.close();
@@ -210,6 +213,42 @@ describe("pair lock", { timeout: 240_000 }, () => {
       runJob(env, ctxOf(client.sign(key, SCHEME, 0, [1, 2], randomBytes(32)))),
       isCode("key-unservable"),
     );
+    await env.nc.close();
+  });
+
+  test("many probes released at once still get one failed check: the worker runs a key's steps one at a time", async () => {
+    const key = `${KEY}_concurrent`;
+    const env = await bench.worker(1, kek1);
+    await installShare(env, key, SCHEME, share1, [1, 2]);
+    const probes = 4;
+    // Every attacker session holds its cheating round-1 message until all are ready, then all go.
+    let ready = 0;
+    let release = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const jobs: Promise<unknown>[] = [];
+    for (let i = 0; i < probes; i++) {
+      const m = randomBytes(32);
+      const item = client.sign(key, SCHEME, 0, [1, 2], m);
+      jobs.push(runJob(env, ctxOf(item)));
+      attacker(
+        item.operationId,
+        m,
+        (x) => x,
+        async (out) => {
+          if (++ready === probes) setTimeout(release, 500); // every honest session is listening by then
+          await gate;
+          return out.map(cheatOt);
+        },
+      ).catch(() => {});
+    }
+    const outcomes = await Promise.allSettled(jobs);
+    const failedChecks = outcomes.filter(
+      (o) => o.status === "rejected" && o.reason instanceof ProtocolError && o.reason.kind === "security",
+    ).length;
+    assert.equal(failedChecks, 1, `failed OT-extension checks on one pairwise state: ${failedChecks}`);
+    for (const o of outcomes) assert.equal(o.status, "rejected", "no probe signs");
     await env.nc.close();
   });
 });
