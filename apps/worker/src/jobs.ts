@@ -42,6 +42,7 @@ import {
   type WorkContext,
 } from "@custody/runtime";
 import {
+  EpochTakenError,
   KeyExistsError,
   type KeyRef,
   LedgerError,
@@ -241,8 +242,22 @@ async function dkg(env: JobEnv, ctx: WorkContext, work: DkgWork): Promise<WorkRe
   });
   const share = shareOf(out.result);
   const slot = { epoch: 0, session: hex(out.sessionId) };
-  await env.store.putShare(ref, slot, share, parties);
+  await putShare(env, ref, slot, share, parties, item.operationId);
   return shareStored(env, item, scheme, share, slot, parties, out.sessionId);
+}
+
+/** Stores a new share as this party's confirmed one of its epoch (one operation per epoch). */
+async function putShare(
+  env: JobEnv,
+  ref: KeyRef,
+  slot: Slot,
+  share: Uint8Array,
+  parties: number[],
+  op: string,
+) {
+  await env.store.putShare(ref, slot, share, parties, op).catch((e: unknown) => {
+    throw e instanceof EpochTakenError ? new PermanentFailure("epoch-taken", e.message) : e;
+  });
 }
 
 async function sign(env: JobEnv, ctx: WorkContext, work: SignWork): Promise<WorkResult> {
@@ -298,8 +313,17 @@ async function refresh(env: JobEnv, ctx: WorkContext, work: RefreshWork): Promis
   if (!work.parties.includes(env.party)) return skipped(item, env.party, "not a party of this key");
   const scheme = schemeOf(env, item);
   const ref = refOf(env, item);
-  const { active, stored } = await activeShare(env, ref);
+  const { state, active, stored } = await activeShare(env, ref);
   checkEpoch(work.fromEpoch, active.epoch);
+  // The epoch the new shares get: any later one (each refresh operation aims at a fresh number).
+  const target = work.toEpoch === 0 ? active.epoch + 1 : work.toEpoch;
+  if (target <= active.epoch)
+    throw new PermanentFailure("stale-epoch", `a refresh must aim after the active epoch ${active.epoch}`);
+  if (state.confirmed?.some((c) => c.epoch === target && c.operation !== item.operationId))
+    throw new PermanentFailure(
+      "epoch-taken",
+      `epoch ${target} of key ${ref.keyId} belongs to another refresh`,
+    );
   const parties = [...stored.parties];
   if ([...work.parties].sort((a, b) => a - b).join() !== parties.join())
     throw new PermanentFailure("bad-work-item", "a refresh takes exactly the key's parties");
@@ -310,8 +334,8 @@ async function refresh(env: JobEnv, ctx: WorkContext, work: RefreshWork): Promis
     share: stored.share,
   });
   const share = shareOf(out.result);
-  const slot = { epoch: active.epoch + 1, session: hex(out.sessionId) };
-  await env.store.putShare(ref, slot, share, parties);
+  const slot = { epoch: target, session: hex(out.sessionId) };
+  await putShare(env, ref, slot, share, parties, item.operationId);
   return shareStored(env, item, scheme, share, slot, parties, out.sessionId);
 }
 
@@ -345,12 +369,18 @@ async function activate(env: JobEnv, ctx: WorkContext, work: ActivateWork): Prom
       "share-not-found",
       `no share of key ${ref.keyId} from the session being activated`,
     );
+  // Only the share this party confirmed for the epoch: never another operation's, whoever signed it.
+  if (!state.confirmed?.some((c) => c.epoch === slot.epoch && c.session === slot.session))
+    throw new PermanentFailure(
+      "activation-unconfirmed",
+      "this party did not confirm that share of the epoch",
+    );
   const info = scheme.info(scheme.decodeShare(stored.share));
   if (state.active) {
-    if (slot.epoch !== state.active.epoch + 1)
+    if (slot.epoch <= state.active.epoch)
       throw new PermanentFailure(
         "stale-epoch",
-        `epoch ${slot.epoch} does not follow the active epoch ${state.active.epoch}`,
+        `epoch ${slot.epoch} is not after the active epoch ${state.active.epoch}`,
       );
     const current = await env.store.getShare(ref, state.active);
     if (!current || hex(scheme.info(scheme.decodeShare(current.share)).publicKey) !== hex(info.publicKey))

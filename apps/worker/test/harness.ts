@@ -175,12 +175,18 @@ export class Client {
     });
   }
 
-  /** The work item of a refresh. */
-  refresh(keyId: string, scheme: string, fromEpoch: number, parties: number[]): WorkItem {
+  /** The work item of a refresh (into `toEpoch`, default the next one). */
+  refresh(
+    keyId: string,
+    scheme: string,
+    fromEpoch: number,
+    parties: number[],
+    toEpoch = fromEpoch + 1,
+  ): WorkItem {
     const req = this.request("POST", `/v1/keys/${keyId}/refresh`, undefined);
     return item(req, this.tenant, keyId, scheme, {
       case: "refresh",
-      value: create(RefreshWorkSchema, { fromEpoch, parties }),
+      value: create(RefreshWorkSchema, { fromEpoch, parties, toEpoch }),
     });
   }
 }
@@ -227,7 +233,7 @@ export async function installShare(
 ): Promise<void> {
   const ref = { tenant: env.tenant, keyId, scheme };
   await env.store.claimKey(ref, `op_install_${keyId}`);
-  await env.store.putShare(ref, slot, share, parties);
+  await env.store.putShare(ref, slot, share, parties, `op_install_${keyId}`);
   await env.store.activate(ref, slot);
   env.ledger.recordActive(env.tenant, keyId, slot.epoch);
 }

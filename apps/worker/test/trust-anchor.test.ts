@@ -77,6 +77,14 @@ function activation(dkgOrRefresh: WorkItem, stored: WorkResult[]): WorkItem {
   });
 }
 
+/** What a hostile broker can do to every party's served-request ledger: wipe it. */
+async function wipeServed() {
+  for (const p of PARTIES) {
+    await (await new Kvm(bench.broker).open(servedBucket(p))).destroy();
+    await new Kvm(bench.broker).create(servedBucket(p), { history: 1 });
+  }
+}
+
 /** DKG plus activation; returns the key id and its public key. */
 async function newKey(): Promise<{ keyId: string; publicKey: Uint8Array; dkg: WorkItem }> {
   const dkg = client.dkg(SCHEME, 2, PARTIES);
@@ -134,9 +142,7 @@ describe("parties are the trust anchor", { timeout: 300_000 }, () => {
     const onto = create(WorkItemSchema, { ...fresh, keyId });
     await assert.rejects(runJob(envs.get(1)!, ctxOf(onto)), isCode("unauthorized-request", /key id/));
     // 3. The broker also wipes the served ledgers: the key id is still taken (create-only).
-    for (const p of PARTIES)
-      await (await new Kvm(bench.broker).open(servedBucket(p))).destroy().catch(() => {});
-    for (const p of PARTIES) await new Kvm(bench.broker).create(servedBucket(p), { history: 1 });
+    await wipeServed();
     await assert.rejects(runJob(envs.get(2)!, ctxOf(dkg)), isCode("key-exists"));
     // The key still signs under its public key.
     const msg = randomBytes(16);
@@ -156,44 +162,89 @@ describe("parties are the trust anchor", { timeout: 300_000 }, () => {
 
   test("after a refresh activates, the old epoch is purged at every party and never signs or refreshes again", async () => {
     const { keyId, publicKey } = await newKey();
-    // Two refreshes of epoch 0 (two client requests) both store their shares; one activates.
-    const first = client.refresh(keyId, SCHEME, 0, PARTIES);
+    // A refresh into epoch 1 stores its shares but is never activated (it failed elsewhere).
+    const first = client.refresh(keyId, SCHEME, 0, PARTIES, 1);
     const firstStored = await all(first);
-    const second = client.refresh(keyId, SCHEME, 0, PARTIES);
+    // A second refresh aiming at the same epoch is refused by every party: one operation per epoch,
+    // so two refreshes can never both collect every confirmation and be activated in different
+    // orders at different parties (which would split the key).
+    const rival = client.refresh(keyId, SCHEME, 0, PARTIES, 1);
+    for (const p of PARTIES) await assert.rejects(runJob(envs.get(p)!, ctxOf(rival)), isCode("epoch-taken"));
+    // The next refresh aims at a fresh epoch, 2, and is the one activated.
+    const second = client.refresh(keyId, SCHEME, 0, PARTIES, 2);
     const stored = await all(second);
-    // Until a party activated epoch 1, a work item for it is retried, not served or refused.
-    const early = client.sign(keyId, SCHEME, 1, [1, 2], randomBytes(8));
+    // Until a party activated epoch 2, a work item for it is retried, not served or refused.
+    const early = client.sign(keyId, SCHEME, 2, [1, 2], randomBytes(8));
     await assert.rejects(runJob(envs.get(1)!, ctxOf(early)), (e: unknown) => e instanceof EpochNotActiveYet);
     for (const r of await all(activation(second, stored))) assert.equal(r.outcome.case, "activated");
     signature((await all(early, [1, 2]))[0]!); // the same item, redelivered after the activation
     for (const p of PARTIES) {
       const state = await envs.get(p)!.store.state({ tenant: "acme", keyId, scheme: SCHEME });
-      assert.equal(state?.active?.epoch, 1);
+      assert.equal(state?.active?.epoch, 2);
       assert.deepEqual(state?.slots.length, 1, "every other slot purged");
       const kv = await new Kvm(bench.broker).open(shareBucket(p));
       const live: string[] = [];
       for await (const k of await kv.keys(`${keyId}.>`)) live.push(k);
-      assert.deepEqual(live.sort(), [`${keyId}.1.${state!.active!.session}`, `${keyId}.state`].sort());
+      assert.deepEqual(live.sort(), [`${keyId}.2.${state!.active!.session}`, `${keyId}.state`].sort());
     }
-    // A sign or a refresh at epoch 0 (a compromised API naming the retired epoch) is refused.
+    // A sign or a refresh at epoch 0 (a compromised API naming the retired epoch) is refused, and so
+    // is a refresh aiming at or before the active epoch.
     await assert.rejects(
       runJob(envs.get(1)!, ctxOf(client.sign(keyId, SCHEME, 0, [1, 2], randomBytes(8)))),
       isCode("stale-epoch"),
     );
     await assert.rejects(
-      runJob(envs.get(1)!, ctxOf(client.refresh(keyId, SCHEME, 0, PARTIES))),
+      runJob(envs.get(1)!, ctxOf(client.refresh(keyId, SCHEME, 0, PARTIES, 3))),
       isCode("stale-epoch"),
     );
-    // The other refresh's shares were purged with the old epoch: it can no longer activate.
+    await assert.rejects(
+      runJob(envs.get(1)!, ctxOf(client.refresh(keyId, SCHEME, 2, PARTIES, 2))),
+      isCode("stale-epoch"),
+    );
+    // The first refresh's shares were purged with the old epochs: it can no longer activate.
     await assert.rejects(
       runJob(envs.get(1)!, ctxOf(activation(first, firstStored))),
       isCode("share-not-found"),
     );
-    // Epoch 1 signs under the same public key.
+    // The active epoch signs under the same public key.
     const msg = randomBytes(16);
-    const sig = signature((await all(client.sign(keyId, SCHEME, 1, [2, 3], msg), [2, 3]))[0]!);
-    assert.equal(sig.epoch, 1);
+    const sig = signature((await all(client.sign(keyId, SCHEME, 2, [2, 3], msg), [2, 3]))[0]!);
+    assert.equal(sig.epoch, 2);
     assert.ok(ed25519Verifies(publicKey, msg, sig.signature));
+  });
+
+  test("only the share a party confirmed for its epoch activates, with every signature over exactly it", async () => {
+    const { keyId } = await newKey();
+    const r1 = client.refresh(keyId, SCHEME, 0, PARTIES, 1);
+    const stored1 = await all(r1);
+    // Confirmations over this session, presented for a session the parties never stored or
+    // confirmed (its id changed): refused.
+    const moved = activation(r1, stored1);
+    const mv = moved.op.value as { sessionId: Uint8Array };
+    mv.sessionId = randomBytes(32);
+    await assert.rejects(runJob(envs.get(1)!, ctxOf(moved)), isCode("share-not-found"));
+    // The same refresh run again (the broker wiped the served-request ledgers, so every party
+    // reruns it in a new session) takes the confirmation over: the first session's complete set of
+    // confirmations no longer activates anything.
+    await wipeServed();
+    const retried = await all(r1);
+    assert.notDeepEqual(
+      (retried[0]!.outcome.value as { sessionId: Uint8Array }).sessionId,
+      (stored1[0]!.outcome.value as { sessionId: Uint8Array }).sessionId,
+    );
+    await assert.rejects(
+      runJob(envs.get(2)!, ctxOf(activation(r1, stored1))),
+      isCode("activation-unconfirmed"),
+    );
+    // Valid signatures over the first session presented for the retried one: refused.
+    const crossed = activation(r1, retried);
+    const cv = crossed.op.value as { confirmations: { party: number; signature: Uint8Array }[] };
+    cv.confirmations = (activation(r1, stored1).op.value as typeof cv).confirmations;
+    await assert.rejects(runJob(envs.get(3)!, ctxOf(crossed)), isCode("activation-unconfirmed"));
+    // An activation item without its suffix is refused.
+    const plain = create(WorkItemSchema, { ...activation(r1, retried), operationId: r1.operationId });
+    await assert.rejects(runJob(envs.get(1)!, ctxOf(plain)), isCode("bad-work-item"));
+    for (const r of await all(activation(r1, retried))) assert.equal(r.outcome.case, "activated");
   });
 
   test("a rolled-back state (older active epoch) is refused by a worker that saw the newer one", async () => {

@@ -8,5 +8,5 @@ export { LedgerError, PartyLedger } from "./party-ledger.js";
 export type { KeyStateSlot, ShareSlot } from "./sealed.js";
 export { open, openState, SealError, seal, sealState } from "./sealed.js";
 export { ReplayError, ServedLedger } from "./served-ledger.js";
-export type { Ban, KeyRef, KeyState, Slot, StoredShare } from "./share-store.js";
-export { KeyExistsError, ShareStore, StoreConflictError } from "./share-store.js";
+export type { Ban, Confirmed, KeyRef, KeyState, Slot, StoredShare } from "./share-store.js";
+export { EpochTakenError, KeyExistsError, ShareStore, StoreConflictError } from "./share-store.js";

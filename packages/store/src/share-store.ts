@@ -41,12 +41,23 @@ export interface Ban {
   readonly peer: number;
 }
 
+/** The one operation (and its latest session) whose share of an epoch this party confirms. */
+export interface Confirmed extends Slot {
+  readonly operation: string;
+}
+
 /** The party's view of one key. */
 export interface KeyState {
   /** Operation id of the DKG that created the key. */
   readonly createdBy: string;
   /** Every share slot written and not yet purged. */
   readonly slots: readonly Slot[];
+  /**
+   * Per epoch not yet activated, the slot this party confirmed. One operation per epoch: so two
+   * operations can never both collect every party's confirmation for one epoch (which, activated in
+   * different orders at different parties, would split the key).
+   */
+  readonly confirmed?: readonly Confirmed[];
   /** The slot every party confirmed (absent until the DKG is activated). */
   readonly active?: Slot;
   readonly bans: readonly Ban[];
@@ -61,6 +72,11 @@ export interface StoredShare {
 /** The key id exists and was created by another operation: a DKG never replaces a key. */
 export class KeyExistsError extends Error {
   override readonly name = "KeyExistsError";
+}
+
+/** Another operation's share of this epoch is the one this party confirmed. */
+export class EpochTakenError extends Error {
+  override readonly name = "EpochTakenError";
 }
 
 /** A state update lost every compare-and-set race until its deadline. */
@@ -119,11 +135,32 @@ export class ShareStore {
     throw new StoreConflictError(`state of key ${ref.keyId} kept changing`);
   }
 
-  /** Stores a share in its own slot (recorded in the state first, then written create-only). */
-  async putShare(ref: KeyRef, slot: Slot, share: Uint8Array, parties: readonly number[]): Promise<void> {
-    await this.update(ref, (s) =>
-      s.slots.some((x) => sameSlot(x, slot)) ? undefined : { ...s, slots: [...s.slots, slot] },
-    );
+  /**
+   * Stores a share in its own slot, as the share of its epoch this party confirms for `operation`
+   * (recorded in the state first, then written create-only). A later session of the same operation
+   * (a retry) takes the confirmation over; another operation's is refused with EpochTakenError, and
+   * so is an epoch at or before the active one.
+   */
+  async putShare(
+    ref: KeyRef,
+    slot: Slot,
+    share: Uint8Array,
+    parties: readonly number[],
+    operation: string,
+  ): Promise<void> {
+    await this.update(ref, (s) => {
+      if (s.active && slot.epoch <= s.active.epoch)
+        throw new EpochTakenError(`epoch ${slot.epoch} of key ${ref.keyId} is not after the active one`);
+      const confirmed = s.confirmed ?? [];
+      const other = confirmed.find((c) => c.epoch === slot.epoch && c.operation !== operation);
+      if (other)
+        throw new EpochTakenError(`epoch ${slot.epoch} of key ${ref.keyId} belongs to another operation`);
+      return {
+        ...s,
+        slots: s.slots.some((x) => sameSlot(x, slot)) ? s.slots : [...s.slots, slot],
+        confirmed: [...confirmed.filter((c) => c.epoch !== slot.epoch), { ...slot, operation }],
+      };
+    });
     const plain = new Uint8Array(1 + parties.length * 2 + share.length);
     plain[0] = parties.length;
     const view = new DataView(plain.buffer);
@@ -145,18 +182,25 @@ export class ShareStore {
 
   /**
    * Makes `slot` the key's active slot and purges every other slot (older epochs and other
-   * sessions). Refuses to move the active epoch backwards. Idempotent.
+   * sessions). Only the slot this party confirmed for its epoch, and only forwards. Idempotent.
    * @returns the slots purged
    */
   async activate(ref: KeyRef, slot: Slot): Promise<Slot[]> {
     let purged: Slot[] = [];
     await this.update(ref, (s) => {
-      if (!s.slots.some((x) => sameSlot(x, slot)) && !sameSlot(s.active, slot))
-        throw new Error(`no share of key ${ref.keyId} in the slot being activated`);
-      if (s.active && s.active.epoch > slot.epoch)
-        throw new Error(`key ${ref.keyId} is already active at a later epoch`);
+      if (sameSlot(s.active, slot)) {
+        purged = s.slots.filter((x) => !sameSlot(x, slot));
+        return purged.length === 0 ? undefined : { ...s, slots: [slot] };
+      }
+      if (!s.confirmed?.some((c) => sameSlot(c, slot)))
+        throw new Error(
+          `the slot being activated is not the one this party confirmed for epoch ${slot.epoch}`,
+        );
+      if (s.active && s.active.epoch >= slot.epoch)
+        throw new Error(`key ${ref.keyId} is already active at epoch ${s.active.epoch}`);
       purged = s.slots.filter((x) => !sameSlot(x, slot));
-      return { ...s, active: slot, slots: [slot] };
+      const confirmed = (s.confirmed ?? []).filter((c) => c.epoch > slot.epoch);
+      return { ...s, active: slot, slots: [slot], confirmed };
     });
     for (const p of purged) await this.kv.purge(slotKey(ref.keyId, p));
     return purged;

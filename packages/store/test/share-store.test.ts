@@ -9,7 +9,14 @@ import { NatsServer } from "@custody/natsd";
 import { servedBucket, shareBucket } from "@custody/proto";
 import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { KeyExistsError, ReplayError, SealError, ServedLedger, ShareStore } from "../src/index.js";
+import {
+  EpochTakenError,
+  KeyExistsError,
+  ReplayError,
+  SealError,
+  ServedLedger,
+  ShareStore,
+} from "../src/index.js";
 
 let server: NatsServer;
 let nc: NatsConnection;
@@ -39,7 +46,7 @@ test("shares are sealed at rest and open only for the key, epoch, session, schem
   const store = await ShareStore.open(nc, 1, kek);
   const share = randomBytes(64);
   await store.claimKey(acme("key_a"), "op_a");
-  await store.putShare(acme("key_a"), { epoch: 0, session: s1 }, share, [1, 2, 3]);
+  await store.putShare(acme("key_a"), { epoch: 0, session: s1 }, share, [1, 2, 3], "op_a");
   const got = await store.getShare(acme("key_a"), { epoch: 0, session: s1 });
   assert.deepEqual(Buffer.from(got!.share), share);
   assert.deepEqual(got!.parties, [1, 2, 3]);
@@ -75,29 +82,47 @@ test("a key id is claimed once: another DKG operation, or any after activation, 
   await store.claimKey(acme("key_c"), "op_1");
   await store.claimKey(acme("key_c"), "op_1"); // the same DKG retried
   await assert.rejects(store.claimKey(acme("key_c"), "op_2"), KeyExistsError);
-  await store.putShare(acme("key_c"), { epoch: 0, session: s1 }, randomBytes(8), [1, 2]);
+  await store.putShare(acme("key_c"), { epoch: 0, session: s1 }, randomBytes(8), [1, 2], "op_1");
   await store.activate(acme("key_c"), { epoch: 0, session: s1 });
   await assert.rejects(store.claimKey(acme("key_c"), "op_1"), KeyExistsError);
   // A share slot is written once.
-  await assert.rejects(store.putShare(acme("key_c"), { epoch: 0, session: s1 }, randomBytes(8), [1, 2]));
+  await assert.rejects(
+    store.putShare(acme("key_c"), { epoch: 0, session: s1 }, randomBytes(8), [1, 2], "op_1"),
+  );
 });
 
-test("activation keeps one slot, purges every other (older epochs and other sessions), never goes back", async () => {
+test("one operation's share per epoch is confirmed; activation keeps it, purges every other slot, never goes back", async () => {
   const store = await ShareStore.open(nc, 1, randomBytes(32));
   const k = acme("key_d");
   await store.claimKey(k, "op_d");
-  await store.putShare(k, { epoch: 0, session: s1 }, randomBytes(8), [1, 2]);
-  await store.putShare(k, { epoch: 0, session: s2 }, randomBytes(8), [1, 2]);
+  // A retried DKG: its later session takes the confirmation over.
+  await store.putShare(k, { epoch: 0, session: s1 }, randomBytes(8), [1, 2], "op_d");
+  await store.putShare(k, { epoch: 0, session: s2 }, randomBytes(8), [1, 2], "op_d");
+  await assert.rejects(store.activate(k, { epoch: 0, session: s1 }), /not the one this party confirmed/);
   assert.deepEqual(await store.activate(k, { epoch: 0, session: s2 }), [{ epoch: 0, session: s1 }]);
+  // Two refreshes aiming at one epoch: the second operation is refused, whatever its session.
   const e1 = "cc".repeat(32);
-  await store.putShare(k, { epoch: 1, session: e1 }, randomBytes(8), [1, 2]);
-  await store.putShare(k, { epoch: 1, session: s1 }, randomBytes(8), [1, 2]);
-  await store.activate(k, { epoch: 1, session: e1 });
+  await store.putShare(k, { epoch: 1, session: e1 }, randomBytes(8), [1, 2], "op_r1");
+  await assert.rejects(
+    store.putShare(k, { epoch: 1, session: s1 }, randomBytes(8), [1, 2], "op_r2"),
+    EpochTakenError,
+  );
+  // A refresh that failed leaves its epoch taken; the next one aims at a later epoch, and wins.
+  const e2 = "dd".repeat(32);
+  await store.putShare(k, { epoch: 2, session: e2 }, randomBytes(8), [1, 2], "op_r2");
+  assert.deepEqual(
+    (await store.activate(k, { epoch: 2, session: e2 })).sort((a, b) => a.epoch - b.epoch),
+    [
+      { epoch: 0, session: s2 },
+      { epoch: 1, session: e1 },
+    ],
+  );
   const state = await store.state(k);
-  assert.deepEqual(state?.active, { epoch: 1, session: e1 });
-  assert.deepEqual(state?.slots, [{ epoch: 1, session: e1 }]);
+  assert.deepEqual(state?.active, { epoch: 2, session: e2 });
+  assert.deepEqual(state?.slots, [{ epoch: 2, session: e2 }]);
+  assert.deepEqual(state?.confirmed, []);
   // Purged, not soft-deleted: the stream keeps no earlier revision of the retired slots.
-  for (const key of [`key_d.0.${s2}`, `key_d.0.${s1}`, `key_d.1.${s1}`]) {
+  for (const key of [`key_d.0.${s2}`, `key_d.0.${s1}`, `key_d.1.${e1}`]) {
     const kv = await new Kvm(nc).open(shareBucket(1));
     assert.equal((await kv.get(key))?.operation ?? "none", "PURGE", key);
     const history = [];
@@ -105,7 +130,12 @@ test("activation keeps one slot, purges every other (older epochs and other sess
     assert.deepEqual(history, ["PURGE"], key);
   }
   assert.equal(await store.getShare(k, { epoch: 0, session: s2 }), undefined);
-  await assert.rejects(store.activate(k, { epoch: 0, session: s2 }));
+  // Never back, never a second time at or below the active epoch.
+  await assert.rejects(store.activate(k, { epoch: 1, session: e1 }));
+  await assert.rejects(
+    store.putShare(k, { epoch: 2, session: s1 }, randomBytes(8), [1, 2], "op_r3"),
+    EpochTakenError,
+  );
 });
 
 test("bans accumulate in the sealed state", async () => {

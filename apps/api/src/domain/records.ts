@@ -33,6 +33,8 @@ export interface KeyRecord {
   operationId: string;
   /** Refresh operation in progress, if any. */
   refreshing?: string;
+  /** The highest epoch any refresh of this key aimed at (the next one aims past it). */
+  lastTargetEpoch?: number;
   createdAt: string;
   updatedAt: string;
 }

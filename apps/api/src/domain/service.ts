@@ -220,13 +220,16 @@ export class CustodyService {
     const owner = await this.claim(actor, idempotencyKey, `refresh:${keyId}`, id);
     if (owner) return owner;
     const op = this.newOperation(actor, id, "refresh", keyId, key.parties);
-    op.targetEpoch = key.epoch + 1;
+    // A fresh epoch number per refresh: a failed one may have left its epoch confirmed at some
+    // parties, and a party confirms one operation's shares per epoch.
+    const target = Math.max(key.epoch, key.lastTargetEpoch ?? key.epoch) + 1;
+    op.targetEpoch = target;
     await this.d.repo.createOperation(op);
     // Take the key's refresh slot atomically (compare-and-set): two refreshes from one epoch would
     // both write epoch e+1, and a partial second one would overwrite an activated share.
     const slot = await this.d.repo.updateKey(keyId, (k) =>
-      k.epoch === key.epoch && k.refreshing === key.refreshing
-        ? { ...k, refreshing: id, updatedAt: now() }
+      k.epoch === key.epoch && k.refreshing === key.refreshing && k.lastTargetEpoch === key.lastTargetEpoch
+        ? { ...k, refreshing: id, lastTargetEpoch: target, updatedAt: now() }
         : undefined,
     );
     if (slot?.refreshing !== id) {
@@ -239,7 +242,7 @@ export class CustodyService {
       "refresh",
       this.item(actor, op, key.scheme, {
         case: "refresh",
-        value: create(RefreshWorkSchema, { fromEpoch: key.epoch, parties: key.parties }),
+        value: create(RefreshWorkSchema, { fromEpoch: key.epoch, toEpoch: target, parties: key.parties }),
       }),
     );
     return op;
