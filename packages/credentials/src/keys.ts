@@ -9,7 +9,6 @@ import { fromPublic, fromSeed } from "@nats-io/nkeys";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { base32nopad } from "@scure/base";
 
-const SPKI = Buffer.from("302a300506032b6570032100", "hex");
 const PKCS8 = Buffer.from("302e020100300506032b657004220420", "hex");
 
 /** The raw 32-byte Ed25519 public key of an NKey public key (checksum verified). */
@@ -50,7 +49,10 @@ function verifyingKey(nkey: string): VerifyingKey | null {
     if (raw.length === 32 && !ed25519.Point.fromBytes(raw, false).isSmallOrder())
       entry = {
         raw,
-        key: createPublicKey({ key: Buffer.concat([SPKI, raw]), format: "der", type: "spki" }),
+        key: createPublicKey({
+          key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(raw).toString("base64url") },
+          format: "jwk",
+        }),
       };
   } catch {
     entry = null;

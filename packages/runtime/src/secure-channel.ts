@@ -53,11 +53,12 @@ export function envelopeSigningBytes(
   return frame("custody/envelope/v1", [sessionId, round, from, to, encrypted ? 1 : 0, payload]);
 }
 
-const ED25519_SPKI = Buffer.from("302a300506032b6570032100", "hex");
-const ED25519_PKCS8 = Buffer.from("302e020100300506032b657004220420", "hex");
-const X25519_SPKI = Buffer.from("302a300506032b656e032100", "hex");
 const X25519_PKCS8 = Buffer.from("302e020100300506032b656e04220420", "hex");
-const der = (prefix: Buffer, raw: Uint8Array) => Buffer.concat([prefix, raw]);
+const b64 = (raw: Uint8Array) => Buffer.from(raw).toString("base64url");
+const unb64 = (s: string | undefined) => new Uint8Array(Buffer.from(s ?? "", "base64url"));
+/** A raw public key as an OpenSSL key (JWK import: several times cheaper than DER decoding). */
+const publicKeyOf = (crv: "Ed25519" | "X25519", raw: Uint8Array) =>
+  createPublicKey({ key: { kty: "OKP", crv, x: b64(raw) }, format: "jwk" });
 
 /** OpenSSL signing keys of the party identities in use (one import per identity object). */
 const signingKeys = new WeakMap<PartyIdentity, KeyObject>();
@@ -66,7 +67,8 @@ const signingKeys = new WeakMap<PartyIdentity, KeyObject>();
 export function signAs(identity: PartyIdentity, bytes: Uint8Array): Uint8Array {
   let key = signingKeys.get(identity);
   if (!key) {
-    key = createPrivateKey({ key: der(ED25519_PKCS8, identity.secretKey), format: "der", type: "pkcs8" });
+    const jwk = { kty: "OKP", crv: "Ed25519", d: b64(identity.secretKey), x: b64(identity.publicKey) };
+    key = createPrivateKey({ key: jwk, format: "jwk" });
     signingKeys.set(identity, key);
   }
   return new Uint8Array(sign(null, bytes, key));
@@ -87,8 +89,7 @@ function verifyingKey(publicKey: Uint8Array): KeyObject | null {
   if (cached !== undefined) return cached;
   let key: KeyObject | null = null;
   try {
-    if (!ed25519.Point.fromBytes(publicKey, false).isSmallOrder())
-      key = createPublicKey({ key: der(ED25519_SPKI, publicKey), format: "der", type: "spki" });
+    if (!ed25519.Point.fromBytes(publicKey, false).isSmallOrder()) key = publicKeyOf("Ed25519", publicKey);
   } catch {
     key = null;
   }
@@ -139,24 +140,19 @@ const ephemeralKeys = new WeakMap<Uint8Array, KeyObject>();
 
 /** A fresh ephemeral X25519 key pair for one attempt. */
 export function ephemeralKeyPair(): { secretKey: Uint8Array; publicKey: Uint8Array } {
-  const pair = generateKeyPairSync("x25519");
-  const secretKey = new Uint8Array(
-    pair.privateKey.export({ format: "der", type: "pkcs8" }).subarray(X25519_PKCS8.length),
-  );
-  const publicKey = new Uint8Array(
-    pair.publicKey.export({ format: "der", type: "spki" }).subarray(X25519_SPKI.length),
-  );
-  ephemeralKeys.set(secretKey, pair.privateKey);
-  return { secretKey, publicKey };
+  const { privateKey } = generateKeyPairSync("x25519");
+  const jwk = privateKey.export({ format: "jwk" });
+  const secretKey = unb64(jwk.d);
+  ephemeralKeys.set(secretKey, privateKey);
+  return { secretKey, publicKey: unb64(jwk.x) };
 }
 
 /** RFC 7748 X25519 with OpenSSL; throws when the shared secret is all zero (a low-order peer key). */
 function x25519Shared(secret: Uint8Array, peer: Uint8Array): Uint8Array {
   const privateKey =
     ephemeralKeys.get(secret) ??
-    createPrivateKey({ key: der(X25519_PKCS8, secret), format: "der", type: "pkcs8" });
-  const publicKey = createPublicKey({ key: der(X25519_SPKI, peer), format: "der", type: "spki" });
-  return new Uint8Array(diffieHellman({ privateKey, publicKey }));
+    createPrivateKey({ key: Buffer.concat([X25519_PKCS8, secret]), format: "der", type: "pkcs8" });
+  return new Uint8Array(diffieHellman({ privateKey, publicKey: publicKeyOf("X25519", peer) }));
 }
 
 const TAG_BYTES = 16;
