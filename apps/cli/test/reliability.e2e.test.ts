@@ -104,17 +104,20 @@ test(
     await stack!.waitReady();
     const interrupted = await api.wait(refresh, 90_000);
     assert.notEqual(interrupted.status, "pending");
-    const epoch = interrupted.status === "succeeded" ? 1 : 0;
+    const epoch = interrupted.status === "succeeded" ? interrupted.targetEpoch! : 0;
     assert.equal((await api.getKey(keyId)).epoch, epoch, "the active epoch matches the refresh outcome");
     await signs(epoch);
 
-    for (const next of [epoch + 1, epoch + 2]) {
+    // Each refresh aims at a fresh epoch number (a failed one's is never reused) and activates it.
+    let active = epoch;
+    for (let i = 0; i < 2; i++) {
       const r = await api.wait(await api.refresh(keyId), 60_000);
       assert.equal(r.status, "succeeded", JSON.stringify(r.error));
-      assert.equal((await api.getKey(keyId)).epoch, next);
-      await signs(next);
+      assert.ok(r.targetEpoch! > active, `refresh aimed past ${active}`);
+      active = r.targetEpoch!;
+      assert.equal((await api.getKey(keyId)).epoch, active);
+      await signs(active);
     }
-    const active = epoch + 2;
     for (const party of [1, 2, 3])
       assert.deepEqual(
         await storedEpochs(admin, party, keyId),
@@ -209,6 +212,12 @@ test(
     } finally {
       await nc.close();
     }
+    // The victim logs its outcome after its ack, which may come after the others' signatures.
+    await eventually(
+      () => workerLog(victim, op.id).some((r) => r.msg === "work item done"),
+      30_000,
+      "the victim's worker to finish the redelivered item",
+    );
     assert.deepEqual(
       workerLog(victim, op.id).filter((r) => r.msg === "work item done"),
       [{ msg: "work item done", deliveryCount: 2, outcome: "signature" }],
