@@ -85,8 +85,8 @@ export function checkClientRequest(
   switch (op.case) {
     case "dkg":
       action = { kind: "create-key" };
-      b = body(req);
       if (req.method !== "POST" || req.path !== "/v1/keys") throw refuse("request is not a key creation");
+      b = body(req);
       if (
         b.scheme !== item.scheme ||
         b.threshold !== op.value.threshold ||
@@ -98,9 +98,9 @@ export function checkClientRequest(
       break;
     case "sign":
       action = { kind: "sign", keyId: item.keyId };
-      b = body(req);
       if (req.method !== "POST" || req.path !== `/v1/keys/${item.keyId}/sign`)
         throw refuse("request is not this signing");
+      b = body(req);
       if (typeof b.message !== "string" || b.message.toLowerCase() !== hex(op.value.message))
         throw refuse("message differs from the signed request");
       if (!sameList(pathIndices(b.path), op.value.path))

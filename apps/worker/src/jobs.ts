@@ -369,6 +369,14 @@ async function activate(env: JobEnv, ctx: WorkContext, work: ActivateWork): Prom
       "share-not-found",
       `no share of key ${ref.keyId} from the session being activated`,
     );
+  // Only forwards: a purged slot the broker put back, or any epoch at or before the active one, never.
+  if (state.active && slot.epoch <= state.active.epoch)
+    throw new PermanentFailure(
+      "stale-epoch",
+      `epoch ${slot.epoch} is not after the active epoch ${state.active.epoch}`,
+    );
+  if (!state.active && slot.epoch !== 0)
+    throw new PermanentFailure("stale-epoch", "a key's first active epoch is 0");
   // Only the share this party confirmed for the epoch: never another operation's, whoever signed it.
   if (!state.confirmed?.some((c) => c.epoch === slot.epoch && c.session === slot.session))
     throw new PermanentFailure(
@@ -377,15 +385,10 @@ async function activate(env: JobEnv, ctx: WorkContext, work: ActivateWork): Prom
     );
   const info = scheme.info(scheme.decodeShare(stored.share));
   if (state.active) {
-    if (slot.epoch <= state.active.epoch)
-      throw new PermanentFailure(
-        "stale-epoch",
-        `epoch ${slot.epoch} is not after the active epoch ${state.active.epoch}`,
-      );
     const current = await env.store.getShare(ref, state.active);
     if (!current || hex(scheme.info(scheme.decodeShare(current.share)).publicKey) !== hex(info.publicKey))
       throw new PermanentFailure("public-key-changed", "the refreshed share has another public key");
-  } else if (slot.epoch !== 0) throw new PermanentFailure("stale-epoch", "a key's first active epoch is 0");
+  }
   const statement = confirmationBytes(ref, slot, info, stored.parties);
   const unconfirmed = stored.parties.filter((p) => {
     const c = work.confirmations.find((x) => x.party === p);

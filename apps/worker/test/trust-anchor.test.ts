@@ -295,4 +295,69 @@ describe("parties are the trust anchor", { timeout: 300_000 }, () => {
       isCode("unauthorized-request", /revoked/),
     );
   });
+
+  test("work items the request does not match, and attacks on stored records, are refused for their reason", async () => {
+    const { keyId, dkg } = await newKey();
+    const env = envs.get(1)!;
+    // Key creation with other parameters than the client signed.
+    const other = client.dkg(SCHEME, 2, PARTIES);
+    (other.op.value as { threshold: number }).threshold = 3;
+    await assert.rejects(
+      runJob(env, ctxOf(other)),
+      isCode("unauthorized-request", /key creation parameters/),
+    );
+    // A signed request for another key's signature, or for a refresh, put into a sign item.
+    const elsewhere = client.sign("key_elsewhere", SCHEME, 0, [1, 2], randomBytes(8));
+    await assert.rejects(
+      runJob(env, ctxOf(create(WorkItemSchema, { ...elsewhere, keyId }))),
+      isCode("unauthorized-request", /not this signing/),
+    );
+    const asRefresh = client.refresh(keyId, SCHEME, 0, PARTIES);
+    const signOp = client.sign(keyId, SCHEME, 0, [1, 2], randomBytes(8)).op;
+    await assert.rejects(
+      runJob(env, ctxOf(create(WorkItemSchema, { ...asRefresh, op: signOp }))),
+      isCode("unauthorized-request", /not this signing/),
+    );
+    const asSign = client.sign(keyId, SCHEME, 0, [1, 2], randomBytes(8));
+    await assert.rejects(
+      runJob(
+        env,
+        ctxOf(create(WorkItemSchema, { ...asSign, op: client.refresh(keyId, SCHEME, 0, PARTIES).op })),
+      ),
+      isCode("unauthorized-request", /not this refresh/),
+    );
+    // A signer that is not a party of the key; a refresh without all of the key's parties.
+    await assert.rejects(
+      runJob(env, ctxOf(client.sign(keyId, SCHEME, 0, [1, 9], randomBytes(8)))),
+      isCode("bad-work-item", /not a party of this key/),
+    );
+    await assert.rejects(
+      runJob(env, ctxOf(client.refresh(keyId, SCHEME, 0, [1, 2]))),
+      isCode("bad-work-item", /exactly the key's parties/),
+    );
+    // A request that failed for good was served: the same item again is a replay.
+    const once = client.sign(keyId, SCHEME, 0, [1, 9], randomBytes(8));
+    await assert.rejects(runJob(env, ctxOf(once)), isCode("bad-work-item"));
+    await assert.rejects(runJob(env, ctxOf(once)), isCode("replayed-request"));
+    // The broker deletes the key's state at party 2 and wipes the served ledgers: the replayed
+    // create-key request still finds the key in the worker's own ledger.
+    await (await new Kvm(bench.broker).open(shareBucket(2))).delete(`${keyId}.state`);
+    await wipeServed();
+    await assert.rejects(runJob(envs.get(2)!, ctxOf(dkg)), isCode("key-exists"));
+  });
+
+  test("a retired share the broker puts back never activates again", async () => {
+    const { keyId } = await newKey();
+    const kv = await new Kvm(bench.broker).open(shareBucket(1));
+    const r1 = client.refresh(keyId, SCHEME, 0, PARTIES, 1);
+    const stored1 = await all(r1);
+    const slot1 = `${keyId}.1.${Buffer.from((stored1[0]!.outcome.value as { sessionId: Uint8Array }).sessionId).toString("hex")}`;
+    for (const r of await all(activation(r1, stored1))) assert.equal(r.outcome.case, "activated");
+    const kept = (await kv.get(slot1))!.value;
+    const r2 = client.refresh(keyId, SCHEME, 1, PARTIES, 2);
+    for (const r of await all(activation(r2, await all(r2)))) assert.equal(r.outcome.case, "activated");
+    assert.equal((await kv.get(slot1))?.operation, "PURGE");
+    await kv.put(slot1, kept); // the broker kept the ciphertext and restores it
+    await assert.rejects(runJob(envs.get(1)!, ctxOf(activation(r1, stored1))), isCode("stale-epoch"));
+  });
 });
