@@ -23,6 +23,7 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { threadId } from "node:worker_threads";
 
 const SELF = fileURLToPath(import.meta.url);
 
@@ -154,12 +155,13 @@ export const strykerPlugins = [
   },
 ];
 
-// ---- coverage hook (loaded with --import into every node process of a dry-run test file) ----
+// ---- coverage hook (loaded with --import into every node process and thread of a dry-run test
+// file; a process killed by a signal keeps its last periodic dump) ----
 if (process.env.MUTATION_COVERAGE_DIR) {
   const dir = process.env.MUTATION_COVERAGE_DIR;
   const dump = () => {
     const hits = globalThis.__stryker__?.mutantCoverage?.static;
-    if (hits) writeFileSync(join(dir, `${process.pid}.json`), JSON.stringify(Object.keys(hits)));
+    if (hits) writeFileSync(join(dir, `${process.pid}-${threadId}.json`), JSON.stringify(Object.keys(hits)));
   };
   process.on("exit", dump);
   setInterval(dump, 250).unref();
