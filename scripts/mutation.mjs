@@ -103,14 +103,19 @@ const GROUPS = {
     ],
   },
   worker: {
-    build: ["apps/cli"],
-    mutate: ["apps/worker/src/authorization.ts", "apps/worker/src/jobs.ts"],
-    tests: ["apps/cli/dist/test/security.e2e.test.js", "apps/cli/dist/test/reliability.e2e.test.js"],
+    build: ["apps/worker"],
+    mutate: ["apps/worker/src/authorization.ts", "apps/worker/src/jobs.ts", "apps/worker/src/pair-guard.ts"],
+    tests: ["apps/worker/dist/test/trust-anchor.test.js", "apps/worker/dist/test/pair-lock.test.js"],
   },
   api: {
     build: ["apps/cli"],
-    mutate: ["apps/api/src/http/plugins/auth.ts", "apps/api/src/domain/aggregator.ts"],
+    mutate: [
+      "apps/api/src/http/plugins/auth.ts",
+      "apps/api/src/domain/aggregator.ts",
+      "apps/api/src/domain/result-check.ts",
+    ],
     tests: [
+      "apps/api/dist/test/result-check.test.js",
       "apps/cli/dist/test/security.e2e.test.js",
       "apps/cli/dist/test/lifecycle.e2e.test.js",
       "apps/cli/dist/test/reliability.e2e.test.js",
