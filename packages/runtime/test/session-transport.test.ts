@@ -450,3 +450,67 @@ test("a party's own long step never counts as a peer's silence", TEST_TIMEOUT, a
     [3, 3],
   );
 });
+
+test("a join that fails any one check is ignored: the session never starts on it", TEST_TIMEOUT, async () => {
+  // Each forged join is wrong in exactly one respect; accepted, it would complete the join barrier
+  // (parties 1 and 2 would then start rounds and time out in round 1, not at the join).
+  const signed = (op: string, party: number, by: number, nonce: Uint8Array, kx: Uint8Array) =>
+    create(JoinSchema, {
+      operationId: op,
+      party,
+      nonce,
+      workerId: "forger",
+      kxPublic: kx,
+      signature: signAs(ids.get(by)!, joinSigningBytes(op, party, nonce, kx)),
+    });
+  const cases: Record<string, (op: string) => { subjectParty: number; join: ReturnType<typeof signed> }> = {
+    "another party's subject": (op) => ({
+      subjectParty: 2,
+      join: signed(op, 3, 3, randomBytes(32), randomBytes(32)),
+    }),
+    "signed by another party": (op) => ({
+      subjectParty: 3,
+      join: signed(op, 3, 2, randomBytes(32), randomBytes(32)),
+    }),
+    "short nonce": (op) => ({ subjectParty: 3, join: signed(op, 3, 3, randomBytes(31), randomBytes(32)) }),
+    "short exchange key": (op) => ({
+      subjectParty: 3,
+      join: signed(op, 3, 3, randomBytes(32), randomBytes(31)),
+    }),
+    "another operation": (op) => ({
+      subjectParty: 3,
+      join: signed(`${op}x`, 3, 3, randomBytes(32), randomBytes(32)),
+    }),
+  };
+  for (const [name, make] of Object.entries(cases)) {
+    const op = `op_forged_${name.replace(/[^a-z]/g, "")}`;
+    const run2 = (self: number) =>
+      runSession<number>({
+        nc: conns[self - 1]!,
+        operationId: op,
+        self,
+        participants: [1, 2, 3],
+        workerId: `w${self}`,
+        identity: ids.get(self)!,
+        directory,
+        roundTimeoutMs: 5000,
+        joinTimeoutMs: 1500,
+        host: () => inProcessHost(self, toy(self, [1, 2, 3], self), 4),
+      });
+    const sessions = [run2(1), run2(2)];
+    const { subjectParty, join } = make(op);
+    const forger = setInterval(
+      () => conns[3]!.publish(joinSubject(op, subjectParty), toBinary(JoinSchema, join)),
+      50,
+    );
+    try {
+      for (const s of sessions)
+        await assert.rejects(s, (e: unknown) => {
+          assert.ok(e instanceof TransportError && e.code === "join-timeout", `${name}: ${String(e)}`);
+          return true;
+        });
+    } finally {
+      clearInterval(forger);
+    }
+  }
+});
