@@ -71,11 +71,13 @@ async function expectProblem(p: Promise<Awaited<ReturnType<typeof raw>>>, status
 }
 
 test("bad input is 400 problem+json with a stable type", async () => {
-  await expectProblem(
+  const scheme = await expectProblem(
     raw("POST", "/v1/keys", { scheme: "rsa", threshold: 2, parties: 3 }),
     400,
     "invalid-request",
   );
+  assert.equal(scheme.body.detail, "scheme must be one of: ed25519, bip340, ecdsa-secp256k1");
+  assert.deepEqual(scheme.body.allowed, ["ed25519", "bip340", "ecdsa-secp256k1"]);
   await expectProblem(
     raw("POST", "/v1/keys", { scheme: "ed25519", threshold: 4, parties: 3 }),
     400,

@@ -93,7 +93,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setErrorHandler((err: FastifyError | Problem, req, reply) => {
     let problem: Problem;
     if (err instanceof Problem) problem = err;
-    else if ((err as FastifyError).validation) problem = new Problem("invalid-request", err.message);
+    else if ((err as FastifyError).validation) problem = validationProblem(err as FastifyError);
     else if ((err as FastifyError).statusCode && (err as FastifyError).statusCode! < 500)
       problem = new Problem(
         (err as FastifyError).statusCode === 404 ? "not-found" : "invalid-request",
@@ -162,4 +162,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   return app as unknown as FastifyInstance;
+}
+
+/** A validation error as one problem; a value outside an enum names the allowed values. */
+function validationProblem(err: FastifyError): Problem {
+  const first = err.validation?.[0];
+  const allowed = (first?.params as { allowedValues?: unknown[] } | undefined)?.allowedValues;
+  if (first?.keyword === "enum" && allowed) {
+    const field = first.instancePath.replace(/^\//, "").replaceAll("/", ".") || "value";
+    return new Problem("invalid-request", `${field} must be one of: ${allowed.join(", ")}`, { allowed });
+  }
+  return new Problem("invalid-request", err.message);
 }

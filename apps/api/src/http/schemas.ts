@@ -10,7 +10,10 @@ const Hex = (description: string) => Type.String({ pattern: "^([0-9a-fA-F]{2})*$
 /** Body of POST /v1/keys. */
 export const CreateKeyBody = Type.Object(
   {
-    scheme: Type.Union([Type.Literal("ed25519"), Type.Literal("bip340"), Type.Literal("ecdsa-secp256k1")], {
+    // One enum (not a union of literals), so a bad value gets one error that lists the allowed ones.
+    scheme: Type.Unsafe<"ed25519" | "bip340" | "ecdsa-secp256k1">({
+      type: "string",
+      enum: ["ed25519", "bip340", "ecdsa-secp256k1"],
       description: "Signature scheme",
     }),
     threshold: Type.Integer({ minimum: 2, maximum: 255, description: "Signers needed (t)" }),
