@@ -119,6 +119,14 @@ test("operations show and wait print the operation; errors under --json are one 
   const waited = custody(["operations", "wait", opId]);
   assert.equal(waited.status, 0, waited.stderr);
   assert.match(waited.stdout, new RegExp(`operation ${opId}: dkg of key ${key.id}, succeeded`));
+  // The profile can also come from $CUSTODY_PROFILE (e.g. for a stack started with `dev --dir`).
+  const viaEnv = spawnSync(process.execPath, [CLI_MAIN, "keys", "show", key.id, "--json"], {
+    encoding: "utf8",
+    cwd: stack!.options.dir,
+    env: { ...process.env, CUSTODY_PROFILE: join(stack!.options.dir, "profile.json") },
+  });
+  assert.equal(viaEnv.status, 0, viaEnv.stderr);
+  assert.equal(JSON.parse(viaEnv.stdout).id, key.id);
   const missing = custody(["operations", "show", "op_doesnotexist", "--json"]);
   assert.equal(missing.status, 1);
   const err = JSON.parse(missing.stderr) as { status: number; type: string };

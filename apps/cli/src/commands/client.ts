@@ -13,8 +13,8 @@ import { ApiProblem, CustodyClient, type Key, type Operation } from "@custody/sd
 import type { Command } from "commander";
 import { type ClientFiles, loadClient } from "../dev-authority.js";
 
-/** Default location of the dev profile. */
-export const DEFAULT_PROFILE = ".custody/dev/profile.json";
+/** Default profile: `$CUSTODY_PROFILE`, else the one `custody dev` writes by default. */
+export const DEFAULT_PROFILE = process.env.CUSTODY_PROFILE ?? ".custody/dev/profile.json";
 
 /** Options every client command takes. */
 export interface GlobalOpts {

@@ -2,6 +2,7 @@
  * Process commands: `custody dev` (the whole local stack), `custody api` and `custody worker`.
  * @module
  */
+import { join, resolve } from "node:path";
 import { startApi } from "@custody/api";
 import { startWorker } from "@custody/worker";
 import type { Command } from "commander";
@@ -59,7 +60,12 @@ export function registerServeCommands(program: Command): void {
       console.log(
         `NATS ${stack.natsUrls.join(",")}; ${o.parties} parties x ${o.workers} worker(s); logs in ${o.dir}/logs`,
       );
-      console.log(`profile ${o.dir}/profile.json; press Ctrl-C to stop`);
+      const profile = join(o.dir, "profile.json");
+      console.log(
+        profile === join(".custody/dev", "profile.json")
+          ? `profile ${profile}; press Ctrl-C to stop`
+          : `profile ${profile}: in another terminal, export CUSTODY_PROFILE=${resolve(profile)}; press Ctrl-C to stop`,
+      );
     });
 
   program
