@@ -138,6 +138,13 @@ const MESSAGE_ARG = {
   AuthError: 1,
   TransportError: 1,
   DecodeError: 0,
+  PermanentFailure: 1,
+  LedgerError: 0,
+  ReplayError: 0,
+  KeyExistsError: 0,
+  EpochTakenError: 0,
+  StoreConflictError: 0,
+  EpochNotActiveYet: 0,
   check: 2,
   parsePayload: 1,
 };
