@@ -107,11 +107,7 @@ function verifyingKey(publicKey: Uint8Array): KeyObject | null {
  * signature that differs by a small-order component, which only the cofactored equation accepts,
  * is still accepted, as before.
  */
-export function verifyEd25519Strict(
-  publicKey: Uint8Array,
-  message: Uint8Array,
-  signature: Uint8Array,
-): boolean {
+function verifyEd25519Strict(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   try {
     const key = publicKey.length === 32 && signature.length === 64 ? verifyingKey(publicKey) : null;
     if (key === null) return false;
