@@ -57,6 +57,8 @@ export async function connectNats(options: ConnectOptions): Promise<NatsConnecti
     // account): a Custody process never gives its broker connection up on its own.
     ignoreAuthErrorAbort: true,
     reconnectTimeWait: 500,
+    // No stack trace captured per request (a measurable share of the API's CPU per signature).
+    noAsyncTraces: true,
     pingInterval: 10_000,
     maxPingOut: 3,
     timeout: options.timeoutMs ?? 20_000,
