@@ -263,7 +263,8 @@ export class CustodyService {
         const op = await this.d.repo.getOperation(id);
         if (!op || op.tenant !== actor.claims.tenant) throw new Problem("not-found", `no operation ${id}`);
         if (op.status !== "pending" || Date.now() >= deadline) return op;
-        const wait = Math.min(250, deadline - Date.now());
+        // The completion notice ends the wait at once; the poll only covers a lost notice.
+        const wait = Math.min(1000, deadline - Date.now());
         await Promise.race([new Promise((r) => setTimeout(r, wait)), event]);
       }
     } finally {
