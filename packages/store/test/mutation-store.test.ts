@@ -82,6 +82,8 @@ test("concurrent state updates of one key all land (compare-and-set retries, nev
     b.claimKey(ref("key_twice"), "op_b"),
   ]);
   assert.deepEqual(results.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
+  const lost = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
+  assert.ok(lost.reason instanceof KeyExistsError, String(lost.reason));
 });
 
 test("activating the active slot again changes nothing; a later epoch's confirmation survives an activation", async () => {
