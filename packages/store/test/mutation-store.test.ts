@@ -11,6 +11,7 @@ import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
   EpochTakenError,
+  KeyExistsError,
   open,
   PartyLedger,
   ReplayError,
