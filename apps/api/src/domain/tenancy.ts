@@ -93,28 +93,25 @@ export class Tenancy implements CustodyApi {
     const js = jetstream(nc, { timeout: 5000 });
     const repo = await Repository.open(nc);
     const aggregator = new ResultAggregator(nc, js, repo, log);
-    aggregator.onTerminal = (op) =>
+    /** Appends what happened to an operation to the audit trail. */
+    const audit = (
+      op: OperationRecord,
+      kind: "outcome" | "rejected-result",
+      result: string,
+      reason?: string,
+    ) =>
       void o.audit.append({
         at: new Date().toISOString(),
-        kind: "outcome",
+        kind,
         action: op.type,
         tenant,
         keyId: op.keyId,
         operationId: op.id,
-        result: op.status,
-        reason: op.error?.code,
+        result,
+        reason,
       });
-    aggregator.onRejectedResult = (op, party, code) =>
-      void o.audit.append({
-        at: new Date().toISOString(),
-        kind: "rejected-result",
-        action: op.type,
-        tenant,
-        keyId: op.keyId,
-        operationId: op.id,
-        result: `party ${party}`,
-        reason: code,
-      });
+    aggregator.onTerminal = (op) => audit(op, "outcome", op.status, op.error?.code);
+    aggregator.onRejectedResult = (op, party, code) => audit(op, "rejected-result", `party ${party}`, code);
     const deadLetters = new DeadLetters({ js, repo, aggregator, log });
     try {
       await aggregator.start();
