@@ -514,3 +514,54 @@ test("a join that fails any one check is ignored: the session never starts on it
     }
   }
 });
+
+test(
+  "another party's identity is refused; a caller's abort ends the session and its peers hear of it at once",
+  TEST_TIMEOUT,
+  async () => {
+    await assert.rejects(
+      runSession<number>({
+        nc: conns[0]!,
+        operationId: "op_wrongid",
+        self: 1,
+        participants: [1, 2],
+        workerId: "w1",
+        identity: ids.get(2)!,
+        directory,
+        host: () => inProcessHost(1, toy(1, [1, 2], 1), 4),
+      }),
+      (e: unknown) => e instanceof TransportError && e.code === "aborted" && /another party/.test(e.message),
+    );
+    // Party 1 aborts (its caller's signal) while party 2 waits in round 1: party 2 learns it from
+    // party 1's abort notice, long before its 60 s round timeout.
+    const controller = new AbortController();
+    const slowHost = (self: number) => {
+      const inner = inProcessHost(self, toy(self, [1, 2], self), 4);
+      return self === 1 ? { ...inner, start: () => new Promise<never>(() => {}) } : inner;
+    };
+    const session = (self: number, signal?: AbortSignal) =>
+      runSession<number>({
+        nc: conns[self - 1]!,
+        operationId: "op_aborted",
+        self,
+        participants: [1, 2],
+        workerId: `w${self}`,
+        identity: ids.get(self)!,
+        directory,
+        roundTimeoutMs: 60_000,
+        joinTimeoutMs: 5000,
+        signal,
+        host: () => slowHost(self),
+      });
+    const p1 = session(1, controller.signal);
+    const p2 = session(2);
+    setTimeout(() => controller.abort(), 1000);
+    await assert.rejects(p1, (e: unknown) => e instanceof TransportError && e.code === "aborted");
+    await assert.rejects(p2, (e: unknown) => {
+      assert.ok(e instanceof TransportError, String(e));
+      assert.equal(e.code, "peer-aborted");
+      assert.deepEqual([...e.culprits], [1]);
+      return true;
+    });
+  },
+);
