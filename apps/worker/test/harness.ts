@@ -6,6 +6,7 @@
  * session protocol, and a broker that rewrites what it stores.
  * @module
  */
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -87,7 +88,7 @@ export class Bench {
   async worker(
     party: number,
     kek: Uint8Array,
-    ledgerFile = join(this.dir, `p${party}-${Math.random().toString(36).slice(2)}.ledger`),
+    ledgerFile = join(this.dir, `p${party}-${randomBytes(6).toString("hex")}.ledger`),
     log = new MemoryLog(),
   ): Promise<JobEnv & { log: MemoryLog; ledgerFile: string }> {
     const nc = await connect({ servers: this.server.url });
@@ -96,7 +97,7 @@ export class Bench {
       nc,
       tenant: TENANT,
       party,
-      workerId: `w${Math.random().toString(36).slice(2, 8)}`,
+      workerId: `w${randomBytes(3).toString("hex")}`,
       store: await ShareStore.open(nc, party, kek),
       served: await ServedLedger.open(nc, party),
       isRevoked: async () => false,
