@@ -16,11 +16,35 @@ export interface Key {
   publicKey?: string;
   chainCode?: string;
   xpub?: string;
+  /** bip340 keys: the BIP86 Taproot output key (x-only, tweaked with no script tree) and its address. */
+  taproot?: TaprootOutput;
   epoch: number;
   operationId: string;
   refreshing?: string;
   createdAt: string;
   updatedAt: string;
+}
+
+/** A Taproot output: the x-only output key Q = P + H_TapTweak(P || merkleRoot)·G and its address. */
+export interface TaprootOutput {
+  /** x-only internal key P (hex, 32 bytes). */
+  internalKey: string;
+  /** x-only output key Q (hex, 32 bytes). */
+  outputKey: string;
+  /** Script tree root, when one was committed (hex, 32 bytes). */
+  merkleRoot?: string;
+  /** Mainnet `bc1p…` address of the output key. */
+  address: string;
+}
+
+/** Input of a signature: the message and, optionally, a BIP32 path and the BIP341 tweak. */
+export interface SignInput {
+  /** Message (hex; a 32-byte digest for ecdsa-secp256k1). */
+  message: string;
+  /** BIP32 non-hardened path, e.g. `m/0/5`. */
+  path?: string;
+  /** bip340 keys only: sign for the Taproot output key (none = BIP86, or with a script tree root). */
+  taproot?: { merkleRoot?: string };
 }
 
 /** A produced signature. */
@@ -32,6 +56,8 @@ export interface Signature {
   recoveryId?: number;
   der?: string;
   path?: string;
+  /** Present when the signature was made for a Taproot output key (then `publicKey` is that key). */
+  taproot?: TaprootOutput;
 }
 
 /** An accepted request. */
@@ -143,7 +169,7 @@ export class CustodyClient {
     return this.call<Key>("GET", `/v1/keys/${encodeURIComponent(id)}`);
   }
   /** Starts signing `message` (hex). */
-  sign(keyId: string, input: { message: string; path?: string }, o?: RequestOptions) {
+  sign(keyId: string, input: SignInput, o?: RequestOptions) {
     return this.call<Operation>("POST", `/v1/keys/${encodeURIComponent(keyId)}/sign`, input, this.idem(o));
   }
   /** Starts a refresh. */
