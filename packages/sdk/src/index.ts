@@ -84,6 +84,41 @@ export interface Revocation {
   reason: string;
 }
 
+/** A client credential known to the API (registered by an admin of the tenant, or seen in use). */
+export interface CredentialView {
+  /** The credential id: hex SHA-256 of the credential under the `custody/credential-id/v1` tag. */
+  id: string;
+  name: string;
+  role: "admin" | "signer" | "auditor";
+  tenant: string;
+  keys: string[];
+  /** Public key (`U...`) of the client holding it. */
+  subject: string;
+  /** Who signed it: an authority (`O...`) or, for a delegated credential, the issuing admin (`U...`). */
+  issuer: string;
+  issuedAt: string;
+  expiresAt: string;
+  revoked?: { at: string; reason: string };
+}
+
+/** Filter and page of GET /v1/operations. */
+export interface OperationQuery {
+  status?: "pending" | "succeeded" | "failed";
+  type?: "dkg" | "sign" | "refresh";
+  keyId?: string;
+  /** Page size, 1–100 (default 50). */
+  limit?: number;
+  /** The `next` cursor of the previous page. */
+  cursor?: string;
+}
+
+/** One page of operations, newest first. */
+export interface OperationPage {
+  operations: Operation[];
+  /** Cursor of the next page; absent on the last one. */
+  next?: string;
+}
+
 /** An RFC 9457 problem returned by the API. */
 export class ApiProblem extends Error {
   override readonly name = "ApiProblem";
@@ -191,6 +226,23 @@ export class CustodyClient {
       ...target,
       ...(reason !== undefined ? { reason } : {}),
     });
+  }
+  /** Registers a credential the caller (an admin) issued for its tenant, so it can be listed and revoked. */
+  registerCredential(credential: string) {
+    return this.call<CredentialView>("POST", "/v1/credentials", { credential });
+  }
+  /** The tenant's credentials known to the API (admins and auditors). */
+  async listCredentials(): Promise<CredentialView[]> {
+    return (await this.call<{ credentials: CredentialView[] }>("GET", "/v1/credentials")).credentials;
+  }
+  /** One page of the tenant's operations, newest first. */
+  listOperations(q: OperationQuery = {}) {
+    const query = new URLSearchParams(
+      Object.entries(q)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]): [string, string] => [k, String(v)]),
+    ).toString();
+    return this.call<OperationPage>("GET", `/v1/operations${query ? `?${query}` : ""}`);
   }
   /** Follows an operation until it is no longer pending or `timeoutMs` passed. */
   async wait(op: Operation | string, timeoutMs = 120_000): Promise<Operation> {
