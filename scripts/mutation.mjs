@@ -105,7 +105,12 @@ const GROUPS = {
   worker: {
     build: ["apps/worker"],
     mutate: ["apps/worker/src/authorization.ts", "apps/worker/src/jobs.ts", "apps/worker/src/pair-guard.ts"],
-    tests: ["apps/worker/dist/test/trust-anchor.test.js", "apps/worker/dist/test/pair-lock.test.js"],
+    tests: [
+      "apps/worker/dist/test/authorization.test.js",
+      "apps/worker/dist/test/jobs.test.js",
+      "apps/worker/dist/test/trust-anchor.test.js",
+      "apps/worker/dist/test/pair-lock.test.js",
+    ],
   },
   api: {
     build: ["apps/cli"],
