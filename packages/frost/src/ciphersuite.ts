@@ -6,8 +6,8 @@
  * - `ed25519`: FROST(Ed25519, SHA-512), RFC 9591 §6.1. Signatures are RFC 8032 Ed25519.
  * - `bip340`: FROST over secp256k1 with BIP340 even-y handling (noble's `schnorr_FROST`,
  *   "FROST-secp256k1-SHA256-TR-v1"). Signatures are BIP340 Schnorr under the x-only key.
- *   No Taproot tweak is applied: the x-only key is the untweaked DKG key (or its BIP32
- *   non-hardened child when signing along a path).
+ *   The x-only key is the DKG key, its BIP32 non-hardened child when signing along a path, or
+ *   the BIP341 output key of either when signing with the Taproot option (`sign/taproot.ts`).
  * @module
  */
 import { frame, type HashPart } from "@custody/core";

@@ -3,13 +3,13 @@
  * every curve, with the curve-specific parts taken from the {@link Ciphersuite}.
  * @module
  */
-import { ProtocolError, type Scheme } from "@custody/core";
+import { ProtocolError, type Scheme, type SignatureOutput, type Step } from "@custody/core";
 import { assertDerivationPath } from "./bip32.js";
 import type { Ciphersuite } from "./ciphersuite.js";
 import { startKeygen } from "./keygen/round1.js";
 import { startRefresh } from "./refresh/round1.js";
 import { decodeShare, encodeShare, type FrostShare, keyElements } from "./share.js";
-import { startSign } from "./sign/round1.js";
+import { type FrostSignParams, startSign } from "./sign/round1.js";
 
 /** Highest round number used by any FROST protocol here (DKG and refresh: 3; signing: 2). */
 export const FROST_MAX_ROUNDS = 3;
@@ -28,8 +28,14 @@ function signInputChecker(suite: Ciphersuite) {
   };
 }
 
-/** Builds the {@link Scheme} for one ciphersuite. */
-export function createScheme(suite: Ciphersuite): Scheme<FrostShare> {
+/** A FROST {@link Scheme}: its `sign` also takes the BIP341 Taproot option (bip340 only). */
+export interface FrostScheme extends Scheme<FrostShare> {
+  /** Starts threshold signing; see {@link FrostSignParams}. */
+  sign(params: FrostSignParams): Step<SignatureOutput>;
+}
+
+/** Builds the {@link FrostScheme} for one ciphersuite. */
+export function createScheme(suite: Ciphersuite): FrostScheme {
   const checkSignInput = signInputChecker(suite);
   return Object.freeze({
     name: suite.name,
@@ -52,5 +58,5 @@ export function createScheme(suite: Ciphersuite): Scheme<FrostShare> {
       };
     },
     checkSignInput,
-  } satisfies Scheme<FrostShare>);
+  } satisfies FrostScheme);
 }

@@ -3,7 +3,8 @@
  * its share and with randomness keyed by the session id, and broadcasts their commitments
  * `hiding || binding`. Once every signer's commitments arrived it computes its signature share
  * (§5.2) and broadcasts it with the hash of the signing package it used. With a BIP32 path (bip340)
- * every signer signs with the child's tweaked key share (see `derive.ts`).
+ * every signer signs with the child's tweaked key share (see `derive.ts`); with a Taproot option it
+ * then signs for the BIP341 output key of that (child) key (see `taproot.ts`).
  * @module
  */
 import {
@@ -34,15 +35,27 @@ import {
   signWithPackage,
 } from "./primitives.js";
 import { SignRound2 } from "./round2.js";
+import { assertTaprootOption, type TaprootOption, tweakSigningShare } from "./taproot.js";
+
+/** Signing inputs of the FROST schemes: core's, plus the BIP341 Taproot option (bip340 only). */
+export interface FrostSignParams extends SignParams<FrostShare> {
+  /** Sign for the Taproot output key of the (derived) key, committing to this script tree root. */
+  readonly taproot?: TaprootOption | undefined;
+}
 
 /** Validated inputs of one signing run. */
 export interface SignContext {
   readonly suite: Ciphersuite;
   readonly sessionId: Uint8Array;
-  /** The key share signing: the stored share, or its derived child along `path`. */
+  /**
+   * The key share signing: the stored share, or its derived child along `path`, tweaked for the
+   * Taproot output key when `taproot` is set.
+   */
   readonly share: FrostShare;
   /** The BIP32 non-hardened derivation path (empty: the root key). */
   readonly path: readonly number[];
+  /** The BIP341 Taproot option (undefined: the untweaked key). */
+  readonly taproot: TaprootOption | undefined;
   /** The signer set, sorted. */
   readonly signers: readonly PartyId[];
   readonly message: Uint8Array;
@@ -50,8 +63,8 @@ export interface SignContext {
 
 /**
  * Hash of everything a signature share commits to beyond RFC 9591's binding factors: scheme,
- * session, key epoch (transcript), signing key and derivation path, message, signer set and all
- * nonce commitments. Signers echo it
+ * session, key epoch (transcript), signing key, derivation path and Taproot option (absent, BIP86 or
+ * merkle root: 0, 1 or 33 bytes), message, signer set and all nonce commitments. Signers echo it
  * in round 2, so a split view of round 1 aborts instead of producing blame for honest parties.
  */
 function signingPackageHash(ctx: SignContext, commitments: readonly NonceCommitment[]): Uint8Array {
@@ -61,6 +74,9 @@ function signingPackageHash(ctx: SignContext, commitments: readonly NonceCommitm
     ctx.share.transcript,
     ctx.share.groupKey,
     Uint8Array.from(ctx.path.flatMap((i) => [i >>> 24, (i >>> 16) & 0xff, (i >>> 8) & 0xff, i & 0xff])),
+    ctx.taproot === undefined
+      ? new Uint8Array()
+      : concatBytes(Uint8Array.of(1), ctx.taproot.merkleRoot ?? new Uint8Array()),
     ctx.message,
     Uint8Array.from(ctx.signers),
     ...commitments.flatMap((c) => [c.party, c.hiding, c.binding]),
@@ -120,7 +136,7 @@ function hedgedRng(sessionId: Uint8Array, self: PartyId) {
  */
 export function startSign(
   suite: Ciphersuite,
-  params: SignParams<FrostShare>,
+  params: FrostSignParams,
   checkInput: (message: Uint8Array, path?: readonly number[]) => void,
 ): Step<SignatureOutput> {
   assertSessionId(params.sessionId);
@@ -129,7 +145,10 @@ export function startSign(
   if (!(root instanceof FrostShare) || root.scheme !== suite.name)
     throw new ProtocolError("bad-input", `not a ${suite.name} share`);
   const path = [...(params.path ?? [])];
-  const share = deriveSigningShare(suite, root, path);
+  const { taproot } = params;
+  if (taproot !== undefined) assertTaprootOption(taproot);
+  const child = deriveSigningShare(suite, root, path);
+  const share = taproot === undefined ? child : tweakSigningShare(suite, child, taproot);
   if (params.self !== share.self)
     throw new ProtocolError("bad-input", `share belongs to party ${share.self}, not ${params.self}`);
   const signers = assertPartySet(params.signers, share.threshold, "signers");
@@ -142,6 +161,7 @@ export function startSign(
     sessionId: params.sessionId.slice(),
     share,
     path,
+    taproot: taproot === undefined ? undefined : { merkleRoot: taproot.merkleRoot?.slice() },
     signers,
     message: params.message.slice(),
   };
