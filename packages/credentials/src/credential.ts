@@ -1,11 +1,11 @@
 /**
  * Credentials: a client's NKey public key, its role, tenant and key grants, signed by the Custody
  * authority (an operator NKey whose public key every API instance and every party trusts).
- * Format: `base64url(JSON claims) "." base64url(Ed25519 signature over "custody/credential/v1" || claims)`.
- * Nothing secret is in a credential; the client proves possession of its key by signing requests.
+ * Format: `base64url(JSON claims) "." base64url(Ed25519 signature over frame("custody/credential/v1", [claims]))`.
+ * An admin may delegate: see `chain.ts`. Nothing secret is in a credential; the client proves possession of its key by signing requests.
  * @module
  */
-import { frame } from "@custody/core";
+import { frame, transcriptHash } from "@custody/core";
 import { createOperator, createUser, fromSeed } from "@nats-io/nkeys";
 import { AuthError } from "./errors.js";
 import { signWithSeed, verifyWithPublicKey } from "./keys.js";
@@ -88,19 +88,46 @@ function checkClaims(c: CredentialClaims): void {
   if (!ok) throw new AuthError("malformed", "credential claims are malformed");
 }
 
-/**
- * Checks a credential's authority signature and claims, but not the clock: for deciding about a
- * credential (e.g. revoking it) rather than accepting it. Use {@link verifyCredential} to accept one.
- * @throws AuthError `malformed` or `bad-credential`
- */
-export function inspectCredential(token: string, authorities: readonly string[]): CredentialClaims {
-  if (typeof token !== "string" || token.length > 16_384)
-    throw new AuthError("malformed", "credential is malformed");
+/** The 32 id bytes of a credential: SHA-256 of the exact string under `custody/credential-id/v1`. */
+export function credentialIdBytes(token: string): Uint8Array {
+  return transcriptHash("custody/credential-id/v1", [token]);
+}
+
+/** The id of a credential (of a whole delegated chain too): 64 lower-case hex digits of its id bytes. */
+export function credentialId(token: string): string {
+  return Buffer.from(credentialIdBytes(token)).toString("hex");
+}
+
+/** The two base64url parts (`body "." signature`) of one signed credential, decoded. */
+export function splitSigned(token: string): { body: Uint8Array; sig: Uint8Array } {
   const parts = token.split(".");
   if (parts.length !== 2 || !parts.every((p) => /^[A-Za-z0-9_-]+$/.test(p)))
     throw new AuthError("malformed", "credential is malformed");
-  const body = unb64(parts[0]!);
-  const sig = unb64(parts[1]!);
+  return { body: unb64(parts[0]!), sig: unb64(parts[1]!) };
+}
+
+/** Parses and checks the claims of a credential body. @throws AuthError `malformed` */
+export function parseClaims(body: Uint8Array): CredentialClaims {
+  let claims: CredentialClaims;
+  try {
+    claims = JSON.parse(dec.decode(body)) as CredentialClaims;
+  } catch {
+    throw new AuthError("malformed", "credential claims are malformed");
+  }
+  checkClaims(claims);
+  return claims;
+}
+
+/**
+ * Checks a root credential (one an authority signed): its signature by one of `authorities` and its
+ * claims, not the clock. Returns the claims and the authority that signed them.
+ * @throws AuthError `malformed` or `bad-credential`
+ */
+export function inspectRoot(
+  token: string,
+  authorities: readonly string[],
+): { claims: CredentialClaims; authority: string } {
+  const { body, sig } = splitSigned(token);
   const signed = frame("custody/credential/v1", [body]);
   // Each credential's signature is checked once per process; later uses only look the signer up.
   const cached = verified.get(token);
@@ -110,30 +137,10 @@ export function inspectCredential(token: string, authorities: readonly string[])
       : authorities.find((a) => verifyWithPublicKey(a, signed, sig));
   if (authority === undefined)
     throw new AuthError("bad-credential", "credential is not signed by a trusted authority");
-  let claims: CredentialClaims;
-  try {
-    claims = JSON.parse(dec.decode(body)) as CredentialClaims;
-  } catch {
-    throw new AuthError("malformed", "credential claims are malformed");
-  }
-  checkClaims(claims);
+  const claims = parseClaims(body);
   if (cached !== authority) {
     if (verified.size >= 1000) verified.delete(verified.keys().next().value!);
     verified.set(token, authority);
   }
-  return claims;
-}
-
-/**
- * Verifies a credential against the trusted authority keys and the clock.
- * @throws AuthError `malformed`, `bad-credential` or `expired`
- */
-export function verifyCredential(
-  token: string,
-  authorities: readonly string[],
-  nowMs = Date.now(),
-): CredentialClaims {
-  const claims = inspectCredential(token, authorities);
-  if (nowMs / 1000 >= claims.exp) throw new AuthError("expired", "credential expired");
-  return claims;
+  return { claims, authority };
 }

@@ -14,7 +14,12 @@ export type AuthCode =
   | "replayed"
   | "forbidden"
   | "mismatch"
-  | "revoked";
+  | "revoked"
+  | "delegation-depth"
+  | "delegation-role"
+  | "delegation-tenant"
+  | "delegation-keys"
+  | "delegation-expiry";
 
 /** A refused credential or request. `forbidden` means authenticated but not allowed. */
 export class AuthError extends Error {

@@ -5,14 +5,15 @@
 
 export type { Action } from "./authorize.js";
 export { allows, authorize } from "./authorize.js";
+export type { VerifiedCredential } from "./chain.js";
+export { CHAIN_SEPARATOR, delegateCredential, inspectCredential, verifyCredential } from "./chain.js";
 export type { CredentialClaims, Role } from "./credential.js";
 export {
   createAuthority,
   createClientKey,
-  inspectCredential,
+  credentialId,
   issueCredential,
   publicKeyOfSeed,
-  verifyCredential,
 } from "./credential.js";
 export type { AuthCode } from "./errors.js";
 export { AuthError } from "./errors.js";

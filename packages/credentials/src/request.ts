@@ -9,8 +9,7 @@
 import { createHash } from "node:crypto";
 import { frame, transcriptHash } from "@custody/core";
 import { bytesToHex, randomBytes } from "@noble/hashes/utils.js";
-import type { CredentialClaims } from "./credential.js";
-import { verifyCredential } from "./credential.js";
+import { type VerifiedCredential, verifyCredential } from "./chain.js";
 import { AuthError } from "./errors.js";
 import { signWithSeed, verifyWithPublicKey } from "./keys.js";
 import { canonicalPath } from "./path.js";
@@ -117,7 +116,8 @@ export function requestFromHeaders(
 }
 
 /**
- * Verifies the credential and the request signature, and that the request is no older (or newer)
+ * Verifies the credential (root or delegated: the claims returned are the leaf's, with the chain's
+ * credential ids) and the request signature, and that the request is no older (or newer)
  * than `maxSkewMs`. `req.path` must be canonical (as {@link requestFromHeaders} makes it). Replay
  * protection (nonce memory) and revocation are the caller's: see the API's nonce store.
  * @throws AuthError
@@ -127,7 +127,7 @@ export function verifyRequest(
   authorities: readonly string[],
   maxSkewMs: number,
   nowMs = Date.now(),
-): CredentialClaims {
+): VerifiedCredential {
   const claims = verifyCredential(req.credential, authorities, nowMs);
   if (Math.abs(nowMs - req.timestampMs) > maxSkewMs)
     throw new AuthError("stale", "request timestamp outside the allowed window");
