@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file custody/v1/work.proto.
  */
 export const file_custody_v1_work: GenFile = /*@__PURE__*/
-  fileDesc("ChVjdXN0b2R5L3YxL3dvcmsucHJvdG8SCmN1c3RvZHkudjEivAIKCFdvcmtJdGVtEhQKDG9wZXJhdGlvbl9pZBgBIAEoCRIOCgZrZXlfaWQYAiABKAkSDgoGc2NoZW1lGAMgASgJEhUKDWNyZWF0ZWRfYXRfbXMYBCABKAMSKQoGY2xpZW50GAUgASgLMhkuY3VzdG9keS52MS5DbGllbnRSZXF1ZXN0Eg4KBnRlbmFudBgGIAEoCRIiCgNka2cYCiABKAsyEy5jdXN0b2R5LnYxLkRrZ1dvcmtIABIkCgRzaWduGAsgASgLMhQuY3VzdG9keS52MS5TaWduV29ya0gAEioKB3JlZnJlc2gYDCABKAsyFy5jdXN0b2R5LnYxLlJlZnJlc2hXb3JrSAASLAoIYWN0aXZhdGUYDSABKAsyGC5jdXN0b2R5LnYxLkFjdGl2YXRlV29ya0gAQgQKAm9wIocBCg1DbGllbnRSZXF1ZXN0EhIKCmNyZWRlbnRpYWwYASABKAkSDgoGbWV0aG9kGAIgASgJEgwKBHBhdGgYAyABKAkSDAoEYm9keRgEIAEoDBIUCgx0aW1lc3RhbXBfbXMYBSABKAMSDQoFbm9uY2UYBiABKAkSEQoJc2lnbmF0dXJlGAcgASgJIi0KB0RrZ1dvcmsSEQoJdGhyZXNob2xkGAEgASgNEg8KB3BhcnRpZXMYAiADKA0iSQoIU2lnbldvcmsSDQoFZXBvY2gYASABKA0SDwoHc2lnbmVycxgCIAMoDRIPCgdtZXNzYWdlGAMgASgMEgwKBHBhdGgYBCADKA0iRAoLUmVmcmVzaFdvcmsSEgoKZnJvbV9lcG9jaBgBIAEoDRIPCgdwYXJ0aWVzGAIgAygNEhAKCHRvX2Vwb2NoGAMgASgNImcKDEFjdGl2YXRlV29yaxINCgVlcG9jaBgBIAEoDRISCgpzZXNzaW9uX2lkGAIgASgMEjQKDWNvbmZpcm1hdGlvbnMYAyADKAsyHS5jdXN0b2R5LnYxLlNoYXJlQ29uZmlybWF0aW9uIjUKEVNoYXJlQ29uZmlybWF0aW9uEg0KBXBhcnR5GAEgASgNEhEKCXNpZ25hdHVyZRgCIAEoDCKbAgoKV29ya1Jlc3VsdBIUCgxvcGVyYXRpb25faWQYASABKAkSDQoFcGFydHkYAiABKA0SLwoMc2hhcmVfc3RvcmVkGAogASgLMhcuY3VzdG9keS52MS5TaGFyZVN0b3JlZEgAEjAKCXNpZ25hdHVyZRgLIAEoCzIbLmN1c3RvZHkudjEuU2lnbmF0dXJlUmVzdWx0SAASJgoHc2tpcHBlZBgMIAEoCzITLmN1c3RvZHkudjEuU2tpcHBlZEgAEiYKB2ZhaWx1cmUYDSABKAsyEy5jdXN0b2R5LnYxLkZhaWx1cmVIABIqCglhY3RpdmF0ZWQYDiABKAsyFS5jdXN0b2R5LnYxLkFjdGl2YXRlZEgAQgkKB291dGNvbWUihgEKC1NoYXJlU3RvcmVkEg0KBWVwb2NoGAEgASgNEhIKCnB1YmxpY19rZXkYAiABKAwSEgoKY2hhaW5fY29kZRgDIAEoDBISCgpzZXNzaW9uX2lkGAQgASgMEhYKDmRlcml2YXRpb25fa2V5GAUgASgMEhQKDGNvbmZpcm1hdGlvbhgGIAEoDCIaCglBY3RpdmF0ZWQSDQoFZXBvY2gYASABKA0ifgoPU2lnbmF0dXJlUmVzdWx0EhEKCXNpZ25hdHVyZRgBIAEoDBISCgpwdWJsaWNfa2V5GAIgASgMEg0KBWVwb2NoGAMgASgNEhgKC3JlY292ZXJ5X2lkGAQgASgNSACIAQESCwoDZGVyGAUgASgMQg4KDF9yZWNvdmVyeV9pZCIZCgdTa2lwcGVkEg4KBnJlYXNvbhgBIAEoCSI6CgdGYWlsdXJlEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIQCghjdWxwcml0cxgDIAMoDWIGcHJvdG8z");
+  fileDesc("ChVjdXN0b2R5L3YxL3dvcmsucHJvdG8SCmN1c3RvZHkudjEivAIKCFdvcmtJdGVtEhQKDG9wZXJhdGlvbl9pZBgBIAEoCRIOCgZrZXlfaWQYAiABKAkSDgoGc2NoZW1lGAMgASgJEhUKDWNyZWF0ZWRfYXRfbXMYBCABKAMSKQoGY2xpZW50GAUgASgLMhkuY3VzdG9keS52MS5DbGllbnRSZXF1ZXN0Eg4KBnRlbmFudBgGIAEoCRIiCgNka2cYCiABKAsyEy5jdXN0b2R5LnYxLkRrZ1dvcmtIABIkCgRzaWduGAsgASgLMhQuY3VzdG9keS52MS5TaWduV29ya0gAEioKB3JlZnJlc2gYDCABKAsyFy5jdXN0b2R5LnYxLlJlZnJlc2hXb3JrSAASLAoIYWN0aXZhdGUYDSABKAsyGC5jdXN0b2R5LnYxLkFjdGl2YXRlV29ya0gAQgQKAm9wIocBCg1DbGllbnRSZXF1ZXN0EhIKCmNyZWRlbnRpYWwYASABKAkSDgoGbWV0aG9kGAIgASgJEgwKBHBhdGgYAyABKAkSDAoEYm9keRgEIAEoDBIUCgx0aW1lc3RhbXBfbXMYBSABKAMSDQoFbm9uY2UYBiABKAkSEQoJc2lnbmF0dXJlGAcgASgJIi0KB0RrZ1dvcmsSEQoJdGhyZXNob2xkGAEgASgNEg8KB3BhcnRpZXMYAiADKA0idAoIU2lnbldvcmsSDQoFZXBvY2gYASABKA0SDwoHc2lnbmVycxgCIAMoDRIPCgdtZXNzYWdlGAMgASgMEgwKBHBhdGgYBCADKA0SKQoHdGFwcm9vdBgFIAEoCzIYLmN1c3RvZHkudjEuVGFwcm9vdFR3ZWFrIiMKDFRhcHJvb3RUd2VhaxITCgttZXJrbGVfcm9vdBgBIAEoDCJECgtSZWZyZXNoV29yaxISCgpmcm9tX2Vwb2NoGAEgASgNEg8KB3BhcnRpZXMYAiADKA0SEAoIdG9fZXBvY2gYAyABKA0iZwoMQWN0aXZhdGVXb3JrEg0KBWVwb2NoGAEgASgNEhIKCnNlc3Npb25faWQYAiABKAwSNAoNY29uZmlybWF0aW9ucxgDIAMoCzIdLmN1c3RvZHkudjEuU2hhcmVDb25maXJtYXRpb24iNQoRU2hhcmVDb25maXJtYXRpb24SDQoFcGFydHkYASABKA0SEQoJc2lnbmF0dXJlGAIgASgMIpsCCgpXb3JrUmVzdWx0EhQKDG9wZXJhdGlvbl9pZBgBIAEoCRINCgVwYXJ0eRgCIAEoDRIvCgxzaGFyZV9zdG9yZWQYCiABKAsyFy5jdXN0b2R5LnYxLlNoYXJlU3RvcmVkSAASMAoJc2lnbmF0dXJlGAsgASgLMhsuY3VzdG9keS52MS5TaWduYXR1cmVSZXN1bHRIABImCgdza2lwcGVkGAwgASgLMhMuY3VzdG9keS52MS5Ta2lwcGVkSAASJgoHZmFpbHVyZRgNIAEoCzITLmN1c3RvZHkudjEuRmFpbHVyZUgAEioKCWFjdGl2YXRlZBgOIAEoCzIVLmN1c3RvZHkudjEuQWN0aXZhdGVkSABCCQoHb3V0Y29tZSKGAQoLU2hhcmVTdG9yZWQSDQoFZXBvY2gYASABKA0SEgoKcHVibGljX2tleRgCIAEoDBISCgpjaGFpbl9jb2RlGAMgASgMEhIKCnNlc3Npb25faWQYBCABKAwSFgoOZGVyaXZhdGlvbl9rZXkYBSABKAwSFAoMY29uZmlybWF0aW9uGAYgASgMIhoKCUFjdGl2YXRlZBINCgVlcG9jaBgBIAEoDSJ+Cg9TaWduYXR1cmVSZXN1bHQSEQoJc2lnbmF0dXJlGAEgASgMEhIKCnB1YmxpY19rZXkYAiABKAwSDQoFZXBvY2gYAyABKA0SGAoLcmVjb3ZlcnlfaWQYBCABKA1IAIgBARILCgNkZXIYBSABKAxCDgoMX3JlY292ZXJ5X2lkIhkKB1NraXBwZWQSDgoGcmVhc29uGAEgASgJIjoKB0ZhaWx1cmUSDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEhAKCGN1bHByaXRzGAMgAygNYgZwcm90bzM");
 
 /**
  * A unit of work for every party. Each party's durable consumer sees every work item; the workers
@@ -207,6 +207,13 @@ export type SignWork = Message<"custody.v1.SignWork"> & {
    * @generated from field: repeated uint32 path = 4;
    */
   path: number[];
+
+  /**
+   * bip340 only: sign for the BIP341 Taproot output key of the (derived) key. Absent: the key itself.
+   *
+   * @generated from field: custody.v1.TaprootTweak taproot = 5;
+   */
+  taproot?: TaprootTweak | undefined;
 };
 
 /**
@@ -215,6 +222,28 @@ export type SignWork = Message<"custody.v1.SignWork"> & {
  */
 export const SignWorkSchema: GenMessage<SignWork> = /*@__PURE__*/
   messageDesc(file_custody_v1_work, 3);
+
+/**
+ * The BIP341 commitment of a Taproot output key Q = P + H_TapTweak(x(P) || merkle_root)·G, where P
+ * is the signing key with even y.
+ *
+ * @generated from message custody.v1.TaprootTweak
+ */
+export type TaprootTweak = Message<"custody.v1.TaprootTweak"> & {
+  /**
+   * Script tree root, 32 bytes; empty for BIP86 (key path only, no script tree).
+   *
+   * @generated from field: bytes merkle_root = 1;
+   */
+  merkleRoot: Uint8Array;
+};
+
+/**
+ * Describes the message custody.v1.TaprootTweak.
+ * Use `create(TaprootTweakSchema)` to create a new message.
+ */
+export const TaprootTweakSchema: GenMessage<TaprootTweak> = /*@__PURE__*/
+  messageDesc(file_custody_v1_work, 4);
 
 /**
  * Refresh the shares of `from_epoch` into `to_epoch` (all parties of the key take part). Each refresh
@@ -245,7 +274,7 @@ export type RefreshWork = Message<"custody.v1.RefreshWork"> & {
  * Use `create(RefreshWorkSchema)` to create a new message.
  */
 export const RefreshWorkSchema: GenMessage<RefreshWork> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 4);
+  messageDesc(file_custody_v1_work, 5);
 
 /**
  * Make the epoch a DKG or refresh produced active at every party. Carries no client request: what
@@ -279,7 +308,7 @@ export type ActivateWork = Message<"custody.v1.ActivateWork"> & {
  * Use `create(ActivateWorkSchema)` to create a new message.
  */
 export const ActivateWorkSchema: GenMessage<ActivateWork> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 5);
+  messageDesc(file_custody_v1_work, 6);
 
 /**
  * A party's signature (long-term identity key) over what it stored; see ShareStored.confirmation.
@@ -303,7 +332,7 @@ export type ShareConfirmation = Message<"custody.v1.ShareConfirmation"> & {
  * Use `create(ShareConfirmationSchema)` to create a new message.
  */
 export const ShareConfirmationSchema: GenMessage<ShareConfirmation> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 6);
+  messageDesc(file_custody_v1_work, 7);
 
 /**
  * One party's outcome for one work item.
@@ -372,7 +401,7 @@ export type WorkResult = Message<"custody.v1.WorkResult"> & {
  * Use `create(WorkResultSchema)` to create a new message.
  */
 export const WorkResultSchema: GenMessage<WorkResult> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 7);
+  messageDesc(file_custody_v1_work, 8);
 
 /**
  * Confirmation that a party durably stored its share.
@@ -424,7 +453,7 @@ export type ShareStored = Message<"custody.v1.ShareStored"> & {
  * Use `create(ShareStoredSchema)` to create a new message.
  */
 export const ShareStoredSchema: GenMessage<ShareStored> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 8);
+  messageDesc(file_custody_v1_work, 9);
 
 /**
  * The party made `epoch` its active epoch of the key.
@@ -443,7 +472,7 @@ export type Activated = Message<"custody.v1.Activated"> & {
  * Use `create(ActivatedSchema)` to create a new message.
  */
 export const ActivatedSchema: GenMessage<Activated> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 9);
+  messageDesc(file_custody_v1_work, 10);
 
 /**
  * A signature produced by a signing session and verified by the party that publishes it.
@@ -484,7 +513,7 @@ export type SignatureResult = Message<"custody.v1.SignatureResult"> & {
  * Use `create(SignatureResultSchema)` to create a new message.
  */
 export const SignatureResultSchema: GenMessage<SignatureResult> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 10);
+  messageDesc(file_custody_v1_work, 11);
 
 /**
  * Why a party does not contribute.
@@ -503,7 +532,7 @@ export type Skipped = Message<"custody.v1.Skipped"> & {
  * Use `create(SkippedSchema)` to create a new message.
  */
 export const SkippedSchema: GenMessage<Skipped> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 11);
+  messageDesc(file_custody_v1_work, 12);
 
 /**
  * A permanent failure with a stable machine-readable code and the parties blamed, if any.
@@ -532,5 +561,5 @@ export type Failure = Message<"custody.v1.Failure"> & {
  * Use `create(FailureSchema)` to create a new message.
  */
 export const FailureSchema: GenMessage<Failure> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 12);
+  messageDesc(file_custody_v1_work, 13);
 
