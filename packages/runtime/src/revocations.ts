@@ -2,7 +2,9 @@
  * A tenant's revoked client credentials, in the tenant account's revocation bucket: the API records
  * a revocation there, and the API and every party look each request's credential up before they act
  * on it. A credential is named by its id, the hex SHA-256 of the exact credential string under a
- * domain tag. Reads use direct gets only, which is all a party's workers may do on this bucket.
+ * domain tag. A delegated credential (`<issuer credential>~<leaf>`, see @custody/credentials) is
+ * revoked when any credential of its chain is: revoking an admin's credential revokes everything it
+ * signed. Reads use direct gets only, which is all a party's workers may do on this bucket.
  * Callers fail closed: {@link RevocationList.isRevoked} throws when the list cannot be read.
  * @module
  */
@@ -17,6 +19,15 @@ export const CREDENTIAL_ID = /^[0-9a-f]{64}$/;
 /** The id of a credential: hex of SHA-256 over the framed domain and the exact credential string. */
 export function credentialId(credential: string): string {
   return Buffer.from(transcriptHash("custody/credential-id/v1", [credential])).toString("hex");
+}
+
+/**
+ * The ids of every credential in a chain, the issuer's first: the id of each prefix of the string
+ * that ends before a `~` (the chain separator), then of the whole string. One id for a root credential.
+ */
+export function chainIds(credential: string): string[] {
+  const parts = credential.split("~");
+  return parts.map((_, i) => credentialId(parts.slice(0, i + 1).join("~")));
 }
 
 /** One revocation as stored (the value of the bucket entry named by the credential id). */
@@ -75,8 +86,17 @@ export class RevocationList {
     }
   }
 
-  /** True when `credential` (the exact string a request carries) is revoked. Throws when unreadable. */
+  /**
+   * The revocation that applies to `credential` (the exact string a request carries): its own, or
+   * that of a credential of its chain, the issuer's first. Throws when the list cannot be read.
+   */
+  async revocationOf(credential: string): Promise<Revocation | undefined> {
+    const found = await Promise.all(chainIds(credential).map((id) => this.get(id)));
+    return found.find((r) => r !== undefined);
+  }
+
+  /** True when `credential` or a credential of its chain is revoked. Throws when unreadable. */
   async isRevoked(credential: string): Promise<boolean> {
-    return (await this.get(credentialId(credential))) !== undefined;
+    return (await this.revocationOf(credential)) !== undefined;
   }
 }

@@ -2,7 +2,8 @@
  * The revocation list against a real nats-server in operator (JWT) mode with the stack's user
  * permissions: the API records a revocation, a party's worker sees it with direct gets only and
  * cannot write or remove one, a revocation stays in its tenant's account, revoking twice keeps the
- * first record, and a list that cannot be read throws instead of answering "not revoked".
+ * first record, revoking an issuer's credential revokes every credential delegated under it (at
+ * the API and at the party), and a list that cannot be read throws instead of answering "not revoked".
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -24,6 +25,7 @@ import {
   type UserCredentials,
   workerPermissions,
 } from "../src/index.js";
+import { chainIds } from "../src/revocations.js";
 
 let broker: TrustedServer;
 let dir: string;
@@ -97,6 +99,34 @@ test("the API revokes, a party sees it with direct gets and cannot write", async
   assert.equal(await party.isRevoked(leaked), true);
   assert.equal(await party.isRevoked(other), false);
   await assert.rejects(api.get("not-an-id"), RangeError);
+});
+
+test("revoking an issuer's credential revokes its delegated credentials, not the reverse", async () => {
+  const issuer = "eyJ2IjoxfQ.aXNzdWVyLWNyZWRlbnRpYWw";
+  const leaf = `${issuer}~eyJ2IjoxfQ.bGVhZg`;
+  const sibling = `${issuer}~eyJ2IjoxfQ.c2libGluZw`;
+  assert.deepEqual(chainIds(issuer), [credentialId(issuer)]);
+  assert.deepEqual(chainIds(leaf), [credentialId(issuer), credentialId(leaf)]);
+  assert.deepEqual(chainIds("a~b~c"), [credentialId("a"), credentialId("a~b"), credentialId("a~b~c")]);
+  const api = await RevocationList.open(conns["api-t1"]!);
+  const party = await RevocationList.open(conns.p1!);
+  // The leaf alone: the issuer and its other leaves stay valid.
+  const own = await api.revoke(credentialId(leaf), "leaf lost", new Date("2030-01-01T00:00:00Z"));
+  assert.equal(await party.isRevoked(leaf), true);
+  assert.deepEqual(await party.revocationOf(leaf), own);
+  assert.equal(await party.isRevoked(issuer), false);
+  assert.equal(await party.isRevoked(sibling), false);
+  assert.equal(await party.revocationOf(sibling), undefined);
+  // The issuer: every leaf under it, at the API and at the party; the issuer's record comes first.
+  const top = await api.revoke(credentialId(issuer), "admin left", new Date("2030-02-01T00:00:00Z"));
+  for (const list of [api, party]) {
+    assert.equal(await list.isRevoked(issuer), true);
+    assert.equal(await list.isRevoked(sibling), true);
+    assert.deepEqual(await list.revocationOf(sibling), top);
+    assert.deepEqual(await list.revocationOf(leaf), top);
+  }
+  // Another issuer's leaf is untouched.
+  assert.equal(await party.isRevoked(`${other}~eyJ2IjoxfQ.bGVhZg`), false);
 });
 
 test("a revocation stays in its tenant's account", async () => {
