@@ -79,6 +79,7 @@ export async function startApi(config: ApiConfig): Promise<RunningApi> {
     deadLetters: tenancy,
     audit,
     auth: { authorities: config.authorities, nonces, revocations },
+    credentials: revocations,
     ready: () => ({
       // Ready once a quorum could sign: every key needs at least two live parties.
       ok:

@@ -15,6 +15,7 @@ import Fastify, {
   type FastifyReply,
 } from "fastify";
 import type { Logger } from "pino";
+import type { TenantCredentials } from "../domain/credential-registry.js";
 import type { OperationRecord } from "../domain/records.js";
 import type { CustodyApi } from "../domain/tenancy.js";
 import { Problem } from "../problems.js";
@@ -60,6 +61,8 @@ export interface AppDeps {
   readonly logger: Logger;
   /** Who may call the API: trusted credential authorities, the nonce store, the revocation lists. */
   readonly auth: AuthOptions;
+  /** The tenants' credential registries (what admins registered) and their revocation state. */
+  readonly credentials: TenantCredentials;
   /** Where every /v1 request is recorded. */
   readonly audit?: AuditLog;
   readonly deadLetters: DeadLetterView;
@@ -159,6 +162,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(credentialRoutes, {
     authorities: deps.auth.authorities,
     revocations: deps.auth.revocations,
+    credentials: deps.credentials,
   });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   return app as unknown as FastifyInstance;

@@ -1,7 +1,9 @@
 /**
- * The API's view of every tenant's revocation list: for each tenant the registry lists with a JWT
- * for the API identity, a connection into the tenant's account and its {@link RevocationList}.
- * Lookups are never cached, so a revocation takes effect with the next request.
+ * The API's view of every tenant's revocation list and credential registry: for each tenant the
+ * tenant registry lists with a JWT for the API identity, a connection into the tenant's account, its
+ * {@link RevocationList} and its {@link CredentialRegistry}. Lookups are never cached, so a
+ * revocation takes effect with the next request (for a delegated credential, a revocation of its
+ * issuer's credential too).
  * @module
  */
 import {
@@ -15,6 +17,7 @@ import {
 } from "@custody/runtime";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
+import { CredentialRegistry, type TenantCredentials } from "../domain/credential-registry.js";
 import { Problem } from "../problems.js";
 import type { Revocations } from "./plugins/auth.js";
 
@@ -30,11 +33,12 @@ export interface RevocationListsOptions {
 interface TenantList {
   readonly nc: NatsConnection;
   readonly list: RevocationList;
+  readonly registry: CredentialRegistry;
   stop(): Promise<void>;
 }
 
 /** Every tenant's revocation list, as the API reads and writes them. */
-export class RevocationLists implements Revocations {
+export class RevocationLists implements Revocations, TenantCredentials {
   private readonly lists: TenantServices<TenantList>;
 
   constructor(private readonly o: RevocationListsOptions) {
@@ -59,28 +63,40 @@ export class RevocationLists implements Revocations {
       tls: this.o.tls,
     });
     try {
-      const list = await RevocationList.open(nc);
-      return { nc, list, stop: () => nc.drain().catch(() => nc.close()) };
+      const [list, registry] = await Promise.all([RevocationList.open(nc), CredentialRegistry.open(nc)]);
+      return { nc, list, registry, stop: () => nc.drain().catch(() => nc.close()) };
     } catch (e) {
       await nc.close();
       throw e;
     }
   }
 
-  private list(tenant: string): RevocationList {
+  private tenant(tenant: string): TenantList {
     const l = this.lists.get(tenant);
-    if (l) return l.list;
+    if (l) return l;
     if (this.lists.opening(tenant))
       throw new Problem("unavailable", `tenant ${tenant} is being attached; retry shortly`, {}, 1);
     throw new Problem("unknown-tenant", `tenant ${tenant} is not served by this API`);
   }
 
   async isRevoked(tenant: string, credential: string): Promise<boolean> {
-    return this.list(tenant).isRevoked(credential);
+    return this.tenant(tenant).list.isRevoked(credential);
   }
 
   async revoke(tenant: string, id: string, reason: string) {
-    return this.list(tenant).revoke(id, reason);
+    return this.tenant(tenant).list.revoke(id, reason);
+  }
+
+  async revocationOf(tenant: string, credential: string) {
+    return this.tenant(tenant).list.revocationOf(credential);
+  }
+
+  async register(tenant: string, id: string, credential: string) {
+    return this.tenant(tenant).registry.register(id, credential);
+  }
+
+  async registered(tenant: string) {
+    return this.tenant(tenant).registry.list();
   }
 
   /** True when every tenant connection is up. */

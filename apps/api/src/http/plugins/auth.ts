@@ -1,6 +1,6 @@
 /**
- * Authentication of every /v1 request: the client's credential (signed by a trusted authority, not
- * revoked) and its signature over the credential's digest, method, canonical request target, body
+ * Authentication of every /v1 request: the client's credential (signed by a trusted authority, or
+ * delegated by an admin credential that is; neither it nor its issuer's credential revoked) and its signature over the credential's digest, method, canonical request target, body
  * hash, timestamp and nonce. Unsigned, badly signed, stale, replayed and revoked requests get 401;
  * when the revocation list or the nonce store cannot be read, 503 (fail closed). The verified claims
  * and the signed request (with the canonical target) are attached to the request; the signed
@@ -9,9 +9,9 @@
  */
 import {
   AuthError,
-  type CredentialClaims,
   requestFromHeaders,
   type SignedRequest,
+  type VerifiedCredential,
   verifyRequest,
 } from "@custody/credentials";
 import type { Revocation } from "@custody/runtime";
@@ -23,8 +23,8 @@ declare module "fastify" {
   interface FastifyRequest {
     /** The raw body bytes (signed by the client). */
     rawBody?: Uint8Array;
-    /** Verified claims of the caller. */
-    client?: CredentialClaims;
+    /** Verified claims of the caller (a delegated credential's own, with its issuer and chain ids). */
+    client?: VerifiedCredential;
     /** The caller's signed request. */
     signedRequest?: SignedRequest;
   }
@@ -39,7 +39,7 @@ export interface NonceStore {
 /** The revocation lists of the tenants this API serves (one per tenant account). */
 export interface Revocations {
   /**
-   * True when the tenant's list names `credential`. Throws a Problem for a tenant not served here
+   * True when the tenant's list names `credential` or, for a delegated one, its issuer's. Throws a Problem for a tenant not served here
    * (or still attaching), and any other error when the list cannot be read.
    */
   isRevoked(tenant: string, credential: string): Promise<boolean>;
