@@ -45,6 +45,26 @@ function pathIndices(path: unknown): number[] {
     .map((p) => (/^(0|[1-9][0-9]{0,9})$/.test(p) ? Number(p) : Number.NaN));
 }
 
+/**
+ * The Taproot option of a signed sign body as the work item's merkle root would print it:
+ * undefined without one, `""` for BIP86 (`{}`), else the lower-case 32-byte root.
+ */
+function taprootRoot(taproot: unknown): string | undefined {
+  if (taproot === undefined) return undefined;
+  const t = taproot as Record<string, unknown>;
+  if (
+    taproot === null ||
+    typeof taproot !== "object" ||
+    Array.isArray(taproot) ||
+    Object.keys(t).some((k) => k !== "merkleRoot")
+  )
+    throw refuse("signed request has an invalid taproot option");
+  if (t.merkleRoot === undefined) return "";
+  if (typeof t.merkleRoot !== "string" || !/^[0-9a-fA-F]{64}$/.test(t.merkleRoot))
+    throw refuse("signed request has an invalid taproot merkle root");
+  return t.merkleRoot.toLowerCase();
+}
+
 const sameList = (a: readonly number[], b: readonly number[]) =>
   a.length === b.length && a.every((x, i) => x === b[i]);
 
@@ -105,6 +125,8 @@ export function checkClientRequest(
         throw refuse("message differs from the signed request");
       if (!sameList(pathIndices(b.path), op.value.path))
         throw refuse("derivation path differs from the signed request");
+      if (taprootRoot(b.taproot) !== (op.value.taproot && hex(op.value.taproot.merkleRoot)))
+        throw refuse("taproot option differs from the signed request");
       break;
     case "refresh":
       action = { kind: "refresh", keyId: item.keyId };

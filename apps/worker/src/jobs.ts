@@ -55,7 +55,7 @@ import {
 import type { NatsConnection } from "@nats-io/transport-node";
 import { checkClientRequest } from "./authorization.js";
 import type { Admission, PairGuard } from "./pair-guard.js";
-import { beginSession, type SessionOutput, type SessionSpec } from "./session-spec.js";
+import { beginSession, type SessionOutput, type SessionSpec, taprootOf } from "./session-spec.js";
 
 /** Everything a job needs from its worker. */
 export interface JobEnv {
@@ -281,6 +281,7 @@ async function sign(env: JobEnv, ctx: WorkContext, work: SignWork): Promise<Work
       share: stored.share,
       message: work.message,
       path,
+      taproot: taprootOf(work),
     };
     const out = await session(env, ctx, work.signers, spec, admitted).catch(async (e: unknown) => {
       // An OT-extension, VOLE or consistency check failed: an active attack by the culprit. The

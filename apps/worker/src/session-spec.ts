@@ -4,7 +4,10 @@
  * plain data), ready for storage or publication.
  * @module
  */
-import { mapStep, type Scheme, type SignatureOutput, type Step } from "@custody/core";
+import { mapStep, ProtocolError, type Scheme, type SignatureOutput, type Step } from "@custody/core";
+import type { TaprootOption } from "@custody/frost";
+import type { SignWork } from "@custody/proto";
+import { TAPROOT_SCHEMES } from "./schemes.js";
 
 /** Which protocol to run and with what. */
 export type SessionSpec =
@@ -23,11 +26,20 @@ export type SessionSpec =
       readonly share: Uint8Array;
       readonly message: Uint8Array;
       readonly path?: number[];
+      /** Sign for the BIP341 Taproot output key (bip340 only). */
+      readonly taproot?: TaprootOption;
     }
   | { readonly op: "refresh"; readonly scheme: string; readonly self: number; readonly share: Uint8Array };
 
 /** The encoded outcome of a session. */
 export type SessionOutput = { readonly share: Uint8Array } | { readonly signature: SignatureOutput };
+
+/** The Taproot option a sign work item carries: none, BIP86 (empty merkle root) or a merkle root. */
+export function taprootOf(work: SignWork): TaprootOption | undefined {
+  if (work.taproot === undefined) return undefined;
+  const root = work.taproot.merkleRoot;
+  return root.length === 0 ? {} : { merkleRoot: root };
+}
 
 /** The first step of the session described by `spec`, with its result encoded. */
 export function beginSession(
@@ -49,17 +61,23 @@ export function beginSession(
         scheme.refresh({ sessionId, self: spec.self, share: scheme.decodeShare(spec.share) }),
         asShare,
       );
-    case "sign":
+    case "sign": {
+      const params = {
+        sessionId,
+        self: spec.self,
+        signers: spec.signers,
+        message: spec.message,
+        path: spec.path,
+      };
+      const asSignature = (signature: SignatureOutput): SessionOutput => ({ signature });
+      if (spec.taproot === undefined)
+        return mapStep(scheme.sign({ ...params, share: scheme.decodeShare(spec.share) }), asSignature);
+      const taproot = TAPROOT_SCHEMES.get(spec.scheme);
+      if (!taproot) throw new ProtocolError("bad-input", `${spec.scheme} keys do not support taproot`);
       return mapStep(
-        scheme.sign({
-          sessionId,
-          self: spec.self,
-          share: scheme.decodeShare(spec.share),
-          signers: spec.signers,
-          message: spec.message,
-          path: spec.path,
-        }),
-        (signature): SessionOutput => ({ signature }),
+        taproot.sign({ ...params, share: taproot.decodeShare(spec.share), taproot: spec.taproot }),
+        asSignature,
       );
+    }
   }
 }
