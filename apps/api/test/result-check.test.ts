@@ -12,6 +12,7 @@ import { HDKey } from "@scure/bip32";
 import * as ecc from "tiny-secp256k1";
 import type { KeyRecord, OperationRecord } from "../src/domain/records.js";
 import { checkSignatureResult, type ReportedSignature } from "../src/domain/result-check.js";
+import { taprootView } from "../src/domain/taproot.js";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const N = secp256k1.Point.Fn.ORDER;
@@ -240,6 +241,130 @@ test("bip340: signature over another message, flipped bytes, by another key, wit
     "bad-result-signature",
   );
   refused(bipKey, signOp(Buffer.from("hellp")), shortSig, "bad-result-signature");
+});
+
+// --- BIP341 Taproot ------------------------------------------------------------------------------
+
+/** The tagged TapTweak of x-only `x` and optional root, by node:crypto. */
+function tapTweak(x: Uint8Array, root?: Uint8Array): Uint8Array {
+  const tag = createHash("sha256").update("TapTweak").digest();
+  return createHash("sha256")
+    .update(tag)
+    .update(tag)
+    .update(x)
+    .update(root ?? new Uint8Array())
+    .digest();
+}
+
+/** The secret of the Taproot output key of secret `d`'s key: even-y `d` plus the tweak (libsecp256k1). */
+function outputSecret(d: Uint8Array, root?: Uint8Array): Uint8Array {
+  const even = ecc.pointFromScalar(d, true)![0] === 2 ? d : ecc.privateNegate(d);
+  return ecc.privateAdd(even, tapTweak(ecc.xOnlyPointFromScalar(d), root))!;
+}
+
+const tapRoot = createHash("sha256").update("a script tree").digest();
+const tapOp = (message: Uint8Array, path: string | undefined, merkleRoot?: Uint8Array) => {
+  const base = signOp(message, path);
+  const internal = hex(ecc.xOnlyPointFromScalar(path ? childSecret(bipSecret, path) : bipSecret));
+  const taproot = taprootView(internal, merkleRoot && hex(merkleRoot))!;
+  return { ...base, request: { ...base.request!, taproot } };
+};
+
+test("taprootView: BIP341 wallet test vectors (output key and bech32m address)", () => {
+  // bitcoin/bips bip-0341/wallet-test-vectors.json, scriptPubKey: internalPubkey, merkleRoot,
+  // tweakedPubkey, bip350Address.
+  const vectors = [
+    [
+      "d6889cb081036e0faefa3a35157ad71086b123b2b144b649798b494c300a961d",
+      undefined,
+      "53a1f6e454df1aa2776a2814a721372d6258050de330b3c6d10ee8f4e0dda343",
+      "bc1p2wsldez5mud2yam29q22wgfh9439spgduvct83k3pm50fcxa5dps59h4z5",
+    ],
+    [
+      "187791b6f712a8ea41c8ecdd0ee77fab3e85263b37e1ec18a3651926b3a6cf27",
+      "5b75adecf53548f3ec6ad7d78383bf84cc57b55a3127c72b9a2481752dd88b21",
+      "147c9c57132f6e7ecddba9800bb0c4449251c92a1e60371ee77557b6620f3ea3",
+      "bc1pz37fc4cn9ah8anwm4xqqhvxygjf9rjf2resrw8h8w4tmvcs0863sa2e586",
+    ],
+    [
+      "93478e9488f956df2396be2ce6c5cced75f900dfa18e7dabd2428aae78451820",
+      "c525714a7f49c28aedbbba78c005931a81c234b2f6c99a73e4d06082adc8bf2b",
+      "e4d810fd50586274face62b8a807eb9719cef49c04177cc6b76a9a4251d5450e",
+      "bc1punvppl2stp38f7kwv2u2spltjuvuaayuqsthe34hd2dyy5w4g58qqfuag5",
+    ],
+    [
+      "55adf4e8967fbd2e29f20ac896e60c3b0f1d5b0efa9d34941b5958c7b0a0312d",
+      "2f6b2c5397b6d68ca18e09a3f05161668ffe93a988582d55c6f07bd5b3329def",
+      "75169f4001aa68f15bbed28b218df1d0a62cbbcf1188c6665110c293c907b831",
+      "bc1pw5tf7sqp4f50zka7629jrr036znzew70zxyvvej3zrpf8jg8hqcssyuewe",
+    ],
+  ] as const;
+  for (const [internalKey, merkleRoot, outputKey, address] of vectors)
+    assert.deepEqual(taprootView(internalKey, merkleRoot), {
+      internalKey,
+      outputKey,
+      ...(merkleRoot ? { merkleRoot } : {}),
+      address,
+    });
+  const offCurve = `${"00".repeat(31)}05`;
+  assert.equal(ecc.isXOnlyPoint(Buffer.from(offCurve, "hex")), false);
+  assert.equal(taprootView(offCurve), undefined);
+  assert.equal(taprootView(vectors[0][0].slice(2)), undefined);
+  assert.equal(taprootView(vectors[0][0], "00"), undefined);
+});
+
+test("taproot: BIP86 at the root (odd-y key) and a script tree along a path are accepted under Q", () => {
+  const bip86 = tapOp(digest, undefined);
+  const q = bip86.request.taproot.outputKey;
+  const sig = bipSig(outputSecret(bipSecret), digest);
+  assert.equal(sig.publicKey, q);
+  assert.notEqual(q, bipRoot.publicKey);
+  accepted(bipKey, bip86, sig);
+  const short = Buffer.from("a message that is not 32 bytes");
+  accepted(bipKey, tapOp(short, undefined), bipSig(outputSecret(bipSecret), short));
+  const child = childSecret(bipSecret, PATH);
+  accepted(bipKey, tapOp(digest, PATH, tapRoot), bipSig(outputSecret(child, tapRoot), digest));
+});
+
+test("taproot: the option binds the key: internal key, other root, no tweak, tweak without request", () => {
+  const q = bipSig(outputSecret(bipSecret), digest);
+  refused(bipKey, tapOp(digest, undefined), bipRoot, "bad-result-key");
+  refused(bipKey, tapOp(digest, undefined, tapRoot), q, "bad-result-key");
+  refused(
+    bipKey,
+    tapOp(digest, undefined),
+    bipSig(outputSecret(bipSecret, tapRoot), digest),
+    "bad-result-key",
+  );
+  refused(bipKey, signOp(digest), q, "bad-result-key");
+  refused(bipKey, tapOp(digest, PATH), q, "bad-result-key");
+});
+
+test("taproot: Q named but signed by the internal key or over another message is refused", () => {
+  const op = tapOp(digest, undefined);
+  const q = bipSig(outputSecret(bipSecret), digest);
+  refused(bipKey, op, { ...q, signature: bipRoot.signature }, "bad-result-signature");
+  const other = createHash("sha256").update("another sighash").digest();
+  refused(
+    bipKey,
+    op,
+    { ...q, signature: bipSig(outputSecret(bipSecret), other).signature },
+    "bad-result-signature",
+  );
+  refused(bipKey, op, { ...q, signature: flip(q.signature, 40) }, "bad-result-signature");
+});
+
+test("taproot: on a non-bip340 key, or with a malformed root in the record, is refused", () => {
+  const op = tapOp(edMessage, undefined);
+  refused(
+    edKey,
+    { ...op, request: { ...op.request, message: hex(edMessage) } },
+    edSig,
+    "bad-result-operation",
+  );
+  const bad = tapOp(digest, undefined);
+  bad.request.taproot = { ...bad.request.taproot, merkleRoot: "zz" };
+  refused(bipKey, bad, bipSig(outputSecret(bipSecret), digest), "bad-result-key");
 });
 
 // --- ECDSA ---------------------------------------------------------------------------------------

@@ -46,6 +46,18 @@ export interface OperationError {
   culprits: number[];
 }
 
+/** A BIP341 Taproot output (hex keys): what a bip340 key or a Taproot signature is shown with. */
+export interface TaprootView {
+  /** x-only internal key P (the key, or its child along the path). */
+  internalKey: string;
+  /** x-only output key Q = P + H_TapTweak(P || merkleRoot)·G. */
+  outputKey: string;
+  /** Script tree root, when one was committed. */
+  merkleRoot?: string;
+  /** Mainnet `bc1p…` address of Q. */
+  address: string;
+}
+
 /** A signature produced by an operation. */
 export interface SignatureOutcome {
   signature: string;
@@ -77,8 +89,8 @@ export interface OperationRecord {
   updatedAt: string;
   /** Digest of the client's method, target and body: a reused Idempotency-Key must carry the same. */
   fingerprint?: string;
-  /** For sign: the request. */
-  request?: { message: string; path?: string; epoch: number };
+  /** For sign: the request, with the Taproot output it signs for when it asked for one. */
+  request?: { message: string; path?: string; epoch: number; taproot?: TaprootView };
   /** For refresh: the epoch being created. */
   targetEpoch?: number;
   signature?: SignatureOutcome;

@@ -2,7 +2,8 @@
  * The API's own check of a party's signature result before it becomes an operation's outcome. A
  * party (or whoever forges its results) is not trusted: the result must come from one of the
  * operation's signers, be made at the operation's epoch, name the key the operation signs with
- * (the BIP32 child along the request's path, derived here from the key record), and verify over
+ * (the BIP32 child along the request's path, derived here from the key record, or for a Taproot
+ * request the BIP341 output key of that key, tweaked here by libsecp256k1), and verify over
  * the requested message under that key with a verifier independent of the parties' code:
  * Ed25519 by OpenSSL (`node:crypto`, RFC 8032), BIP340 and ECDSA by libsecp256k1
  * (`tiny-secp256k1`; ECDSA strict low-s, with the recovery id and DER checked against the compact
@@ -16,6 +17,7 @@ import { HDKey } from "@scure/bip32";
 import * as ecc from "tiny-secp256k1";
 import { parsePath } from "./paths.js";
 import type { KeyRecord, OperationRecord, SignatureOutcome } from "./records.js";
+import { taprootView } from "./taproot.js";
 
 /** Why a party's signature result is refused. */
 export type ResultCheckCode =
@@ -47,12 +49,12 @@ const bytes = (h: string): Uint8Array | undefined => (HEX.test(h) ? Buffer.from(
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 /**
- * The public key (hex, in the scheme's encoding) a signature for `op` must verify under: the key's
- * own key for the empty path, else the BIP32 non-hardened child of the key's derivation key
+ * The public key (hex, in the scheme's encoding) `key` signs with along `path` (before any Taproot
+ * tweak): the key's own key for the empty path, else the BIP32 non-hardened child of the key's derivation key
  * (33-byte compressed with its real y parity; for ECDSA the public key itself) and chain code,
  * x-only for BIP340. A string is the reason none exists.
  */
-function expectedKey(key: KeyRecord, path: readonly number[]): { hex: string } | string {
+export function signingKeyOf(key: KeyRecord, path: readonly number[]): { hex: string } | string {
   if (key.publicKey === undefined) return "the key has no public key";
   if (path.length === 0) return { hex: key.publicKey };
   // ECDSA records derive from the public key itself. HDKey refuses a missing or malformed chain code
@@ -125,7 +127,8 @@ function checkEcdsa(
  * Checks party `party`'s signature result for sign operation `op` on `key` before it may become
  * the operation's result: the party is one of `op.participants`, the epoch is `op.request.epoch`,
  * the reported public key is the key the operation signs with (derived along `op.request.path`
- * when there is one), and the signature verifies over `op.request.message` under that key with an
+ * when there is one; for a Taproot request the output key of that key committing to
+ * `op.request.taproot.merkleRoot`), and the signature verifies over `op.request.message` under that key with an
  * independent verifier (see the module doc). Pure; never throws.
  * Hex fields are compared as the aggregator writes them (lower case).
  * @returns `{ ok: true, publicKey }` with the hex key it verified under, or a typed refusal
@@ -150,8 +153,16 @@ export function checkSignatureResult(
   const message = bytes(req.message);
   if (typeof path === "string" || message === undefined)
     return refuse("bad-result-operation", "the operation's message or path is malformed");
-  const expected = expectedKey(key, path);
-  if (typeof expected === "string") return refuse("bad-result-key", expected);
+  const signing = signingKeyOf(key, path);
+  if (typeof signing === "string") return refuse("bad-result-key", signing);
+  let expected = signing;
+  if (req.taproot !== undefined) {
+    if (key.scheme !== "bip340")
+      return refuse("bad-result-operation", "only bip340 keys sign for Taproot output keys");
+    const output = taprootView(signing.hex, req.taproot.merkleRoot);
+    if (output === undefined) return refuse("bad-result-key", "the key has no Taproot output key");
+    expected = { hex: output.outputKey };
+  }
   if (sig.publicKey !== expected.hex)
     return refuse("bad-result-key", "the result names another public key than the operation's key");
   const s = bytes(sig.signature);

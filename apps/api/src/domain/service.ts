@@ -14,6 +14,7 @@ import {
   RefreshWorkSchema,
   requestSubject,
   SignWorkSchema,
+  TaprootTweakSchema,
   toBinary,
   type WorkItem,
   WorkItemSchema,
@@ -25,8 +26,10 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { Problem } from "../problems.js";
 import { parsePath } from "./paths.js";
 import { RateLimiter } from "./rate-limiter.js";
-import type { KeyRecord, OperationRecord, OperationType } from "./records.js";
+import type { KeyRecord, OperationRecord, OperationType, TaprootView } from "./records.js";
 import type { Repository } from "./repository.js";
+import { signingKeyOf } from "./result-check.js";
+import { taprootView } from "./taproot.js";
 
 /** Schemes the service accepts, with their message rules. */
 export const SCHEME_NAMES = ["ed25519", "bip340", "ecdsa-secp256k1"] as const;
@@ -139,7 +142,7 @@ export class CustodyService {
   async sign(
     actor: Actor,
     keyId: string,
-    input: { message: string; path?: string },
+    input: { message: string; path?: string; taproot?: { merkleRoot?: string } },
     idempotencyKey?: string,
   ): Promise<OperationRecord> {
     const key = await this.activeKey(actor, keyId);
@@ -167,6 +170,7 @@ export class CustodyService {
         throw new Problem("invalid-request", "ed25519 keys do not support derivation paths");
       path = parsed;
     }
+    const taproot = input.taproot === undefined ? undefined : taprootOutput(key, path, input.taproot);
     const live = new Set(this.d.liveness.liveParties(this.d.tenant));
     const available = key.parties.filter((p) => live.has(p));
     if (available.length < key.threshold)
@@ -183,14 +187,23 @@ export class CustodyService {
     const owner = await this.claim(actor, idempotencyKey, `sign:${keyId}`, id);
     if (owner) return owner;
     const op = this.newOperation(actor, id, "sign", keyId, signers);
-    op.request = { message: input.message.toLowerCase(), path: input.path, epoch: key.epoch };
+    op.request = { message: input.message.toLowerCase(), path: input.path, epoch: key.epoch, taproot };
     await this.d.repo.createOperation(op);
     await this.enqueue(
       op,
       "sign",
       this.item(actor, op, key.scheme, {
         case: "sign",
-        value: create(SignWorkSchema, { epoch: key.epoch, signers, message, path }),
+        value: create(SignWorkSchema, {
+          epoch: key.epoch,
+          signers,
+          message,
+          path,
+          taproot:
+            taproot === undefined
+              ? undefined
+              : create(TaprootTweakSchema, { merkleRoot: Buffer.from(taproot.merkleRoot ?? "", "hex") }),
+        }),
       }),
     );
     return op;
@@ -396,6 +409,30 @@ export class CustodyService {
       throw new Problem("unavailable", "the work queue is not accepting requests", { cause: String(e) }, 5);
     }
   }
+}
+
+/**
+ * The Taproot output a sign request asks for: that of `key`'s (derived) x-only key committing to
+ * the request's merkle root (none: BIP86).
+ * @throws Problem `invalid-request` for a key that is not bip340 or a malformed merkle root
+ */
+function taprootOutput(
+  key: KeyRecord,
+  path: readonly number[],
+  taproot: { merkleRoot?: string },
+): TaprootView {
+  if (key.scheme !== "bip340")
+    throw new Problem(
+      "invalid-request",
+      `taproot applies to bip340 keys only (BIP341 key-path spends); this key is ${key.scheme}`,
+    );
+  const root = taproot.merkleRoot;
+  if (root !== undefined && !/^[0-9a-fA-F]{64}$/.test(root))
+    throw new Problem("invalid-request", "taproot.merkleRoot must be 32 bytes of hex");
+  const internal = signingKeyOf(key, path);
+  const view = typeof internal === "string" ? undefined : taprootView(internal.hex, root?.toLowerCase());
+  if (view === undefined) throw new Problem("invalid-request", "this key has no Taproot output key here");
+  return view;
 }
 
 function shuffle<T>(xs: readonly T[]): T[] {

@@ -4,18 +4,21 @@
  */
 
 import type { KeyRecord, OperationRecord } from "../domain/records.js";
+import { taprootView } from "../domain/taproot.js";
 import { xpubOf } from "../domain/xpub.js";
 
-/** A key for the API. */
+/** A key for the API; a bip340 key also shows its BIP86 Taproot output key and address. */
 export function presentKey(k: KeyRecord) {
   const { derivationKey, ...rest } = k;
   const root = derivationKey ?? k.publicKey;
   const xpub = root && k.chainCode ? xpubOf(root, k.chainCode) : undefined;
-  return { ...rest, xpub };
+  const taproot = k.scheme === "bip340" && k.publicKey ? taprootView(k.publicKey) : undefined;
+  return { ...rest, xpub, taproot };
 }
 
-/** An operation for the API. */
+/** An operation for the API; a Taproot signature shows the output it was made for. */
 export function presentOperation(op: OperationRecord) {
-  const { sessions: _s, request: _r, ...rest } = op;
-  return rest;
+  const { sessions: _s, request, ...rest } = op;
+  const taproot = request?.taproot;
+  return rest.signature && taproot ? { ...rest, signature: { ...rest.signature, taproot } } : rest;
 }

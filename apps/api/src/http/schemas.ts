@@ -31,6 +31,20 @@ export const SignBody = Type.Object(
     path: Type.Optional(
       Type.String({ maxLength: 2048, description: "BIP32 non-hardened path, e.g. m/44/60/0/0/5" }),
     ),
+    taproot: Type.Optional(
+      Type.Object(
+        {
+          merkleRoot: Type.Optional(
+            Type.String({ pattern: "^[0-9a-fA-F]{64}$", description: "Script tree root, 32 bytes hex" }),
+          ),
+        },
+        {
+          additionalProperties: false,
+          description:
+            "bip340 keys only: sign for the BIP341 Taproot output key of the (derived) key; without merkleRoot for BIP86 (no script tree)",
+        },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -91,6 +105,18 @@ export const Revocation = Type.Object({
   reason: Type.String(),
 });
 
+/** A BIP341 Taproot output, described as `description`. */
+const TaprootOutput = (description: string) =>
+  Type.Object(
+    {
+      internalKey: Type.String({ description: "x-only internal key P, hex" }),
+      outputKey: Type.String({ description: "x-only output key Q = P + H_TapTweak(P || merkleRoot)·G, hex" }),
+      merkleRoot: Type.Optional(Type.String({ description: "Script tree root, when one was committed" })),
+      address: Type.String({ description: "Mainnet bc1p… (bech32m) address of Q" }),
+    },
+    { description },
+  );
+
 /** A key as returned by the API. */
 export const Key = Type.Object({
   id: Type.String(),
@@ -104,6 +130,7 @@ export const Key = Type.Object({
   ),
   chainCode: Type.Optional(Type.String()),
   xpub: Type.Optional(Type.String()),
+  taproot: Type.Optional(TaprootOutput("bip340 keys: the BIP86 output key (no script tree) and its address")),
   epoch: Type.Integer(),
   operationId: Type.String(),
   refreshing: Type.Optional(Type.String()),
@@ -120,6 +147,9 @@ export const Signature = Type.Object({
   recoveryId: Type.Optional(Type.Integer()),
   der: Type.Optional(Type.String()),
   path: Type.Optional(Type.String()),
+  taproot: Type.Optional(
+    TaprootOutput("Present when the signature is for a Taproot output key (publicKey is that key)"),
+  ),
 });
 
 /** An operation as returned by the API. */
