@@ -1,6 +1,7 @@
 /**
  * The dev stack's credential authority and client credentials. In production the authority seed
- * lives offline and credentials are issued with `custody credentials issue`; `custody dev` keeps
+ * lives offline, it issues each tenant's first admin credential, and admins issue the rest with
+ * `custody credentials issue` (delegated, signed with their own key); `custody dev` keeps
  * one under `.custody/dev/secrets/` and writes an admin credential for the default tenant.
  * @module
  */
@@ -26,10 +27,11 @@ export interface LoadedClient {
   readonly credential: string;
 }
 
-const secret = (file: string, text: string) => {
+/** Writes a secret file readable by its owner only (0600). */
+export function writeSecret(file: string, text: string): void {
   writeFileSync(file, text, { mode: 0o600 });
   chmodSync(file, 0o600);
-};
+}
 
 /** Path of the authority's public key file (what the API and the parties trust). */
 export const authorityPublicPath = (dir: string) => join(dir, "authority.pub");
@@ -39,7 +41,7 @@ export const authoritySeedPath = (dir: string) => join(dir, "secrets", "authorit
 /** Creates the dev authority once; returns its public key. */
 export function ensureAuthority(dir: string): string {
   const seedFile = authoritySeedPath(dir);
-  if (!existsSync(seedFile)) secret(seedFile, createAuthority().seed);
+  if (!existsSync(seedFile)) writeSecret(seedFile, createAuthority().seed);
   const publicKey = publicKeyOfSeed(readFileSync(seedFile, "utf8"));
   writeFileSync(authorityPublicPath(dir), `${publicKey}\n`);
   return publicKey;
@@ -62,7 +64,7 @@ export function issueClient(
     iat,
     exp: iat + (claims.days ?? 365) * 86_400,
   });
-  secret(out.seedFile, key.seed);
+  writeSecret(out.seedFile, key.seed);
   writeFileSync(out.credentialFile, `${credential}\n`);
   return { seed: key.seed, credential };
 }
