@@ -158,6 +158,43 @@ test("an Idempotency-Key is scoped by tenant and client: another client's same k
   assert.ok(verifyEd25519(publicKey, Buffer.from("0c0d", "hex"), done.signature!.signature));
 });
 
+test("GET /v1/operations lists the tenant's operations newest first, filtered and paged", async () => {
+  const signed: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const op = await api.wait(await api.sign(keyId, { message: randomBytes(8).toString("hex") }), 30_000);
+    assert.equal(op.status, "succeeded");
+    signed.push(op.id);
+  }
+  // The index follows the bucket; the newest signature shows up within moments.
+  await eventually(async () =>
+    (await api.listOperations({ type: "sign", keyId, limit: 100 })).operations.some(
+      (o) => o.id === signed[2],
+    ),
+  );
+  const first = await api.listOperations({ type: "sign", keyId, limit: 2 });
+  assert.equal(first.operations.length, 2);
+  assert.ok(first.next);
+  assert.deepEqual(
+    first.operations.map((o) => o.id),
+    [signed[2], signed[1]],
+  );
+  const rest = await api.listOperations({ type: "sign", keyId, limit: 2, cursor: first.next });
+  assert.equal(rest.operations[0]!.id, signed[0]);
+  const created = [...first.operations, ...rest.operations].map((o) => o.createdAt);
+  assert.deepEqual([...created].sort().reverse(), created, "newest first");
+  // Filters: the DKG is the only dkg of this key; nothing of this key failed.
+  const dkg = await api.listOperations({ type: "dkg", keyId });
+  assert.deepEqual(
+    dkg.operations.map((o) => o.type),
+    ["dkg"],
+  );
+  assert.equal(dkg.next, undefined);
+  assert.deepEqual((await api.listOperations({ status: "failed", keyId })).operations, []);
+  await expectProblem(raw("GET", "/v1/operations?limit=0"), 400, "invalid-request");
+  await expectProblem(raw("GET", "/v1/operations?status=lost"), 400, "invalid-request");
+  await expectProblem(raw("GET", "/v1/operations?cursor=bm90LWEtY3Vyc29y"), 400, "invalid-request");
+});
+
 test("OpenAPI document and docs page are served", async () => {
   const doc = await raw("GET", "/openapi.json");
   assert.equal(doc.status, 200);

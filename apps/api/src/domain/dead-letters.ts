@@ -23,7 +23,7 @@ import { findResult, pullEach } from "@custody/runtime";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import type { ResultAggregator } from "./aggregator.js";
-import { OperationIndex } from "./operation-index.js";
+import { OperationIndex, type OperationPage, type OperationQuery } from "./operation-index.js";
 import type { OperationRecord } from "./records.js";
 import type { Repository } from "./repository.js";
 
@@ -99,6 +99,11 @@ export class DeadLetters {
   /** Failed operations of `tenant`, newest first. */
   list(tenant: string, limit: number): OperationRecord[] {
     return this.index.failed(tenant, limit);
+  }
+
+  /** A page of the tenant's operations, newest first (from the operations index). */
+  operations(tenant: string, q: OperationQuery): OperationPage {
+    return this.index.list(tenant, q);
   }
 
   /** True while the operation is known to be pending (from the operations index). */

@@ -1,12 +1,54 @@
 /**
  * An in-memory index of the operations bucket, kept current by a watch: which operations are
- * pending (and since when) and which failed (newest last). Rebuilt from the bucket on every start;
- * the watch resumes after its last revision when the broker drops it (reconnect, failover).
+ * pending (and since when), which failed (newest last), and the newest operations for listing.
+ * Rebuilt from the bucket on every start; the watch resumes after its last revision when the
+ * broker drops it (reconnect, failover).
  * @module
  */
 import type { Logger } from "pino";
-import type { OperationRecord, OperationType } from "./records.js";
+import type { OperationRecord, OperationStatus, OperationType } from "./records.js";
 import type { OperationWatch, Repository } from "./repository.js";
+
+/** Filter and page of an operation listing. */
+export interface OperationQuery {
+  readonly status?: OperationStatus;
+  readonly type?: OperationType;
+  readonly keyId?: string;
+  /** Page size. */
+  readonly limit: number;
+  /** Opaque position after which the page starts (the `next` of the previous page). */
+  readonly cursor?: string;
+}
+
+/** One page of operations, newest first. */
+export interface OperationPage {
+  readonly operations: OperationRecord[];
+  /** Cursor of the next page; absent on the last one. */
+  readonly next?: string;
+}
+
+/** Thrown for a cursor this index did not hand out. */
+export class BadCursorError extends Error {
+  override readonly name = "BadCursorError";
+}
+
+/** Newest first: by creation time, then by id. */
+const newestFirst = (a: OperationRecord, b: OperationRecord) =>
+  a.createdAt === b.createdAt ? (a.id < b.id ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1;
+
+const encodeCursor = (op: OperationRecord) =>
+  Buffer.from(JSON.stringify([op.createdAt, op.id])).toString("base64url");
+
+function decodeCursor(cursor: string): { createdAt: string; id: string } {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
+    if (Array.isArray(v) && v.length === 2 && typeof v[0] === "string" && typeof v[1] === "string")
+      return { createdAt: v[0], id: v[1] };
+  } catch {
+    // refused below
+  }
+  throw new BadCursorError("the cursor is not one this API returned");
+}
 
 /** A pending operation as the index keeps it. */
 export interface PendingOperation {
@@ -17,11 +59,14 @@ export interface PendingOperation {
 
 /** Failed operations kept in memory at most (the oldest are forgotten first). */
 const MAX_FAILED_KEPT = 10_000;
+/** Operations kept for listing at most (the least recently written are forgotten first). */
+export const MAX_LISTED = 50_000;
 
 /** Follows every operation record. */
 export class OperationIndex {
   private readonly pendingOps = new Map<string, PendingOperation & { enqueued: boolean }>();
   private readonly failedOps = new Map<string, OperationRecord>();
+  private readonly recentOps = new Map<string, OperationRecord>();
   private watch: OperationWatch | undefined;
   private loop: Promise<void> | undefined;
   private stopped = false;
@@ -92,7 +137,37 @@ export class OperationIndex {
     return out;
   }
 
+  /**
+   * A page of `tenant`'s operations (the newest {@link MAX_LISTED} of every tenant served here),
+   * newest first, filtered by status, type and key.
+   * @throws BadCursorError for a cursor that does not decode
+   */
+  list(tenant: string, q: OperationQuery): OperationPage {
+    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
+    const matching = [...this.recentOps.values()]
+      .filter(
+        (op) =>
+          op.tenant === tenant &&
+          (q.status === undefined || op.status === q.status) &&
+          (q.type === undefined || op.type === q.type) &&
+          (q.keyId === undefined || op.keyId === q.keyId) &&
+          (after === undefined ||
+            op.createdAt < after.createdAt ||
+            (op.createdAt === after.createdAt && op.id < after.id)),
+      )
+      .sort(newestFirst);
+    const operations = matching.slice(0, q.limit);
+    const last = operations[operations.length - 1];
+    return matching.length > q.limit && last ? { operations, next: encodeCursor(last) } : { operations };
+  }
+
   private record(op: OperationRecord): void {
+    this.recentOps.delete(op.id);
+    this.recentOps.set(op.id, op);
+    if (this.recentOps.size > MAX_LISTED) {
+      const oldest = this.recentOps.keys().next().value;
+      if (oldest !== undefined) this.recentOps.delete(oldest);
+    }
     if (op.status === "pending") {
       if (!this.pendingOps.has(op.id))
         this.pendingOps.set(op.id, {

@@ -22,6 +22,7 @@ import type { Logger } from "pino";
 import { Problem } from "../problems.js";
 import { ResultAggregator } from "./aggregator.js";
 import { DeadLetters } from "./dead-letters.js";
+import type { OperationPage, OperationQuery } from "./operation-index.js";
 import type { OperationRecord } from "./records.js";
 import { Repository } from "./repository.js";
 import { type Actor, CustodyService } from "./service.js";
@@ -176,6 +177,11 @@ export class Tenancy implements CustodyApi {
   /** Failed operations of a tenant, newest first. */
   list(tenant: string, limit: number): OperationRecord[] {
     return this.plane(tenant).deadLetters.list(tenant, limit);
+  }
+
+  /** A page of a tenant's operations, newest first. */
+  operations(tenant: string, q: OperationQuery): OperationPage {
+    return this.plane(tenant).deadLetters.operations(tenant, q);
   }
 
   /** True while an operation of any tenant is known to be pending. */

@@ -16,6 +16,7 @@ import Fastify, {
 } from "fastify";
 import type { Logger } from "pino";
 import type { TenantCredentials } from "../domain/credential-registry.js";
+import type { OperationPage, OperationQuery } from "../domain/operation-index.js";
 import type { OperationRecord } from "../domain/records.js";
 import type { CustodyApi } from "../domain/tenancy.js";
 import { Problem } from "../problems.js";
@@ -48,6 +49,8 @@ declare module "fastify" {
 export interface DeadLetterView {
   /** Failed operations of a tenant, newest first. */
   list(tenant: string, limit: number): OperationRecord[];
+  /** A page of a tenant's operations, newest first, filtered by status, type and key. */
+  operations(tenant: string, q: OperationQuery): OperationPage;
   /** True while an operation is known to be pending. */
   isPending(id: string): boolean;
   /** Calls `listener` with the id of every operation seen leaving `pending`. */
