@@ -56,6 +56,7 @@ const keyJson = (k: Key) => ({
   ...(k.label ? { label: k.label } : {}),
   ...(k.chainCode ? { chainCode: k.chainCode } : {}),
   ...(k.xpub ? { xpub: k.xpub } : {}),
+  ...(k.taproot ? { taproot: k.taproot } : {}),
 });
 
 function printKey(k: Key, json?: boolean) {
@@ -67,6 +68,7 @@ function printKey(k: Key, json?: boolean) {
   console.log(`  status      ${k.status}, epoch ${k.epoch}`);
   if (k.publicKey) console.log(`  public key  ${k.publicKey}`);
   if (k.xpub) console.log(`  xpub        ${k.xpub}`);
+  if (k.taproot) console.log(`  taproot     ${k.taproot.address} (BIP86 output key ${k.taproot.outputKey})`);
 }
 
 async function finish(c: CustodyClient, op: Operation, opts: GlobalOpts): Promise<Operation> {
@@ -215,16 +217,39 @@ export function registerClientCommands(program: Command): void {
         .requiredOption("--key <id>", "key id")
         .option("--message <hex>", "message (ecdsa-secp256k1: 32-byte digest), hex, `0x` allowed")
         .option("--message-file <file>", "message bytes from a file, or `-` for stdin")
-        .option("--path <path>", "BIP32 non-hardened path, e.g. m/44/60/0/0/5"),
+        .option("--path <path>", "BIP32 non-hardened path, e.g. m/44/60/0/0/5")
+        .option("--taproot", "bip340: sign for the BIP341 Taproot output key (BIP86 without --merkle-root)")
+        .option(
+          "--merkle-root <hex>",
+          "with --taproot: the script tree root (32 bytes hex) the output key commits to",
+        ),
     ),
   ).action(
     action(
       async (
-        o: GlobalOpts & Idem & { key: string; message?: string; messageFile?: string; path?: string },
+        o: GlobalOpts &
+          Idem & {
+            key: string;
+            message?: string;
+            messageFile?: string;
+            path?: string;
+            taproot?: boolean;
+            merkleRoot?: string;
+          },
       ) => {
         const c = client(o);
         const message = messageHex(o);
-        const started = await c.sign(o.key, { message, path: o.path }, { idempotencyKey: idempotencyKey(o) });
+        if (o.merkleRoot !== undefined && !o.taproot) throw new Error("--merkle-root needs --taproot");
+        const taproot = o.taproot
+          ? o.merkleRoot === undefined
+            ? {}
+            : { merkleRoot: o.merkleRoot.replace(/^0x/i, "") }
+          : undefined;
+        const started = await c.sign(
+          o.key,
+          { message, path: o.path, ...(taproot ? { taproot } : {}) },
+          { idempotencyKey: idempotencyKey(o) },
+        );
         const done = await finish(c, started, o);
         const s = done.signature!;
         if (o.json) {
@@ -237,11 +262,16 @@ export function registerClientCommands(program: Command): void {
               ...(s.recoveryId !== undefined ? { recoveryId: s.recoveryId } : {}),
               ...(s.der ? { der: s.der } : {}),
               ...(s.path ? { path: s.path } : {}),
+              ...(s.taproot ? { taproot: s.taproot } : {}),
             }),
           );
         }
         console.log(`signature   ${s.signature}`);
         console.log(`public key  ${s.publicKey}${s.path ? ` (path ${s.path})` : ""}`);
+        if (s.taproot)
+          console.log(
+            `taproot     ${s.taproot.address} (internal key ${s.taproot.internalKey}${s.taproot.merkleRoot ? `, merkle root ${s.taproot.merkleRoot}` : ""})`,
+          );
         console.log(`key         ${s.keyId}, epoch ${s.epoch}, signers ${done.participants.join(", ")}`);
         if (s.recoveryId !== undefined) console.log(`recovery id ${s.recoveryId}`);
       },
