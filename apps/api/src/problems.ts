@@ -52,6 +52,13 @@ const TITLE: Record<ProblemCode, string> = {
   unavailable: "Service temporarily unavailable",
 };
 
+/** Every problem code. */
+export const problemCodes = (): ProblemCode[] => Object.keys(STATUS) as ProblemCode[];
+/** The HTTP status a problem code is sent with. */
+export const problemStatus = (code: ProblemCode): number => STATUS[code];
+/** The title of a problem code. */
+export const problemTitle = (code: ProblemCode): string => TITLE[code];
+
 /** The type URI of a problem code. */
 export const problemType = (code: ProblemCode) => `urn:custody:problem:${code}`;
 

@@ -20,6 +20,7 @@ import type { OperationPage, OperationQuery } from "../domain/operation-index.js
 import type { OperationRecord } from "../domain/records.js";
 import type { CustodyApi } from "../domain/tenancy.js";
 import { Problem } from "../problems.js";
+import { openapiOptions } from "./openapi.js";
 import { type AuthOptions, auth } from "./plugins/auth.js";
 import { type BackpressureOptions, backpressure, backpressureFromEnv } from "./plugins/backpressure.js";
 import { credentialRoutes } from "./routes/credentials.js";
@@ -121,17 +122,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return reply.code(404).type("application/problem+json").send(p.body(req.url));
   });
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: "3.1.0",
-      info: {
-        title: "Custody API",
-        version: "0.1.0",
-        description:
-          "Threshold keys (DKG), threshold signing and proactive refresh. Long work returns 202 with an operation; errors are RFC 9457 problem+json.",
-      },
-    },
-  });
+  await app.register(swagger, openapiOptions);
   await app.register(swaggerUi, { routePrefix: "/docs" });
   await app.register(backpressure, {
     ...(deps.backpressure ?? backpressureFromEnv(process.env)),
