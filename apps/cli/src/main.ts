@@ -8,6 +8,7 @@ import { registerAuditCommands } from "./commands/audit.js";
 import { registerClientCommands } from "./commands/client.js";
 import { registerCredentialCommands } from "./commands/credentials.js";
 import { registerIdentityCommands } from "./commands/identities.js";
+import { registerRequestHeadersCommand } from "./commands/request-headers.js";
 import { registerServeCommands } from "./commands/serve.js";
 import { registerTenantCommands } from "./commands/tenants.js";
 
@@ -21,6 +22,7 @@ registerCredentialCommands(program);
 registerAuditCommands(program);
 registerTenantCommands(program);
 registerIdentityCommands(program);
+registerRequestHeadersCommand(program);
 program.parseAsync(process.argv).catch((e: unknown) => {
   console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);

@@ -136,3 +136,49 @@ test("operations show and wait print the operation; errors under --json are one 
   assert.equal(bad.status, 1);
   assert.match((JSON.parse(bad.stderr) as { error: string }).error, /--message/);
 });
+
+test(
+  "operations list pages the tenant's operations; request-headers signs one request for curl",
+  TIMEOUT,
+  async () => {
+    const page = json(["operations", "list", "--type", "dkg", "--limit", "1"]) as {
+      operations: { id: string; type: string }[];
+      next?: string;
+    };
+    assert.equal(page.operations.length, 1);
+    assert.equal(page.operations[0]!.type, "dkg");
+    assert.ok(page.next, "the earlier tests created more than one key");
+    const second = json(["operations", "list", "--type", "dkg", "--limit", "1", "--cursor", page.next!]) as {
+      operations: { id: string }[];
+    };
+    assert.notEqual(second.operations[0]!.id, page.operations[0]!.id);
+    const text = custody(["operations", "list", "--limit", "1"]);
+    assert.equal(text.status, 0, text.stderr);
+    assert.match(text.stdout, /^\S+ {2}op_[0-9a-f]{32} {2}\w+ +\w+ +key \S+/);
+    assert.match(text.stdout, /more: custody operations list --cursor \S+/);
+    // Headers printed by request-headers authenticate exactly one request.
+    const signed = json(["request-headers", "GET", "/v1/keys"]) as {
+      url: string;
+      headers: Record<string, string>;
+    };
+    const ok = await fetch(signed.url, { headers: signed.headers });
+    assert.equal(ok.status, 200);
+    const again = await fetch(signed.url, { headers: signed.headers });
+    assert.equal(again.status, 401);
+    assert.equal(((await again.json()) as { reason: string }).reason, "replayed");
+    const body = join(stack!.options.dir, "body.json");
+    writeFileSync(body, JSON.stringify({ scheme: "rsa", threshold: 2, parties: 3 }));
+    const post = json(["request-headers", "post", "/v1/keys", "--body", body]) as {
+      url: string;
+      headers: Record<string, string>;
+    };
+    const refused = await fetch(post.url, {
+      method: "POST",
+      headers: { ...post.headers, "content-type": "application/json" },
+      body: JSON.stringify({ scheme: "rsa", threshold: 2, parties: 3 }),
+    });
+    assert.equal(refused.status, 400, "authenticated, then refused for its content");
+    const curl = custody(["request-headers", "GET", "/v1/keys"]);
+    assert.match(curl.stdout, /^# GET http:\/\/\S+\/v1\/keys\n-H 'custody-credential: \S+'/);
+  },
+);

@@ -50,7 +50,7 @@ client). There are no passwords or bearer tokens. Send four headers:
 
 The exact bytes, the canonical request target and test vectors are in \`docs/api-auth.md\` of the
 repository. The SDK (\`@custody/sdk\`) and the CLI sign for you. "Try it out" on this page cannot
-compute signatures: \`custody --json request-headers <METHOD> <path> [--body FILE]\` prints
+compute signatures: \`custody request-headers <METHOD> <path> [--body FILE]\` prints
 fresh headers to paste (valid for 60 s, once).
 
 Refusals are \`application/problem+json\` (RFC 9457) with a stable \`type\`

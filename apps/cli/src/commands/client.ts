@@ -1,5 +1,5 @@
 /**
- * Client commands: keys create/list/show/refresh, sign and operations show/wait. They talk to the
+ * Client commands: keys create/list/show/refresh, sign and operations list/show/wait. They talk to the
  * API only, wait for the operation, and print a human summary or, with --json, one JSON object
  * (errors too). Every command that starts an operation sends an Idempotency-Key: a fresh one per
  * invocation, printed to stderr, or the one given with --idempotency-key, so a rerun after a
@@ -9,9 +9,9 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { ApiProblem, CustodyClient, type Key, type Operation } from "@custody/sdk";
+import { ApiProblem, CustodyClient, type Key, type Operation, type OperationQuery } from "@custody/sdk";
 import type { Command } from "commander";
-import { type ClientFiles, loadClient } from "../dev-authority.js";
+import { type ClientFiles, type LoadedClient, loadClient } from "../dev-authority.js";
 
 /** Default profile: `$CUSTODY_PROFILE`, else the one `custody dev` writes by default. */
 export const DEFAULT_PROFILE = process.env.CUSTODY_PROFILE ?? ".custody/dev/profile.json";
@@ -27,10 +27,10 @@ export interface GlobalOpts {
 }
 
 /**
- * The API client: URL from --api, $CUSTODY_API_URL or the profile; identity (NKey seed file and
- * credential file) from --seed/--credential or the profile's admin client. Requests are signed.
+ * Where the API is and who calls it: URL from --api, $CUSTODY_API_URL or the profile; identity
+ * (NKey seed file and credential file) from --seed/--credential or the profile's admin client.
  */
-export function client(opts: GlobalOpts): CustodyClient {
+export function target(opts: GlobalOpts): { url: string; identity: LoadedClient } {
   const file = resolve(opts.profile ?? DEFAULT_PROFILE);
   const profile = existsSync(file)
     ? (JSON.parse(readFileSync(file, "utf8")) as { apiUrl: string; client?: ClientFiles })
@@ -41,7 +41,13 @@ export function client(opts: GlobalOpts): CustodyClient {
     opts.seed && opts.credential ? { seedFile: opts.seed, credentialFile: opts.credential } : profile?.client;
   if (!files)
     throw new Error("no client credential: pass --seed FILE --credential FILE or use the dev profile");
-  return new CustodyClient(url, loadClient(files));
+  return { url, identity: loadClient(files) };
+}
+
+/** The API client of {@link target}; every request is signed. */
+export function client(opts: GlobalOpts): CustodyClient {
+  const t = target(opts);
+  return new CustodyClient(t.url, t.identity);
 }
 
 const keyJson = (k: Key) => ({
@@ -278,7 +284,39 @@ export function registerClientCommands(program: Command): void {
     ),
   );
 
-  const ops = program.command("operations").description("look an operation up again, or wait for it");
+  const ops = program.command("operations").description("list operations, look one up again, or wait for it");
+  globals(
+    ops
+      .command("list")
+      .description("the tenant's operations, newest first")
+      .option("--status <status>", "pending, succeeded or failed")
+      .option("--type <type>", "dkg, sign or refresh")
+      .option("--key <id>", "only this key's operations")
+      .option("--limit <n>", "page size, 1-100", "20")
+      .option("--cursor <cursor>", "the next page (printed at the end of a page)"),
+  ).action(
+    action(
+      async (
+        o: GlobalOpts & { status?: string; type?: string; key?: string; limit: string; cursor?: string },
+      ) => {
+        const page = await client(o).listOperations({
+          status: o.status as OperationQuery["status"],
+          type: o.type as OperationQuery["type"],
+          keyId: o.key,
+          limit: Number(o.limit),
+          cursor: o.cursor,
+        });
+        if (o.json) return console.log(JSON.stringify(page));
+        for (const op of page.operations)
+          console.log(
+            `${op.createdAt}  ${op.id}  ${op.type.padEnd(7)} ${op.status.padEnd(9)} key ${op.keyId}` +
+              (op.error ? `  ${op.error.code}` : ""),
+          );
+        if (page.operations.length === 0) console.log("no operations");
+        if (page.next) console.log(`more: custody operations list --cursor ${page.next}`);
+      },
+    ),
+  );
   globals(ops.command("show").description("show an operation").argument("<id>")).action(
     action(async (id: string, o: GlobalOpts) => printOperation(await client(o).operation(id), o.json)),
   );
