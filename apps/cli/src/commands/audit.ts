@@ -10,10 +10,11 @@ import { jetstream } from "@nats-io/jetstream";
 import type { Command } from "commander";
 import { controlConnection, readProfile } from "../operator/profile.js";
 import { DEFAULT_PROFILE } from "./client.js";
+import { SUMMARY } from "./summaries.js";
 
 /** Adds `audit verify` to `program`. */
 export function registerAuditCommands(program: Command): void {
-  const audit = program.command("audit").description("the hash-chained audit trail");
+  const audit = program.command("audit").description(SUMMARY.audit);
   audit
     .command("verify")
     .description("check every link of the audit chain")

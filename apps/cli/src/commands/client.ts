@@ -12,6 +12,7 @@ import { resolve } from "node:path";
 import { ApiProblem, CustodyClient, type Key, type Operation, type OperationQuery } from "@custody/sdk";
 import type { Command } from "commander";
 import { type ClientFiles, type LoadedClient, loadClient } from "../dev-authority.js";
+import { SUMMARY } from "./summaries.js";
 
 /** Default profile: `$CUSTODY_PROFILE`, else the one `custody dev` writes by default. */
 export const DEFAULT_PROFILE = process.env.CUSTODY_PROFILE ?? ".custody/dev/profile.json";
@@ -151,7 +152,7 @@ const resumable = (cmd: Command) =>
 
 /** Adds the client commands to `program`. */
 export function registerClientCommands(program: Command): void {
-  const keys = program.command("keys").description("create, list, show and refresh threshold keys");
+  const keys = program.command("keys").description(SUMMARY.keys);
 
   globals(
     resumable(
@@ -219,7 +220,7 @@ export function registerClientCommands(program: Command): void {
     resumable(
       program
         .command("sign")
-        .description("sign a message with a key")
+        .description(SUMMARY.sign)
         .requiredOption("--key <id>", "key id")
         .option("--message <hex>", "message (ecdsa-secp256k1: 32-byte digest), hex, `0x` allowed")
         .option("--message-file <file>", "message bytes from a file, or `-` for stdin")
@@ -284,7 +285,7 @@ export function registerClientCommands(program: Command): void {
     ),
   );
 
-  const ops = program.command("operations").description("list operations, look one up again, or wait for it");
+  const ops = program.command("operations").description(SUMMARY.operations);
   globals(
     ops
       .command("list")

@@ -12,12 +12,11 @@ import { revokeIdentity } from "../operator/identities.js";
 import { readProfile } from "../operator/profile.js";
 import { knownTenants } from "../stack.js";
 import { DEFAULT_PROFILE } from "./client.js";
+import { SUMMARY } from "./summaries.js";
 
 /** Adds `identities revoke` to `program`. */
 export function registerIdentityCommands(program: Command): void {
-  const identities = program
-    .command("identities")
-    .description("service identities (API, workers) at the broker");
+  const identities = program.command("identities").description(SUMMARY.identities);
   identities
     .command("revoke")
     .description("revoke a service identity in every NATS account (its connections are closed)")

@@ -9,13 +9,14 @@ import { readFileSync } from "node:fs";
 import { canonicalPath, signRequest } from "@custody/credentials";
 import type { Command } from "commander";
 import { action, type GlobalOpts, globals, target } from "./client.js";
+import { SUMMARY } from "./summaries.js";
 
 /** Adds `request-headers` to `program`. */
 export function registerRequestHeadersCommand(program: Command): void {
   globals(
     program
       .command("request-headers")
-      .description("print signed headers for one API request (for curl or the /docs page)")
+      .description(SUMMARY["request-headers"])
       .argument("<method>", "HTTP method, e.g. GET or POST")
       .argument("<target>", "path and query, e.g. /v1/keys")
       .option("--body <file>", "the exact request body (`-` for stdin)"),

@@ -8,6 +8,7 @@ import { startWorker } from "@custody/worker";
 import type { Command } from "commander";
 import { readAuthorities } from "../dev-authority.js";
 import { Stack } from "../stack.js";
+import { SUMMARY } from "./summaries.js";
 
 const int = (v: string) => {
   const n = Number(v);
@@ -40,7 +41,7 @@ function onSignals(stop: () => Promise<void>) {
 export function registerServeCommands(program: Command): void {
   program
     .command("dev")
-    .description("run Custody locally: nats-server with JetStream, the API and every party's workers")
+    .description(SUMMARY.dev)
     .option("--parties <n>", "number of parties", "3")
     .option("--workers <n>", "workers per party", "1")
     .option("--port <port>", "API port", "8080")
@@ -70,7 +71,7 @@ export function registerServeCommands(program: Command): void {
 
   program
     .command("api")
-    .description("run the HTTP API process")
+    .description(SUMMARY.api)
     .requiredOption("--nats <urls>", "comma-separated NATS URLs")
     .requiredOption("--creds <file>", "NATS credentials file of the API identity (control account)")
     .requiredOption("--authority <file>", "public keys of trusted credential authorities (one per line)")
@@ -107,7 +108,7 @@ export function registerServeCommands(program: Command): void {
 
   program
     .command("worker")
-    .description("run one worker of one party")
+    .description(SUMMARY.worker)
     .requiredOption("--party <n>", "party index (1..255)")
     .requiredOption("--worker-id <id>", "worker id, unique within the party")
     .requiredOption("--nats <urls>", "comma-separated NATS URLs")

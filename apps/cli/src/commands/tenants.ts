@@ -17,6 +17,7 @@ import { controlConnection, readProfile } from "../operator/profile.js";
 import { enrolTenant } from "../operator/tenants.js";
 import { type Profile, tenantAdminCredsPath } from "../stack.js";
 import { DEFAULT_PROFILE } from "./client.js";
+import { SUMMARY } from "./summaries.js";
 
 /** Waits until every party has a live worker that serves the tenant (their heartbeats say so). */
 async function untilPartiesServe(profile: Profile, tenant: string, timeoutMs = 15_000): Promise<void> {
@@ -57,7 +58,7 @@ async function untilServed(client: CustodyClient, tenant: string, timeoutMs = 15
 
 /** Adds `tenants create` and `tenants list` to `program`. */
 export function registerTenantCommands(program: Command): void {
-  const tenants = program.command("tenants").description("tenants (isolated sets of keys and clients)");
+  const tenants = program.command("tenants").description(SUMMARY.tenants);
   tenants
     .command("create")
     .description("create a tenant: its own NATS account and data plane, and its first admin credential")

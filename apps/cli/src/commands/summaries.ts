@@ -1,0 +1,23 @@
+/**
+ * The one-line help of every top-level command, in one place: `custody --help` lists them without
+ * loading any command's module, and each module describes its commands with the same lines.
+ * @module
+ */
+
+/** Help line by top-level command name, in the order `--help` lists them. */
+export const SUMMARY = {
+  dev: "run Custody locally: nats-server with JetStream, the API and every party's workers",
+  api: "run the HTTP API process",
+  worker: "run one worker of one party",
+  keys: "create, list, show and refresh threshold keys",
+  sign: "sign a message with a key",
+  operations: "list operations, look one up again, or wait for it",
+  credentials: "client credentials of the API",
+  audit: "the hash-chained audit trail",
+  tenants: "tenants (isolated sets of keys and clients)",
+  identities: "service identities (API, workers) at the broker",
+  "request-headers": "print signed headers for one API request (for curl or the /docs page)",
+} as const;
+
+/** A top-level command name. */
+export type CommandName = keyof typeof SUMMARY;
