@@ -21,7 +21,7 @@ import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { CustodyClient } from "@custody/sdk";
+import { CustodyClient, isApiProblem } from "@custody/sdk";
 import type { Stack } from "../src/index.js";
 import { startTestStack, stopTestStack } from "./helpers.js";
 
@@ -153,4 +153,18 @@ test("@solana/web3.js: a transfer signed by the fee payer verifies", { timeout: 
   const out = await example("solana-transfer");
   assert.equal(checks(out).length, 1, out);
   assert.match(out, /^wire [A-Za-z0-9+/=]+$/m);
+});
+
+test("the client against the real API: typed problems, dead letters, operations", async () => {
+  const api = new CustodyClient(stack!.apiUrl, stack!.admin);
+  await assert.rejects(api.getKey("key_none"), (e) => isApiProblem(e, "not-found") && e.status === 404);
+  await assert.rejects(
+    api.sign(ecdsaKey, { message: "00".repeat(31) }),
+    (e) => isApiProblem(e, "invalid-request") && e.status === 400,
+  );
+  await assert.rejects(new CustodyClient(stack!.apiUrl).listKeys(), (e) => isApiProblem(e, "unauthorized"));
+  assert.ok(Array.isArray(await api.deadLetters(10)));
+  const page = await api.listOperations({ keyId: ecdsaKey, type: "sign" });
+  assert.ok(page.operations.length >= 1, "the examples' signatures are listed");
+  assert.ok(page.operations.every((o) => o.keyId === ecdsaKey && o.type === "sign"));
 });

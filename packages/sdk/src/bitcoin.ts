@@ -43,7 +43,7 @@ export async function p2wpkhSigner(
   return {
     publicKey,
     async sign(hash) {
-      const digest = hexBytes(toHex(hash), 32, "sighash");
+      const digest = hexBytes(toHex(hash), 32, "sighash", "unsupported");
       const sig = await client.signAndWait(
         keyId,
         { message: toHex(digest), ...pathOf(o) },
@@ -65,7 +65,8 @@ export async function taprootSigner(
 ): Promise<SignerAsync> {
   const key = suitableKey(await client.getKey(keyId), "bip340");
   const internalPubkey = secp256k1PublicKey(key, o.path).subarray(1);
-  const merkleRoot = o.merkleRoot === undefined ? undefined : hexBytes(o.merkleRoot, 32, "merkle root");
+  const merkleRoot =
+    o.merkleRoot === undefined ? undefined : hexBytes(o.merkleRoot, 32, "merkle root", "unsupported");
   let outputKey: Uint8Array | undefined;
   try {
     outputKey = payments.p2tr({ internalPubkey, ...(merkleRoot ? { hash: merkleRoot } : {}) }).pubkey;
@@ -83,7 +84,7 @@ export async function taprootSigner(
       throw new SignerError("unsupported", "a Taproot signer makes BIP340 signatures only");
     },
     async signSchnorr(hash) {
-      const message = hexBytes(toHex(hash), 32, "sighash");
+      const message = hexBytes(toHex(hash), 32, "sighash", "unsupported");
       const sig = await client.signAndWait(
         keyId,
         {

@@ -8,13 +8,21 @@
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { schnorr, secp256k1 } from "@noble/curves/secp256k1.js";
 import { HDKey } from "@scure/bip32";
-import { SignerError } from "./errors.js";
+import { SignerError, type SignerErrorCode } from "./errors.js";
 import type { Key, Signature } from "./types.js";
 
-/** Bytes of a hex string of `length` bytes. @throws SignerError `bad-signature` when malformed */
-export function hexBytes(hex: unknown, length: number, what: string): Uint8Array {
+/**
+ * Bytes of a hex string of `length` bytes. @throws SignerError `code` when malformed (`bad-signature`,
+ * the default, for a signature the API returned)
+ */
+export function hexBytes(
+  hex: unknown,
+  length: number,
+  what: string,
+  code: SignerErrorCode = "bad-signature",
+): Uint8Array {
   if (typeof hex !== "string" || hex.length !== length * 2 || !/^[0-9a-fA-F]*$/.test(hex))
-    throw new SignerError("bad-signature", `${what} is not ${length} bytes of hex`);
+    throw new SignerError(code, `${what} is not ${length} bytes of hex`);
   return Uint8Array.from(Buffer.from(hex, "hex"));
 }
 
@@ -36,8 +44,9 @@ export function suitableKey(key: Key, scheme: string): Key & { publicKey: string
  */
 export function secp256k1PublicKey(key: Key & { publicKey: string }, path?: string): Uint8Array {
   if (path === undefined) {
-    if (key.scheme === "bip340") return Uint8Array.from([2, ...hexBytes(key.publicKey, 32, "public key")]);
-    return hexBytes(key.publicKey, 33, "public key");
+    if (key.scheme === "bip340")
+      return Uint8Array.from([2, ...hexBytes(key.publicKey, 32, "public key", "unsuitable-key")]);
+    return hexBytes(key.publicKey, 33, "public key", "unsuitable-key");
   }
   if (!key.xpub) throw new SignerError("unsuitable-key", `key ${key.id} has no xpub to derive ${path} from`);
   let child: Uint8Array | null;

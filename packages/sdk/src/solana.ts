@@ -32,7 +32,7 @@ export async function solanaSigner(
   o: SolanaSignerOptions = {},
 ): Promise<CustodySolanaSigner> {
   const key = suitableKey(await client.getKey(keyId), "ed25519");
-  const publicKey = hexBytes(key.publicKey, 32, "public key");
+  const publicKey = hexBytes(key.publicKey, 32, "public key", "unsuitable-key");
   const address: Address = getAddressDecoder().decode(publicKey);
   const signBytes = async (readonlyBytes: ArrayLike<number>): Promise<SignatureDictionary> => {
     const bytes = Uint8Array.from(readonlyBytes);

@@ -47,7 +47,7 @@ export async function custodyAccount(
   const uncompressed = `0x${secp256k1.Point.fromBytes(publicKey).toHex(false)}` as Hex;
 
   const signHash = async (hash: Hex): Promise<ViemSignature> => {
-    const digest = hexBytes(hash.slice(2), 32, "hash");
+    const digest = hexBytes(hash.slice(2), 32, "hash", "unsupported");
     const sig = await client.signAndWait(
       keyId,
       { message: toHex(digest), ...(o.path !== undefined ? { path: o.path } : {}) },

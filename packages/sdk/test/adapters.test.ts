@@ -213,6 +213,7 @@ test("bitcoin: Taproot with a derived key and a script tree root", async () => {
   assert.ok(ecc.verifySchnorr(h, expected, sig));
   assert.deepEqual(api.signed.at(-1), { message: hex(h), path, taproot: { merkleRoot } });
   await assert.rejects(taprootSigner(client, "key_ecdsa"), refused("unsuitable-key"));
+  await assert.rejects(taprootSigner(client, "key_bip340", { merkleRoot: "00" }), refused("unsupported"));
 });
 
 test("solana: messages and transaction bytes signed with the key, checked strictly", async () => {
