@@ -1,6 +1,7 @@
 #!/bin/sh
 # Makes sure the system tools Custody runs exist: nats-server (Debian package `nats-server`,
-# /usr/sbin/nats-server) and openssl (the dev launcher makes the broker's mTLS certificates with it).
+# /usr/sbin/nats-server), openssl (the dev launcher makes the broker's mTLS certificates with it)
+# and SoftHSM2 (Debian `softhsm2`: the PKCS#11 token the KEK tests, and a development HSM, use).
 # Installs what is missing with apt-get when running as root; otherwise explains what to do.
 set -e
 missing=""
@@ -9,6 +10,9 @@ if ! [ -x /usr/sbin/nats-server ] && ! command -v nats-server >/dev/null 2>&1 &&
 fi
 if ! command -v openssl >/dev/null 2>&1; then
   missing="$missing openssl"
+fi
+if ! [ -e /usr/lib/softhsm/libsofthsm2.so ]; then
+  missing="$missing softhsm2"
 fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
