@@ -19,8 +19,11 @@ import {
   fromBinary,
   OperationEventSchema,
   operationEventSubject,
+  ProgressSchema,
+  progressSubject,
   REQUEST_STREAM,
   requestSubject,
+  resultSubject,
   ShareStoredSchema,
   SignatureResultSchema,
   SkippedSchema,
@@ -32,7 +35,7 @@ import { provisionControl, provisionTenant } from "@custody/runtime";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import pino from "pino";
-import { ResultAggregator } from "../src/domain/aggregator.js";
+import { onItsSubject, ResultAggregator } from "../src/domain/aggregator.js";
 import type { KeyRecord, OperationRecord } from "../src/domain/records.js";
 import { Repository } from "../src/domain/repository.js";
 
@@ -126,6 +129,10 @@ const storedOutcome = (v: {
 const activatedOutcome = (epoch: number): Outcome => ({
   case: "activated",
   value: create(ActivatedSchema, { epoch }),
+});
+const progressOutcome = (attempt: number, phase = "session"): Outcome => ({
+  case: "progress",
+  value: create(ProgressSchema, { phase, attempt }),
 });
 const op = async (id: string) => (await repo.getOperation(id))!;
 const key = async (id: string) => (await repo.getKey(id))!;
@@ -296,5 +303,71 @@ describe("result aggregator", { timeout: 120_000 }, () => {
     const dkg2 = await newOp(k2, {});
     await agg.fail(activationOperationId(dkg2.id), { code: "dead-letter", message: "gave up", culprits: [] });
     assert.equal((await op(dkg2.id)).status, "failed");
+  });
+
+  test("progress: queued, session attempts (never backwards), k of n stored, activating, then the end; never after it", async () => {
+    const k = await newKey();
+    const dkg = await newOp(k, {});
+    assert.equal(
+      (await op(dkg.id)).progress,
+      undefined,
+      "a new record has no progress yet (reads as queued)",
+    );
+    await agg.apply(result(dkg.id, 1, progressOutcome(1)));
+    assert.equal((await op(dkg.id)).progress?.phase, "session");
+    assert.equal((await op(dkg.id)).progress?.attempt, 1);
+    await agg.apply(result(dkg.id, 2, progressOutcome(2)));
+    assert.equal((await op(dkg.id)).progress?.attempt, 2);
+    // An older attempt, a repeat, a non-party and an unknown phase change nothing.
+    const before = await op(dkg.id);
+    await agg.apply(result(dkg.id, 3, progressOutcome(1)));
+    await agg.apply(result(dkg.id, 2, progressOutcome(2)));
+    await agg.apply(result(dkg.id, 9, progressOutcome(7)));
+    await agg.apply(result(dkg.id, 1, progressOutcome(5, "stored")));
+    assert.deepEqual(await op(dkg.id), before);
+    assert.equal(before.status, "pending");
+    assert.deepEqual(before.reports, {}, "progress is no party report");
+
+    await agg.apply(result(dkg.id, 1, storedOutcome({ party: 1 })));
+    let p = (await op(dkg.id)).progress;
+    assert.deepEqual([p?.phase, p?.stored, p?.of, p?.attempt], ["stored", 1, 3, 2]);
+    // A later session attempt raises the attempt but never moves the phase back.
+    await agg.apply(result(dkg.id, 3, progressOutcome(3)));
+    p = (await op(dkg.id)).progress;
+    assert.deepEqual([p?.phase, p?.stored, p?.attempt], ["stored", 1, 3]);
+    await agg.apply(result(dkg.id, 2, storedOutcome({ party: 2 })));
+    assert.equal((await op(dkg.id)).progress?.stored, 2);
+    await agg.apply(result(dkg.id, 3, storedOutcome({ party: 3 })));
+    p = (await op(dkg.id)).progress;
+    assert.deepEqual([p?.phase, p?.stored, p?.of], ["activating", 3, 3]);
+    const actId = activationOperationId(dkg.id);
+    for (const party of PARTIES) await agg.apply(result(actId, party, activatedOutcome(0)));
+    const done = await op(dkg.id);
+    assert.equal(done.status, "succeeded");
+    assert.deepEqual([done.progress?.phase, done.progress?.attempt], ["succeeded", 3]);
+    await agg.apply(result(dkg.id, 1, progressOutcome(9)));
+    assert.deepEqual(await op(dkg.id), done, "an ended operation never moves");
+
+    // A sign: session, then the terminal phase; a failure ends in `failed`.
+    const signKey = await newKey({ status: "active", publicKey: ED_PUBLIC, epoch: 0 });
+    const s = await newOp(signKey, {
+      type: "sign",
+      participants: [1, 2],
+      request: { message: "00", epoch: 0 },
+    });
+    await agg.apply(result(s.id, 2, progressOutcome(1)));
+    assert.equal((await op(s.id)).progress?.phase, "session");
+    await agg.apply(result(s.id, 1, { case: "failure", value: create(FailureSchema, { code: "x" }) }));
+    assert.deepEqual([(await op(s.id)).progress?.phase, (await op(s.id)).progress?.attempt], ["failed", 1]);
+  });
+
+  test("a progress report counts only on its party's progress subject, and nothing else counts there", () => {
+    const progress = result("op_x", 2, progressOutcome(1));
+    const stored = result("op_x", 2, storedOutcome({ party: 2 }));
+    assert.equal(onItsSubject(progress, progressSubject("op_x", 2)), true);
+    assert.equal(onItsSubject(progress, progressSubject("op_x", 3)), false, "another party's subject");
+    assert.equal(onItsSubject(progress, resultSubject("op_x", 2)), false, "the final-result subject");
+    assert.equal(onItsSubject(stored, resultSubject("op_x", 2)), true);
+    assert.equal(onItsSubject(stored, progressSubject("op_x", 2)), false, "a result disguised as progress");
   });
 });

@@ -11,6 +11,9 @@
  * - Activation needs every party's signed confirmation of the same stored share; only then does
  *   the party switch epochs and purge every other share of the key.
  * - A `security` abort while signing bans the culprit's pairwise state ({@link PairGuard}).
+ * - Every session attempt is announced first on the party's progress subject (phase `session`,
+ *   the delivery count as attempt): a plain publish the result stream keeps, advisory only, so
+ *   it never holds up the session and the API folds repeats into one.
  * @module
  */
 import { frame, ProtocolError, requestDigest, type Scheme, type SignatureOutput } from "@custody/core";
@@ -20,11 +23,14 @@ import {
   type ActivateWork,
   create,
   type DkgWork,
+  ProgressSchema,
+  progressSubject,
   type RefreshWork,
   ShareStoredSchema,
   SignatureResultSchema,
   type SignWork,
   SkippedSchema,
+  toBinary,
   type WorkItem,
   type WorkResult,
   WorkResultSchema,
@@ -121,6 +127,11 @@ async function session(
   spec: SessionSpec,
   admission?: Admission,
 ) {
+  const report = result(ctx.item, env.party, {
+    case: "progress",
+    value: create(ProgressSchema, { phase: "session", attempt: ctx.deliveryCount }),
+  });
+  env.nc.publish(progressSubject(ctx.item.operationId, env.party), toBinary(WorkResultSchema, report));
   const threaded = (env.inThread ?? defaultInThread)(spec);
   const build = (sessionId: Uint8Array): SessionHost<SessionOutput> =>
     threaded

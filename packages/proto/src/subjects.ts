@@ -54,6 +54,8 @@ export function shareBucket(party: number): string {
 export function servedBucket(party: number): string {
   return `custody_served_p${token(party)}`;
 }
+/** KV bucket of a tenant's webhook subscriptions, their delivery state and delivery claims (API-owned). */
+export const WEBHOOKS_BUCKET = "custody_webhooks";
 /** KV bucket of a tenant's revoked client credentials (API writes, every party reads). */
 export const REVOCATIONS_BUCKET = "custody_revocations";
 
@@ -71,6 +73,10 @@ export function activationOperationId(operationId: string): string {
 /** Subject of one party's result for an operation. */
 export function resultSubject(operationId: string, party: number): string {
   return `custody.res.${token(operationId)}.${token(party)}`;
+}
+/** Subject of one party's progress reports for an operation (never read as its result). */
+export function progressSubject(operationId: string, party: number): string {
+  return `${resultSubject(operationId, party)}.progress`;
 }
 /** Session join announcements of one party for an operation. */
 export function joinSubject(operationId: string, party: number): string {

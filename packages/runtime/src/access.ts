@@ -71,6 +71,7 @@ export function workerPermissions(party: number): UserPermissions {
         `$JS.API.DIRECT.GET.${RESULT_STREAM}.>`,
         `$JS.API.STREAM.MSG.GET.${RESULT_STREAM}`,
         `custody.res.*.${party}`,
+        `custody.res.*.${party}.progress`,
         ...kvRead(bucket),
         `$KV.${bucket}.>`,
         ...kvRead(served),

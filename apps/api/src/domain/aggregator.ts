@@ -13,6 +13,11 @@
  *   operation, the operation's epoch, the key's or derived key's public key, verified over the
  *   message); a result that fails it is audited and fails that party's report, not the operation.
  * - Any party's permanent failure fails the operation with that party's typed reason.
+ * - Progress (`operation.progress`): a party starting a session attempt moves `queued` to
+ *   `session`; each stored share counts in `stored` (k of n); publishing the activation moves it to
+ *   `activating`; the end sets the terminal status. The phase never moves back, `attempt` (the
+ *   highest delivery count a party started a session at) never decreases, and an operation that
+ *   ended never changes again. A progress report counts only from its party's progress subject.
  * @module
  */
 import {
@@ -23,6 +28,7 @@ import {
   fromBinary,
   OperationEventSchema,
   operationEventSubject,
+  progressSubject,
   RESULT_CONSUMER,
   RESULT_STREAM,
   requestSubject,
@@ -36,7 +42,13 @@ import { publishDurably, pullEach } from "@custody/runtime";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import type { KeyRecord, OperationError, OperationRecord } from "./records.js";
+import type {
+  KeyRecord,
+  OperationError,
+  OperationProgress,
+  OperationRecord,
+  ProgressPhase,
+} from "./records.js";
 import type { Repository } from "./repository.js";
 import { checkSignatureResult, type ReportedSignature } from "./result-check.js";
 
@@ -47,6 +59,41 @@ const parentOf = (operationId: string) =>
 const now = () => new Date().toISOString();
 /** Deliveries of one result before it is dropped as unusable. */
 const MAX_RESULT_DELIVERIES = 30;
+/** Order of the phases of a running operation (a phase never moves back). */
+const PHASE_RANK: Record<ProgressPhase, number> = {
+  queued: 0,
+  session: 1,
+  stored: 2,
+  activating: 3,
+  succeeded: 4,
+  failed: 4,
+};
+/** Progress of a record written before any (it reads as queued). */
+const progressOf = (op: OperationRecord): OperationProgress =>
+  op.progress ?? { phase: "queued", attempt: 0, at: op.createdAt };
+/** `op`'s progress moved forward to `phase` (never back), with the other fields changed. */
+const advance = (
+  op: OperationRecord,
+  phase: ProgressPhase,
+  change: Partial<Omit<OperationProgress, "phase" | "at">> = {},
+): OperationProgress => {
+  const cur = progressOf(op);
+  return {
+    ...cur,
+    ...change,
+    phase: PHASE_RANK[phase] >= PHASE_RANK[cur.phase] ? phase : cur.phase,
+    at: now(),
+  };
+};
+
+/**
+ * True when a result came on the subject its outcome belongs on: a progress report only on its
+ * party's progress subject, and nothing else there (a party cannot disguise a result as progress).
+ */
+export function onItsSubject(r: WorkResult, subject: string): boolean {
+  const progress = subject === progressSubject(r.operationId, r.party);
+  return r.outcome.case === "progress" ? progress : !subject.endsWith(".progress");
+}
 
 /** Consumes results until stopped. */
 export class ResultAggregator {
@@ -75,7 +122,9 @@ export class ResultAggregator {
       what: "result",
       handle: async (msg) => {
         try {
-          await this.apply(fromBinary(WorkResultSchema, msg.data));
+          const r = fromBinary(WorkResultSchema, msg.data);
+          if (onItsSubject(r, msg.subject)) await this.apply(r);
+          else this.log.warn({ subject: msg.subject }, "result on a subject it does not belong on: dropped");
           msg.ack();
         } catch (e) {
           if (msg.info.deliveryCount >= MAX_RESULT_DELIVERIES) {
@@ -149,6 +198,8 @@ export class ResultAggregator {
         });
       case "activated":
         return this.activated(op, party);
+      case "progress":
+        return this.progress(op, r.party, o.value.phase, o.value.attempt);
       default:
         this.log.warn({ operationId: r.operationId }, "result without outcome");
     }
@@ -178,6 +229,12 @@ export class ResultAggregator {
               [party]: `${session}:${publicKey}:${chainCode}:${derivationKey}:${epoch}`,
             },
             confirmations: { ...cur.confirmations, [party]: confirmation },
+            progress: advance(cur, "stored", {
+              stored: cur.participants.filter(
+                (p) => String(p) === party || cur.reports[String(p)] === "stored",
+              ).length,
+              of: cur.participants.length,
+            }),
             updatedAt: now(),
           },
     );
@@ -204,7 +261,34 @@ export class ResultAggregator {
       });
     }
     await this.publishActivation(updated, key.scheme, epoch, session);
+    await this.repo.updateOperation(updated.id, (cur) =>
+      cur.status !== "pending" || progressOf(cur).phase === "activating"
+        ? undefined
+        : { ...cur, progress: advance(cur, "activating"), updatedAt: now() },
+    );
     await this.commitKey(updated, epoch);
+  }
+
+  /**
+   * A party started a session attempt: `queued` becomes `session`, and `attempt` rises to the
+   * highest delivery count reported. Only parties of the operation count; nothing changes once
+   * the operation ended, and a repeat or an older attempt changes nothing.
+   */
+  private async progress(op: OperationRecord, party: number, phase: string, attempt: number) {
+    if (phase !== "session" || !op.participants.includes(party)) {
+      this.log.warn({ operationId: op.id, party, phase }, "progress report ignored");
+      return;
+    }
+    await this.repo.updateOperation(op.id, (cur) => {
+      const p = progressOf(cur);
+      if (cur.status !== "pending" || (attempt <= p.attempt && PHASE_RANK[p.phase] >= PHASE_RANK.session))
+        return undefined;
+      return {
+        ...cur,
+        progress: advance(cur, "session", { attempt: Math.max(attempt, p.attempt) }),
+        updatedAt: now(),
+      };
+    });
   }
 
   /** Asks every party to activate the shares of `session` at `epoch`, with every party's confirmation. */
@@ -318,6 +402,7 @@ export class ResultAggregator {
             ...cur,
             ...outcome,
             reports: report ? { ...cur.reports, [report.party]: report.report } : cur.reports,
+            progress: advance(cur, outcome.status === "succeeded" ? "succeeded" : "failed"),
             updatedAt: now(),
           };
     });

@@ -69,6 +69,22 @@ export interface SignatureOutcome {
   path?: string;
 }
 
+/** Where a running operation is; after the end, its terminal status. */
+export type ProgressPhase = "queued" | "session" | "stored" | "activating" | "succeeded" | "failed";
+
+/** Progress of an operation while it runs (DKG and refresh: up to activation; sign: the session). */
+export interface OperationProgress {
+  phase: ProgressPhase;
+  /** Highest delivery count at which a party started a session for it (0: none started yet). */
+  attempt: number;
+  /** DKG and refresh: parties that stored their share so far... */
+  stored?: number;
+  /** ...of this many. */
+  of?: number;
+  /** When the progress last changed. */
+  at: string;
+}
+
 /** An accepted request and its progress. */
 export interface OperationRecord {
   id: string;
@@ -95,6 +111,8 @@ export interface OperationRecord {
   targetEpoch?: number;
   signature?: SignatureOutcome;
   error?: OperationError;
+  /** Absent until the first change after creation (it reads as `queued`). */
+  progress?: OperationProgress;
 }
 
 const enc = new TextEncoder();

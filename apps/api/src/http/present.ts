@@ -3,7 +3,7 @@
  * @module
  */
 
-import type { KeyRecord, OperationRecord } from "../domain/records.js";
+import type { KeyRecord, OperationProgress, OperationRecord } from "../domain/records.js";
 import { taprootView } from "../domain/taproot.js";
 import { xpubOf } from "../domain/xpub.js";
 
@@ -16,9 +16,20 @@ export function presentKey(k: KeyRecord) {
   return { ...rest, xpub, taproot };
 }
 
-/** An operation for the API; a Taproot signature shows the output it was made for. */
+/**
+ * An operation for the API; a Taproot signature shows the output it was made for. A record
+ * without progress reads as `queued` while pending, else as its terminal status.
+ */
 export function presentOperation(op: OperationRecord) {
-  const { sessions: _s, request, ...rest } = op;
+  const { sessions: _s, request, ...base } = op;
+  const rest = { ...base, progress: progressView(op) };
   const taproot = request?.taproot;
   return rest.signature && taproot ? { ...rest, signature: { ...rest.signature, taproot } } : rest;
+}
+
+function progressView(op: OperationRecord): OperationProgress {
+  if (op.progress) return op.progress;
+  return op.status === "pending"
+    ? { phase: "queued", attempt: 0, at: op.createdAt }
+    : { phase: op.status, attempt: 0, at: op.updatedAt };
 }

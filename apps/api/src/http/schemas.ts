@@ -167,6 +167,26 @@ export const Operation = Type.Object({
   error: Type.Optional(
     Type.Object({ code: Type.String(), message: Type.String(), culprits: Type.Array(Type.Integer()) }),
   ),
+  progress: Type.Object(
+    {
+      phase: Type.Union(
+        ["queued", "session", "stored", "activating", "succeeded", "failed"].map((p) => Type.Literal(p)),
+        {
+          description:
+            "queued → session (a party started a session attempt) → stored (DKG, refresh: k of n shares stored) → activating → the terminal status",
+        },
+      ),
+      attempt: Type.Integer({
+        description: "Highest delivery count at which a party started a session (0: none yet)",
+      }),
+      stored: Type.Optional(
+        Type.Integer({ description: "DKG and refresh: parties that stored their share" }),
+      ),
+      of: Type.Optional(Type.Integer({ description: "...of this many" })),
+      at: Type.String({ description: "When the progress last changed" }),
+    },
+    { description: "Where the operation is" },
+  ),
 });
 
 /** RFC 9457 problem details. */
