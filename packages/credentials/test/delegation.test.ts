@@ -270,3 +270,28 @@ test("delegated credential test vector", () => {
   assert.equal(v.sub, vector.leaf);
   assert.deepEqual(v.chain, [vector.issuerId, vector.id]);
 });
+
+test("a credential chain longer than 16,384 characters is malformed, however validly signed", () => {
+  const keys = (count: number) =>
+    Array.from({ length: count }, (_, i) => `${"k".repeat(60)}${String(i).padStart(4, "0")}`);
+  const issuers = Array.from({ length: 100 }, (_, r) =>
+    issueCredential(authority.seed, rootClaims({ name: "r".repeat(r + 1) })),
+  );
+  // The chain's length without signing: issuer "~" base64url(claims) "." 86 signature characters.
+  const length = (issuer: string, claims: Claims) =>
+    issuer.length + 1 + Math.ceil((JSON.stringify({ v: 1, ...claims }).length * 4) / 3) + 1 + 86;
+  let count = 1;
+  while (length(issuers[0]!, leafClaims({ keys: keys(count + 1), name: "n" })) <= 16_300) count++;
+  let exact: string | undefined;
+  for (const issuer of issuers)
+    for (let n = 1; n <= 100 && !exact; n++) {
+      const claims = leafClaims({ keys: keys(count), name: "n".repeat(n) });
+      if (length(issuer, claims) === 16_384) exact = delegateCredential(admin.seed, issuer, claims);
+    }
+  assert.equal(exact?.length, 16_384);
+  assert.equal(inspectCredential(exact!, trusted).keys.length, count);
+  const over = delegateCredential(admin.seed, issuers[0]!, leafClaims({ keys: keys(count + 3) }));
+  assert.ok(over.length > 16_384);
+  assert.throws(() => inspectCredential(over, trusted), code("malformed"));
+  assert.throws(() => inspectCredential(5 as never, trusted), code("malformed"));
+});
