@@ -208,6 +208,14 @@ test("a malformed delegated part or leaf claims are malformed", () => {
     code("malformed"),
   );
   assert.throws(() => delegateCredential(admin.seed, "not-a-credential", leafClaims()), code("malformed"));
+  // Validly signed leaf bytes that are not JSON.
+  const notJson = new TextEncoder().encode("{not json");
+  const id = new Uint8Array(Buffer.from(credentialId(root), "hex"));
+  const notJsonSig = signWithSeed(admin.seed, frame("custody/credential/delegated/v1", [id, notJson]));
+  assert.throws(
+    () => inspectCredential(`${root}~${b64(notJson)}.${b64(notJsonSig)}`, trusted),
+    code("malformed"),
+  );
   assert.throws(
     () => delegateCredential(admin.seed, root, leafClaims({ name: "n".repeat(101) })),
     code("malformed"),
