@@ -1,14 +1,17 @@
 /**
- * Key-encryption keys: 32 random bytes per party, kept in a file (hex) readable only by its owner.
+ * File key-encryption keys (development only): 32 random bytes per party, kept in a file (hex)
+ * readable only by its owner; see {@link FileKek}.
  * @module
  */
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { randomBytes } from "@noble/ciphers/utils.js";
+import { KekConfigError } from "./kek-provider.js";
 
 /** Reads a KEK file (64 hex characters). */
 export function readKek(file: string): Uint8Array {
   const hex = readFileSync(file, "utf8").trim();
-  if (!/^[0-9a-f]{64}$/i.test(hex)) throw new Error(`KEK file ${file} must hold 64 hex characters`);
+  if (!/^[0-9a-f]{64}$/i.test(hex))
+    throw new KekConfigError("invalid", `KEK file ${file} must hold 64 hex characters`);
   return Uint8Array.from(Buffer.from(hex, "hex"));
 }
 

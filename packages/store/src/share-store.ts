@@ -1,6 +1,6 @@
 /**
  * A party's share repository in its own KV bucket (only that party's workers can reach it), every
- * record sealed under the party's KEK with associated data the reader supplies: the tenant of the
+ * record sealed (a fresh data key wrapped by the party's KEK provider) with associated data the reader supplies: the tenant of the
  * account it reads from, the key id, the party, the scheme, and for shares the epoch and session.
  *
  * Per key there is one state record (`<key>.state`) and one record per share (`<key>.<epoch>.<session>`):
@@ -19,7 +19,8 @@
 import { shareBucket, token } from "@custody/proto";
 import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { open, openState, seal, sealState } from "./sealed.js";
+import type { KekProvider } from "./kek-provider.js";
+import { type Kek, kekProvider, open, openState, seal, sealState } from "./sealed.js";
 
 /** Which key a caller means, as the caller expects it (never read back from a record). */
 export interface KeyRef {
@@ -95,13 +96,13 @@ export class ShareStore {
   private constructor(
     private readonly kv: KV,
     private readonly party: number,
-    private readonly kek: Uint8Array,
+    private readonly kek: KekProvider,
   ) {}
 
-  /** Opens the party's (already provisioned) share bucket. */
-  static async open(nc: NatsConnection, party: number, kek: Uint8Array): Promise<ShareStore> {
+  /** Opens the party's (already provisioned) share bucket, sealing under `kek` (raw bytes: a file KEK). */
+  static async open(nc: NatsConnection, party: number, kek: Kek): Promise<ShareStore> {
     const kv = await new Kvm(nc).open(shareBucket(party));
-    return new ShareStore(kv, party, kek);
+    return new ShareStore(kv, party, kekProvider(kek));
   }
 
   /** The party's state of a key, or undefined. Throws SealError when the record does not open for `ref`. */
@@ -125,7 +126,7 @@ export class ShareStore {
       try {
         await this.kv.create(
           stateKey(ref.keyId),
-          this.encodeState(ref, { createdBy: operationId, slots: [], bans: [] }),
+          await this.encodeState(ref, { createdBy: operationId, slots: [], bans: [] }),
         );
         return;
       } catch (e) {
@@ -166,14 +167,14 @@ export class ShareStore {
     const view = new DataView(plain.buffer);
     for (const [i, p] of parties.entries()) view.setUint16(1 + 2 * i, p);
     plain.set(share, 1 + parties.length * 2);
-    await this.kv.create(slotKey(ref.keyId, slot), seal(this.kek, this.shareSlot(ref, slot), plain));
+    await this.kv.create(slotKey(ref.keyId, slot), await seal(this.kek, this.shareSlot(ref, slot), plain));
   }
 
   /** The share in `slot`, or undefined. Throws SealError when the record does not open for it. */
   async getShare(ref: KeyRef, slot: Slot): Promise<StoredShare | undefined> {
     const e = await this.kv.get(slotKey(ref.keyId, slot));
     if (!present(e)) return undefined;
-    const plain = open(this.kek, this.shareSlot(ref, slot), e.value);
+    const plain = await open(this.kek, this.shareSlot(ref, slot), e.value);
     const n = plain[0] ?? 0;
     const view = new DataView(plain.buffer, plain.byteOffset);
     const parties = Array.from({ length: n }, (_, i) => view.getUint16(1 + 2 * i));
@@ -222,7 +223,7 @@ export class ShareStore {
       const next = change(cur.state);
       if (!next) return;
       try {
-        await this.kv.update(stateKey(ref.keyId), this.encodeState(ref, next), cur.revision);
+        await this.kv.update(stateKey(ref.keyId), await this.encodeState(ref, next), cur.revision);
         return;
       } catch (e) {
         if (!isConflict(e)) throw e;
@@ -235,11 +236,11 @@ export class ShareStore {
   private async readState(ref: KeyRef): Promise<{ state: KeyState; revision: number } | undefined> {
     const e = await this.kv.get(stateKey(ref.keyId));
     if (!present(e)) return undefined;
-    const plain = openState(this.kek, this.stateSlot(ref), e.value);
+    const plain = await openState(this.kek, this.stateSlot(ref), e.value);
     return { state: JSON.parse(new TextDecoder().decode(plain)) as KeyState, revision: e.revision };
   }
 
-  private encodeState(ref: KeyRef, s: KeyState): Uint8Array {
+  private encodeState(ref: KeyRef, s: KeyState): Promise<Uint8Array> {
     return sealState(this.kek, this.stateSlot(ref), new TextEncoder().encode(JSON.stringify(s)));
   }
 

@@ -51,17 +51,21 @@ test("a KEK file must hold exactly 64 hex characters", () => {
   assert.equal(readKek(f).length, 32);
 });
 
-test("a wrong-sized KEK, a short record or another record version is a SealError", () => {
+test("a wrong-sized KEK, a short record or another record version is a SealError", async () => {
   const slot = { keyId: "k", party: 1, epoch: 0, scheme: "ed25519", tenant: "acme", session: "aa" };
   const kek = randomBytes(32);
-  const record = seal(kek, slot, randomBytes(40));
-  assert.throws(() => seal(randomBytes(31), slot, randomBytes(8)), SealError);
-  assert.throws(() => open(randomBytes(31), slot, record), SealError);
-  assert.throws(() => open(kek, slot, record.subarray(0, 1 + 24 + 15)), SealError);
-  const v2 = Uint8Array.from(record);
-  v2[0] = 2;
-  assert.throws(() => open(kek, slot, v2), /unsupported/);
-  assert.equal(open(kek, slot, record).length, 40);
+  const record = await seal(kek, slot, randomBytes(40));
+  await assert.rejects(seal(randomBytes(31), slot, randomBytes(8)), SealError);
+  await assert.rejects(open(randomBytes(31), slot, record), SealError);
+  const bodyAt = 3 + record[1]! + record[2 + record[1]!]!;
+  await assert.rejects(open(kek, slot, record.subarray(0, bodyAt + 24 + 15)), /unsupported/);
+  await assert.rejects(open(kek, slot, Uint8Array.of(1, ...randomBytes(24 + 15))), /unsupported/);
+  for (const version of [0, 3, 255]) {
+    const other = Uint8Array.from(record);
+    other[0] = version;
+    await assert.rejects(open(kek, slot, other), /unsupported/);
+  }
+  assert.equal((await open(kek, slot, record.subarray(0, bodyAt + 24 + 16 + 40))).length, 40);
 });
 
 test("concurrent state updates of one key all land (compare-and-set retries, never a lost update)", async () => {
