@@ -51,8 +51,8 @@ export class FileKek implements KekProvider {
   /** Unwraps a DEK this KEK wrapped for `aad`. */
   async unwrap(wrapped: WrappedDek, aad: Uint8Array): Promise<Uint8Array> {
     if (wrapped.kek !== this.id)
-      throw new SealError(`record sealed under KEK ${wrapped.kek}, not ${this.id}`);
-    if (wrapped.bytes.length !== WRAPPED_BYTES) throw new SealError("malformed wrapped data key");
+      throw new SealError(`sealed under KEK ${wrapped.kek}, which this party does not hold`);
+    if (wrapped.bytes.length !== WRAPPED_BYTES) throw new SealError("has a malformed wrapped data key");
     return decrypt(
       this.#kek,
       aad,

@@ -14,6 +14,8 @@ export interface WrappedDek {
   readonly bytes: Uint8Array;
 }
 
+import { SealError } from "./seal-error.js";
+
 /** Wraps and unwraps 32-byte DEKs under a KEK it keeps to itself. */
 export interface KekProvider {
   /** Id of the KEK new records are wrapped under. */
@@ -40,7 +42,6 @@ export type KekUnavailableReason =
   | "pin-unreadable"
   | "key-missing"
   | "key-unsuitable"
-  | "kek-unknown"
   | "token-error";
 
 /** The KEK cannot be reached: the party fails closed (never falls back to another KEK). */
@@ -74,8 +75,7 @@ export function checkKekId(id: string): string {
 
 /**
  * A provider for rotation: wraps under `current`, unwraps with whichever provider's id a record
- * names (`current` or one of `retired`). A record naming any other KEK fails closed with
- * KekUnavailableError `kek-unknown`.
+ * names (`current` or one of `retired`); a record naming any other KEK is a SealError.
  */
 export function kekRing(current: KekProvider, ...retired: readonly KekProvider[]): KekProvider {
   const all = [current, ...retired];
@@ -87,7 +87,7 @@ export function kekRing(current: KekProvider, ...retired: readonly KekProvider[]
     wrap: (dek, aad) => current.wrap(dek, aad),
     unwrap: async (wrapped, aad) => {
       const p = byId.get(wrapped.kek);
-      if (!p) throw new KekUnavailableError("kek-unknown", `record sealed under unknown KEK ${wrapped.kek}`);
+      if (!p) throw new SealError(`sealed under KEK ${wrapped.kek}, which this party does not hold`);
       return p.unwrap(wrapped, aad);
     },
     ...(direct.length > 0 && {

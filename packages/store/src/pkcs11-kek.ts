@@ -121,12 +121,9 @@ export class Pkcs11Kek implements KekProvider {
   async unwrap(wrapped: WrappedDek, aad: Uint8Array): Promise<Uint8Array> {
     const label = this.#labels.get(wrapped.kek);
     if (label === undefined)
-      throw new KekUnavailableError(
-        "kek-unknown",
-        `record sealed under KEK ${wrapped.kek}, not one of this party's`,
-      );
+      throw new SealError(`sealed under KEK ${wrapped.kek}, which this party does not hold`);
     if (wrapped.bytes.length !== IV_BYTES + DEK_BYTES + TAG_BYTES)
-      throw new SealError("malformed wrapped data key");
+      throw new SealError("has a malformed wrapped data key");
     const iv = Buffer.from(wrapped.bytes.subarray(0, IV_BYTES));
     const ct = Buffer.from(wrapped.bytes.subarray(IV_BYTES));
     const dek = this.token.run((ctx) => {
@@ -135,8 +132,7 @@ export class Pkcs11Kek implements KekProvider {
         return ctx.p11.C_Decrypt(ctx.session, ct, Buffer.alloc(ct.length));
       } catch (e) {
         const code = ckr(e);
-        if (code !== undefined && NOT_AUTHENTIC.has(code))
-          throw new SealError("data key failed authentication");
+        if (code !== undefined && NOT_AUTHENTIC.has(code)) throw new SealError("failed authentication");
         throw e;
       }
     });

@@ -87,8 +87,9 @@ export class Pkcs11Token {
     return token;
   }
 
-  /** Runs `op` on the session, recovering once from a logout or a lost session. */
+  /** Runs `op` on the session, recovering once from a logout or a lost session (or reconnecting after one). */
   run<T>(op: (ctx: TokenContext) => T): T {
+    if (!this.#session) this.#reconnect();
     try {
       return op(this.#context());
     } catch (e) {
@@ -148,16 +149,27 @@ export class Pkcs11Token {
     this.#session = session;
   }
 
+  /**
+   * Logs in with the PIN. Login state is per application: when another session of this process is
+   * logged in already, it logs out and in again, so a wrong PIN is refused all the same (the other
+   * sessions' owners log in again on their next operation).
+   */
   #login(session: Handle): void {
     try {
       this.p11.C_Login(session, pkcs11js.CKU_USER, this.#pin);
     } catch (e) {
-      if (ckr(e) === pkcs11js.CKR_USER_ALREADY_LOGGED_IN) return;
-      throw new KekUnavailableError(
-        "login-failed",
-        `login to ${this.#tokenName()} refused (${errorName(e)})`,
-      );
+      if (ckr(e) !== pkcs11js.CKR_USER_ALREADY_LOGGED_IN) throw this.#refused(e);
+      try {
+        this.p11.C_Logout(session);
+        this.p11.C_Login(session, pkcs11js.CKU_USER, this.#pin);
+      } catch (again) {
+        throw this.#refused(again);
+      }
     }
+  }
+
+  #refused(e: unknown): KekUnavailableError {
+    return new KekUnavailableError("login-failed", `login to ${this.#tokenName()} refused (${errorName(e)})`);
   }
 
   #tokenName(): string {
@@ -191,7 +203,11 @@ function findSlot(p11: Module, config: Pkcs11TokenConfig, name: string): Handle 
   const slots = guard(() => p11.C_GetSlotList(true), "token-missing", name).filter((slot) => {
     if (config.slot !== undefined && handleNumber(slot) !== config.slot) return false;
     if (config.token === undefined) return true;
-    return guard(() => p11.C_GetTokenInfo(slot), "token-missing", name).label.trimEnd() === config.token;
+    try {
+      return p11.C_GetTokenInfo(slot).label.trimEnd() === config.token;
+    } catch {
+      return false; // a token that does not answer is not the one we look for
+    }
   });
   if (slots.length > 1) throw new KekConfigError("invalid", `${slots.length} tokens match ${name}`);
   const slot = slots[0];

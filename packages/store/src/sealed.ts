@@ -117,7 +117,7 @@ async function openBytes(
   try {
     dek = await kek.unwrap(parsed.wrapped, wrapAad(ad));
   } catch (e) {
-    if (e instanceof SealError) throw new SealError(`${what} failed authentication`);
+    if (e instanceof SealError) throw new SealError(`${what} ${e.message}`);
     throw e;
   }
   try {

@@ -10,7 +10,6 @@ import {
   createKekFile,
   FileKek,
   KekConfigError,
-  KekUnavailableError,
   kekProviderFromConfig,
   kekRing,
   open,
@@ -114,10 +113,7 @@ test("a ring wraps under its current KEK and opens records of retired ones; an u
   assert.equal(Buffer.from(await open(ring, slot, before)).toString(), "old");
   assert.equal(Buffer.from(await open(cur!, slot, after)).toString(), "new");
   await assert.rejects(open(old!, slot, after), SealError);
-  await assert.rejects(open(ring, slot, await seal(stranger!, slot, Buffer.from("x"))), (e: unknown) => {
-    assert.ok(e instanceof KekUnavailableError && e.reason === "kek-unknown", String(e));
-    return true;
-  });
+  await assert.rejects(open(ring, slot, await seal(stranger!, slot, Buffer.from("x"))), /does not hold/);
   assert.throws(() => kekRing(cur!, cur!), KekConfigError);
 });
 
