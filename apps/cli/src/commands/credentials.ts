@@ -21,6 +21,7 @@ import type { CredentialView } from "@custody/sdk";
 import type { Command } from "commander";
 import { type ClientFiles, loadClient, writeSecret } from "../dev-authority.js";
 import { action, client, DEFAULT_PROFILE, type GlobalOpts, globals } from "./client.js";
+import { SUMMARY } from "./summaries.js";
 
 /** What to revoke: an id (64 hex digits), a file holding a credential, or the credential itself. */
 function target(arg: string): { id: string } | { credential: string } {
@@ -115,7 +116,7 @@ const status = (c: CredentialView, nowMs = Date.now()) =>
 
 /** Adds `credentials issue`, `credentials list` and `credentials revoke` to `program`. */
 export function registerCredentialCommands(program: Command): void {
-  const credentials = program.command("credentials").description("client credentials of the API");
+  const credentials = program.command("credentials").description(SUMMARY.credentials);
   globals(
     credentials
       .command("issue")
