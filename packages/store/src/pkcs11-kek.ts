@@ -41,14 +41,12 @@ const NOT_AUTHENTIC = new Set([
   pkcs11js.CKR_FUNCTION_FAILED,
 ]);
 
-/** The attributes a KEK must have; a key with any other value is refused as `key-unsuitable`. */
-const REQUIRED: readonly [name: string, type: number, value: boolean][] = [
+/** The attributes a KEK is generated with (and must have; `CKA_MODIFIABLE` aside). */
+const GENERATED: readonly [name: string, type: number, value: boolean][] = [
   ["CKA_TOKEN", pkcs11js.CKA_TOKEN, true],
   ["CKA_PRIVATE", pkcs11js.CKA_PRIVATE, true],
   ["CKA_SENSITIVE", pkcs11js.CKA_SENSITIVE, true],
-  ["CKA_ALWAYS_SENSITIVE", pkcs11js.CKA_ALWAYS_SENSITIVE, true],
   ["CKA_EXTRACTABLE", pkcs11js.CKA_EXTRACTABLE, false],
-  ["CKA_NEVER_EXTRACTABLE", pkcs11js.CKA_NEVER_EXTRACTABLE, true],
   ["CKA_ENCRYPT", pkcs11js.CKA_ENCRYPT, true],
   ["CKA_DECRYPT", pkcs11js.CKA_DECRYPT, true],
   ["CKA_WRAP", pkcs11js.CKA_WRAP, false],
@@ -56,6 +54,12 @@ const REQUIRED: readonly [name: string, type: number, value: boolean][] = [
   ["CKA_SIGN", pkcs11js.CKA_SIGN, false],
   ["CKA_VERIFY", pkcs11js.CKA_VERIFY, false],
   ["CKA_DERIVE", pkcs11js.CKA_DERIVE, false],
+];
+/** What a KEK must have: also never have been extractable or visible (generated in the token). */
+const REQUIRED: typeof GENERATED = [
+  ...GENERATED,
+  ["CKA_ALWAYS_SENSITIVE", pkcs11js.CKA_ALWAYS_SENSITIVE, true],
+  ["CKA_NEVER_EXTRACTABLE", pkcs11js.CKA_NEVER_EXTRACTABLE, true],
 ];
 
 const idOf = (label: string) => checkKekId(`pkcs11:${label}`);
@@ -172,9 +176,7 @@ export async function createPkcs11Kek(config: Pkcs11KekConfig): Promise<string> 
         { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
         { type: pkcs11js.CKA_VALUE_LEN, value: DEK_BYTES },
         { type: pkcs11js.CKA_LABEL, value: config.keyLabel },
-        ...REQUIRED.filter(([name]) => !name.startsWith("CKA_ALWAYS") && !name.startsWith("CKA_NEVER")).map(
-          ([, type, value]) => ({ type, value }),
-        ),
+        ...GENERATED.map(([, type, value]) => ({ type, value })),
         { type: pkcs11js.CKA_MODIFIABLE, value: false },
       ]);
       return idOf(config.keyLabel);
@@ -184,8 +186,8 @@ export async function createPkcs11Kek(config: Pkcs11KekConfig): Promise<string> 
   }
 }
 
-function checkKey(ctx: TokenContext, label: string, key: Buffer): void {
-  const attrs = ctx.p11.C_GetAttributeValue(ctx.session, key, [
+function checkKey(p11: TokenContext["p11"], session: Buffer, label: string, key: Buffer): void {
+  const attrs = p11.C_GetAttributeValue(session, key, [
     ...REQUIRED.map(([, type]) => ({ type })),
     { type: pkcs11js.CKA_VALUE_LEN },
   ]);

@@ -66,7 +66,7 @@ export class Pkcs11Token {
   private constructor(
     private readonly config: Pkcs11TokenConfig,
     private readonly p11: Module,
-    private readonly keyCheck: (ctx: TokenContext, label: string, key: Handle) => void,
+    private readonly keyCheck: (p11: Module, session: Handle, label: string, key: Handle) => void,
     readonly flags: number,
   ) {
     this.#pin = readPin(config);
@@ -78,7 +78,7 @@ export class Pkcs11Token {
    */
   static connect(
     config: Pkcs11TokenConfig,
-    keyCheck: (ctx: TokenContext, label: string, key: Handle) => void,
+    keyCheck: (p11: Module, session: Handle, label: string, key: Handle) => void,
     readWrite = false,
   ): Pkcs11Token {
     const flags = pkcs11js.CKF_SERIAL_SESSION | (readWrite ? pkcs11js.CKF_RW_SESSION : 0);
@@ -129,7 +129,7 @@ export class Pkcs11Token {
         const cached = this.#keys.get(label);
         if (cached) return cached;
         const key = findKey(this.p11, session, label, this.#tokenName());
-        this.keyCheck({ p11: this.p11, session, key: () => key }, label, key);
+        this.keyCheck(this.p11, session, label, key);
         this.#keys.set(label, key);
         return key;
       },
@@ -236,20 +236,16 @@ function findKey(p11: Module, session: Handle, label: string, name: string): Han
 
 function readPin(config: Pkcs11TokenConfig): string {
   let pin: string | undefined;
+  let source = `environment variable ${config.pinEnv}`;
   if (config.pinFile !== undefined) {
+    source = `PIN file ${config.pinFile}`;
     try {
       pin = readFileSync(config.pinFile, "utf8").replace(/\r?\n$/, "");
     } catch {
-      throw new KekUnavailableError("pin-unreadable", `PIN file ${config.pinFile} cannot be read`);
+      throw new KekUnavailableError("pin-unreadable", `${source} cannot be read`);
     }
   } else if (config.pinEnv !== undefined) pin = process.env[config.pinEnv];
-  if (!pin)
-    throw new KekUnavailableError(
-      "pin-unreadable",
-      config.pinEnv !== undefined && config.pinFile === undefined
-        ? `environment variable ${config.pinEnv} holds no PIN`
-        : "no PIN configured (a PIN file or an environment variable)",
-    );
+  if (!pin) throw new KekUnavailableError("pin-unreadable", `${source} holds no PIN`);
   return pin;
 }
 
