@@ -69,6 +69,21 @@ export interface WorkLoopOptions {
   readonly progressMs?: number;
   /** Classifies an error: retryable (nak) or permanent (failure result + term). */
   readonly classify?: (e: unknown) => PermanentFailure | undefined;
+  /** Told how every delivery ended (for metrics). */
+  readonly onOutcome?: (o: JobOutcome) => void;
+}
+
+/** How one delivery of a work item ended. */
+export interface JobOutcome {
+  readonly item: WorkItem;
+  readonly deliveryCount: number;
+  /** `done`: a result was published (or found); `failed`: a final failure; `retry`: nak'ed. */
+  readonly outcome: "done" | "failed" | "retry";
+  /** The result's case for `done`, the failure code for `failed`. */
+  readonly code?: string;
+  /** What the job threw (`failed` and `retry`). */
+  readonly error?: unknown;
+  readonly durationMs: number;
 }
 
 /** Pulls and runs work items until stopped. */
@@ -111,6 +126,12 @@ export class WorkLoop {
     await Promise.allSettled(this.running);
   }
 
+  /** The party consumer's backlog as the broker reports it (shared by every worker of the party). */
+  async consumerState(): Promise<{ pending: number; ackPending: number; redelivered: number }> {
+    const info = await (await this.js.consumers.get(REQUEST_STREAM, partyConsumer(this.o.party))).info(true);
+    return { pending: info.num_pending, ackPending: info.num_ack_pending, redelivered: info.num_redelivered };
+  }
+
   /** Aborts every running job (their items are nak'ed and retried elsewhere). */
   abortRunning(): void {
     this.controller.abort();
@@ -131,6 +152,9 @@ export class WorkLoop {
     const deliveryCount = msg.info.deliveryCount;
     const ctxLog = { operationId: item.operationId, op: item.op.case, deliveryCount };
     this.active++;
+    const started = performance.now();
+    const tell = (o: Omit<JobOutcome, "item" | "deliveryCount" | "durationMs">) =>
+      this.o.onOutcome?.({ item, deliveryCount, durationMs: performance.now() - started, ...o });
     const progress = setInterval(() => msg.working(), this.o.progressMs ?? 10_000);
     try {
       const earlier = await findResult(this.js, item.operationId, party);
@@ -140,6 +164,7 @@ export class WorkLoop {
       else await publishResult(this.js, result);
       await msg.ackAck().catch(() => msg.ack());
       log.info({ ...ctxLog, outcome: result.outcome.case }, "work item done");
+      tell({ outcome: "done", code: result.outcome.case });
     } catch (e) {
       const permanent = e instanceof PermanentFailure ? e : this.o.classify?.(e);
       const maxDeliver = this.o.maxDeliver ?? WORK_DEFAULTS.maxDeliver;
@@ -159,6 +184,7 @@ export class WorkLoop {
             }),
           );
           msg.term();
+          tell({ outcome: "failed", code: f.code, error: e });
         } catch (pe) {
           log.error({ ...ctxLog, err: String(pe) }, "could not publish failure: will be redelivered");
           msg.nak(2000);
@@ -166,6 +192,7 @@ export class WorkLoop {
       } else {
         log.warn({ ...ctxLog, err: errorText(e) }, "work item failed: retrying");
         msg.nak(Math.min(500 * 2 ** (deliveryCount - 1), 10_000));
+        tell({ outcome: "retry", error: e });
       }
     } finally {
       clearInterval(progress);
