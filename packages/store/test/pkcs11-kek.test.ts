@@ -12,6 +12,7 @@ import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import pkcs11js from "pkcs11js";
 import {
+  createKekFile,
   createPkcs11Kek,
   KekConfigError,
   KekUnavailableError,
@@ -19,6 +20,7 @@ import {
   open,
   Pkcs11Kek,
   type Pkcs11KekConfig,
+  readKek,
   SealError,
   ShareStore,
   seal,
@@ -301,4 +303,39 @@ test("wrong PIN, missing key, missing module, token or PIN, unsuitable key: type
   ]);
   hsm.C_CloseSession(s);
   await assert.rejects(Pkcs11Kek.open(config("imported")), unavailable("key-unsuitable"));
+});
+
+test("moving from a file KEK: with the retired file (and insecure-file-kek) old records open, new ones go to the token", async () => {
+  const file = join(dir, "old.kek");
+  createKekFile(file);
+  const old = await seal(readKek(file), slot, Buffer.from("old"));
+  await assert.rejects(
+    kekProviderFromConfig({ pkcs11: config("party1"), retiredFile: file }),
+    (e: unknown) => e instanceof KekConfigError && e.reason === "insecure-file-kek",
+  );
+  await assert.rejects(kekProviderFromConfig({ retiredFile: file, insecureFileKek: true }), KekConfigError);
+  const moving = await kekProviderFromConfig({
+    pkcs11: config("party1"),
+    retiredFile: file,
+    insecureFileKek: true,
+  });
+  assert.equal(moving.id, "pkcs11:kek-1");
+  assert.equal(Buffer.from(await open(moving, slot, old)).toString(), "old");
+  const fresh = await seal(moving, slot, Buffer.from("new"));
+  const hsmOnly = await Pkcs11Kek.open(config("party1"));
+  assert.equal(Buffer.from(await open(hsmOnly, slot, fresh)).toString(), "new");
+  await assert.rejects(open(hsmOnly, slot, old), SealError);
+  hsmOnly.close();
+});
+
+test("rotation in the token: a new KEK wraps, the retired label still unwraps, an unlisted one does not", async () => {
+  await createPkcs11Kek(config("party2", "kek-2"));
+  const before = await seal(await Pkcs11Kek.open(config("party2")), slot, Buffer.from("epoch of kek-1"));
+  const rotated = await Pkcs11Kek.open({ ...config("party2", "kek-2"), retiredKeyLabels: ["kek-1"] });
+  assert.equal(rotated.id, "pkcs11:kek-2");
+  assert.equal(Buffer.from(await open(rotated, slot, before)).toString(), "epoch of kek-1");
+  const after = await seal(rotated, slot, Buffer.from("epoch of kek-2"));
+  assert.equal(new TextDecoder().decode(after.subarray(2, 2 + after[1]!)), "pkcs11:kek-2");
+  await assert.rejects(open(await Pkcs11Kek.open(config("party2", "kek-2")), slot, before), /does not hold/);
+  rotated.close();
 });
