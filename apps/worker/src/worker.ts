@@ -10,6 +10,7 @@ import type { Scheme } from "@custody/core";
 import {
   connectNats,
   HeartbeatPublisher,
+  type MetricsListen,
   type PartyDirectory,
   type PartyIdentity,
   partyInbox,
@@ -18,6 +19,7 @@ import {
   readCreds,
   readDirectory,
   readPartyIdentity,
+  serveMetrics,
   TenantRegistry,
   TenantServices,
   type UserCredentials,
@@ -27,6 +29,7 @@ import { PartyLedger, readKek, ServedLedger, ShareStore } from "@custody/store";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { type Logger, pino } from "pino";
 import { classify, runJob } from "./jobs.js";
+import { WorkerMetrics } from "./metrics.js";
 import { PairGuard } from "./pair-guard.js";
 import { SCHEMES } from "./schemes.js";
 
@@ -61,12 +64,16 @@ export interface WorkerConfig {
   readonly tls?: { readonly caFile: string; readonly certFile: string; readonly keyFile: string };
   /** Schemes to serve; default all. */
   readonly schemes?: ReadonlyMap<string, Scheme<unknown>>;
+  /** Where to serve Prometheus metrics (`/metrics`); none when absent. */
+  readonly metrics?: MetricsListen;
 }
 
 /** A running worker. */
 export interface RunningWorker {
   /** The control-account connection. */
   readonly nc: NatsConnection;
+  /** URL of the metrics listener, when one was asked for. */
+  readonly metricsUrl?: string;
   /** Stops pulling, lets running jobs finish (or aborts them), closes every connection. */
   stop(abortRunning?: boolean): Promise<void>;
 }
@@ -86,6 +93,7 @@ interface Shared {
   readonly ledger: PartyLedger;
   readonly guard: PairGuard;
   readonly log: Logger;
+  readonly metrics: WorkerMetrics;
   /** Whether stopping aborts running sessions instead of letting them finish. */
   abortOnStop: boolean;
 }
@@ -130,6 +138,7 @@ async function serveTenant(s: Shared, tenant: string, jwt: () => string): Promis
       log: log.child({ tenant }),
       classify,
       handler: (ctx) => runJob(env, ctx),
+      onOutcome: (o) => s.metrics.record(o),
     });
     (async () => {
       for await (const st of nc.status()) {
@@ -162,6 +171,14 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
   if (identity.party !== config.party) throw new Error(`identity file belongs to party ${identity.party}`);
   const credentials = readCreds(config.credsFile);
   const ledger = PartyLedger.open(config.ledgerFile);
+  // Read at scrape time only, once the tenants below exist.
+  const metrics = new WorkerMetrics(() =>
+    tenants.entries().map(([tenant, w]) => ({
+      tenant,
+      activeJobs: w.loop.activeJobs,
+      consumerState: () => w.loop.consumerState(),
+    })),
+  );
   const shared: Shared = {
     config,
     credentials,
@@ -171,6 +188,7 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
     ledger,
     guard: new PairGuard(ledger, log),
     log,
+    metrics,
     abortOnStop: false,
   };
   const me = publicKeyOfCredentials(credentials);
@@ -203,15 +221,25 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
     () => tenants.entries().map(([t]) => t),
   );
   heartbeat.start();
+  const metricsServer = config.metrics
+    ? await serveMetrics(config.metrics, () => metrics.registry.metrics(), metrics.registry.contentType)
+    : undefined;
   log.info(
-    { party: config.party, workerId: config.workerId, tenants: tenants.entries().map(([t]) => t) },
+    {
+      party: config.party,
+      workerId: config.workerId,
+      tenants: tenants.entries().map(([t]) => t),
+      metrics: metricsServer?.url,
+    },
     "worker ready",
   );
   return {
     nc,
+    metricsUrl: metricsServer?.url,
     async stop(abortRunning = false) {
       shared.abortOnStop = abortRunning;
       heartbeat?.stop();
+      await metricsServer?.close();
       await tenants.stop();
       await nc.drain().catch(() => nc.close());
     },
