@@ -16,7 +16,10 @@ import { jetstream } from "@nats-io/jetstream";
 import { pino } from "pino";
 import { NonceLedger } from "./domain/nonces.js";
 import { Tenancy } from "./domain/tenancy.js";
+import type { DeliveryPolicy } from "./domain/webhooks-delivery.js";
+import { WebhookSigner } from "./domain/webhooks-signing.js";
 import { buildApp } from "./http/app.js";
+import { operationView } from "./http/present.js";
 import { RevocationLists } from "./http/revocation-lists.js";
 
 /** How to run the API. */
@@ -30,6 +33,10 @@ export interface ApiConfig {
   readonly tls?: { readonly caFile: string; readonly certFile: string; readonly keyFile: string };
   /** Public keys (`O...`) of the authorities whose credentials the API accepts. */
   readonly authorities: readonly string[];
+  /** File of the Ed25519 seed (64 hex digits) that signs webhook deliveries; without it, no webhooks. */
+  readonly webhookKeyFile?: string;
+  /** Retry policy of webhook deliveries (defaults: 1 s doubling to 5 min, 30 attempts, 24 h). */
+  readonly webhookPolicy?: DeliveryPolicy;
 }
 
 /** A running API. */
@@ -45,6 +52,7 @@ const MIN_QUORUM = 2;
 export async function startApi(config: ApiConfig): Promise<RunningApi> {
   const logger = pino({ name: "api", level: process.env.LOG_LEVEL ?? "info" });
   const credentials = readCreds(config.credsFile);
+  const signer = config.webhookKeyFile ? WebhookSigner.fromFile(config.webhookKeyFile) : undefined;
   const nc = await connectNats({
     servers: config.servers,
     credentials,
@@ -64,6 +72,7 @@ export async function startApi(config: ApiConfig): Promise<RunningApi> {
     liveness,
     audit,
     log: logger,
+    webhooks: signer ? { signer, render: operationView, policy: config.webhookPolicy } : undefined,
   });
   const registry = await TenantRegistry.open(nc);
   const revocations = new RevocationLists({
@@ -77,6 +86,8 @@ export async function startApi(config: ApiConfig): Promise<RunningApi> {
     service: tenancy,
     logger,
     deadLetters: tenancy,
+    events: tenancy,
+    webhooks: tenancy,
     audit,
     auth: { authorities: config.authorities, nonces, revocations },
     credentials: revocations,

@@ -18,6 +18,8 @@ const MODULES: Record<CommandName, () => Promise<Register>> = {
   keys: async () => (await import("./commands/client.js")).registerClientCommands,
   sign: async () => (await import("./commands/client.js")).registerClientCommands,
   operations: async () => (await import("./commands/client.js")).registerClientCommands,
+  events: async () => (await import("./commands/events.js")).registerEventCommands,
+  webhooks: async () => (await import("./commands/events.js")).registerEventCommands,
   credentials: async () => (await import("./commands/credentials.js")).registerCredentialCommands,
   audit: async () => (await import("./commands/audit.js")).registerAuditCommands,
   tenants: async () => (await import("./commands/tenants.js")).registerTenantCommands,

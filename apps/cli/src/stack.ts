@@ -9,7 +9,8 @@
  * @module
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from "node:fs";
+import { createPrivateKey, createPublicKey, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -131,6 +132,18 @@ export const tenantAdminCredsPath = (dir: string, tenant: string) =>
   join(trustDir(dir), "accounts", `${tenant}-admin.creds`);
 const kekPath = (dir: string, party: number) => join(dir, "secrets", `party${party}.kek`);
 const identityPath = (dir: string, party: number) => join(dir, "secrets", `party${party}.identity`);
+/** The API's webhook signing key: an Ed25519 seed, 64 hex digits. */
+const webhookKeyPath = (dir: string) => join(dir, "secrets", "webhook.key");
+
+/** DER of an Ed25519 PKCS#8 private key up to its 32-byte seed (RFC 8410). */
+const ED25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
+
+/** Creates the webhook signing key once (mode 0600). */
+function ensureWebhookKey(dir: string): void {
+  const file = webhookKeyPath(dir);
+  if (!existsSync(file))
+    writeFileSync(file, `${randomBytes(32).toString("hex")}\n`, { mode: 0o600, flag: "wx" });
+}
 /** A worker's local ledger (bans, active epochs): on the worker's own disk, never in the broker. */
 export const ledgerPath = (dir: string, party: number, worker: number) =>
   join(dir, "state", `${workerName(party, worker)}.ledger`);
@@ -205,6 +218,17 @@ export class Stack {
   /** The dev PKI (CA and per-identity client certificates for mTLS at the broker). */
   get pki(): DevPki {
     return pkiOf(this.options.dir);
+  }
+
+  /** The public key (raw, base64url) that verifies the API's webhook deliveries. */
+  get webhookPublicKey(): string {
+    const seed = Buffer.from(readFileSync(webhookKeyPath(this.options.dir), "utf8").trim(), "hex");
+    const key = createPrivateKey({
+      key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]),
+      format: "der",
+      type: "pkcs8",
+    });
+    return String(createPublicKey(key).export({ format: "jwk" }).x);
   }
 
   /** The admin client of the default tenant (signs API requests). */
@@ -286,6 +310,7 @@ export class Stack {
     );
     writeDirectory(directoryPath(dir), directory);
     ensureAuthority(dir);
+    ensureWebhookKey(dir);
     const adminFiles = adminClientFiles(dir);
     if (!existsSync(adminFiles.credentialFile))
       issueClient(dir, adminFiles, { name: "admin", role: "admin", tenant: "default" });
@@ -397,6 +422,8 @@ export class Stack {
       "--port",
       String(port),
       "--print-url",
+      "--webhook-key",
+      webhookKeyPath(this.options.dir),
     ]);
     const url = await new Promise<string>((resolveUrl, reject) => {
       let buf = "";

@@ -56,6 +56,8 @@ export function servedBucket(party: number): string {
 }
 /** KV bucket of a tenant's webhook subscriptions, their delivery state and delivery claims (API-owned). */
 export const WEBHOOKS_BUCKET = "custody_webhooks";
+/** KV bucket of create-only webhook delivery claims, one per (subscription, operations revision); entries expire. */
+export const WEBHOOK_CLAIMS_BUCKET = "custody_webhook_claims";
 /** KV bucket of a tenant's revoked client credentials (API writes, every party reads). */
 export const REVOCATIONS_BUCKET = "custody_revocations";
 

@@ -27,6 +27,8 @@ import {
   servedBucket,
   shareBucket,
   TENANTS_BUCKET,
+  WEBHOOK_CLAIMS_BUCKET,
+  WEBHOOKS_BUCKET,
 } from "@custody/proto";
 
 /** Subject permissions of a user, in user-JWT form (`resp.ttl` in nanoseconds). */
@@ -87,17 +89,21 @@ export function workerPermissions(party: number): UserPermissions {
 }
 
 /**
- * Permissions of the API in a tenant account: requests, its buckets, the result and advisory
- * consumers, and reads of single work items and results (to settle dead letters); never shares.
+ * Permissions of the API in a tenant account: requests, its buckets (webhook subscriptions and
+ * delivery claims among them: no other identity may touch those), the result and advisory consumers, and reads of single work items and results (to settle dead letters); never shares.
  */
 export function apiPermissions(): UserPermissions {
-  const buckets = [OPERATIONS_BUCKET, KEYS_BUCKET, IDEMPOTENCY_BUCKET, REVOCATIONS_BUCKET];
+  // Buckets the API lists or watches, and ones it only reads and writes by key. Every entry
+  // lengthens the user JWT, which must fit the broker's 4 KiB protocol line.
+  const listed = [OPERATIONS_BUCKET, KEYS_BUCKET, REVOCATIONS_BUCKET];
+  const byKey = [IDEMPOTENCY_BUCKET, WEBHOOKS_BUCKET, WEBHOOK_CLAIMS_BUCKET];
   return {
     pub: {
       allow: [
         "custody.req.>",
         "custody.evt.>",
-        ...buckets.flatMap((b) => [`$KV.${b}.>`, ...kvRead(b), ...kvList(b)]),
+        ...listed.flatMap((b) => [`$KV.${b}.>`, ...kvRead(b), ...kvList(b)]),
+        ...byKey.flatMap((b) => [`$KV.${b}.>`, ...kvRead(b)]),
         `$JS.API.STREAM.INFO.${REQUEST_STREAM}`,
         `$JS.API.STREAM.MSG.GET.${REQUEST_STREAM}`,
         `$JS.API.STREAM.INFO.${RESULT_STREAM}`,

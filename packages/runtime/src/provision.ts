@@ -24,6 +24,8 @@ import {
   servedBucket,
   shareBucket,
   TENANTS_BUCKET,
+  WEBHOOK_CLAIMS_BUCKET,
+  WEBHOOKS_BUCKET,
 } from "@custody/proto";
 import {
   AckPolicy,
@@ -71,8 +73,8 @@ async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>
 
 /**
  * Creates or updates a tenant's data plane in its account: the request, result and advisory
- * streams, the consumers, and the operation, key, idempotency, revocation, share and served-request
- * buckets.
+ * streams, the consumers, and the operation, key, idempotency, revocation, webhook, webhook-claim,
+ * share and served-request buckets.
  */
 export async function provisionTenant(nc: NatsConnection, options: ProvisionOptions): Promise<void> {
   const replicas = options.replicas ?? 1;
@@ -140,11 +142,16 @@ export async function provisionTenant(nc: NatsConnection, options: ProvisionOpti
   await bucket(KEYS_BUCKET);
   await bucket(IDEMPOTENCY_BUCKET, { ttl: 24 * 3600_000 });
   await bucket(REVOCATIONS_BUCKET);
+  await bucket(WEBHOOKS_BUCKET);
+  await bucket(WEBHOOK_CLAIMS_BUCKET, { ttl: WEBHOOK_CLAIM_TTL_MS });
   for (const p of options.parties) {
     await bucket(shareBucket(p), { history: 1 });
     await bucket(servedBucket(p), { ttl: SERVED_TTL_MS });
   }
 }
+
+/** How long a webhook delivery claim is kept: longer than any delivery is retried (24 h). */
+export const WEBHOOK_CLAIM_TTL_MS = 25 * 3600_000;
 
 /**
  * How long a party remembers a served client request: longer than the window in which a party

@@ -24,6 +24,8 @@ import {
   RESULT_STREAM,
   shareBucket,
   TENANTS_BUCKET,
+  WEBHOOK_CLAIMS_BUCKET,
+  WEBHOOKS_BUCKET,
 } from "@custody/proto";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
@@ -156,6 +158,7 @@ test("a party cannot speak as another party", async () => {
     "custody.s.abc.m.1.2",
     "custody.s.op.join.2",
     "custody.res.op.2",
+    "custody.res.op.2.progress",
     "custody.hb.2.w1",
   ]) {
     await assert.rejects(conns.p1!.request(subject, new Uint8Array(), { timeout: 1000 }), denied, subject);
@@ -170,6 +173,26 @@ test("a party cannot speak as another party", async () => {
   for (const s of subs) s.unsubscribe();
   const ack = await jetstream(conns.p1!).publish("custody.res.op.1", new Uint8Array([1]));
   assert.equal(ack.stream, RESULT_STREAM);
+  const progress = await jetstream(conns.p1!).publish("custody.res.op.1.progress", new Uint8Array([1]));
+  assert.equal(progress.stream, RESULT_STREAM);
+});
+
+test("only the API may read or write webhook subscriptions and delivery claims", async () => {
+  for (const bucket of [WEBHOOKS_BUCKET, WEBHOOK_CLAIMS_BUCKET]) {
+    const party = await new Kvm(conns.p1!).open(bucket);
+    await assert.rejects(party.get("sub.x"), denied, bucket);
+    await assert.rejects(party.put("sub.x", new Uint8Array([1])), denied, bucket);
+    await assert.rejects(
+      conns.p1!.request(`$KV.${bucket}.sub.x`, new Uint8Array(), { timeout: 1000 }),
+      denied,
+      bucket,
+    );
+    // ...while the API uses both (by key)
+    const api = await new Kvm(conns.api!).open(bucket);
+    await api.create("sub.api", new Uint8Array([3]));
+    await assert.rejects(api.create("sub.api", new Uint8Array([4])), /wrong last sequence/);
+    assert.deepEqual([...(await api.get("sub.api"))!.value], [3]);
+  }
 });
 
 test("a party cannot listen to another party's messages or inbox", async () => {

@@ -6,6 +6,8 @@
  * touch another tenant's account. Tenants enrolled while the API runs are picked up from the registry.
  * @module
  */
+import { randomBytes } from "node:crypto";
+import { OPERATIONS_BUCKET } from "@custody/proto";
 import {
   API_INBOX,
   type AuditLog,
@@ -24,15 +26,31 @@ import { ResultAggregator } from "./aggregator.js";
 import { DeadLetters } from "./dead-letters.js";
 import type { OperationPage, OperationQuery } from "./operation-index.js";
 import type { OperationRecord } from "./records.js";
-import { Repository } from "./repository.js";
+import { type OperationWatch, Repository } from "./repository.js";
 import { type Actor, CustodyService } from "./service.js";
+import { WebhookStore, type WebhookSubscription } from "./webhooks.js";
+import { type DeliveryPolicy, WebhookDispatcher } from "./webhooks-delivery.js";
+import type { WebhookSigner } from "./webhooks-signing.js";
 
 /** One tenant's slice of the API. */
 interface TenantPlane {
   readonly nc: NatsConnection;
   readonly service: CustodyService;
   readonly deadLetters: DeadLetters;
+  readonly repo: Repository;
+  /** The newest revision of the operations bucket. */
+  head(): Promise<number>;
+  /** Absent when webhooks are not configured, or the tenant's buckets are not provisioned. */
+  readonly webhooks?: { readonly store: WebhookStore; readonly dispatcher: WebhookDispatcher };
   stop(): Promise<void>;
+}
+
+/** Webhook delivery, when the API has a signing key. */
+export interface WebhookOptions {
+  readonly signer: WebhookSigner;
+  /** The operation as clients see it. */
+  readonly render: (op: OperationRecord) => unknown;
+  readonly policy?: DeliveryPolicy;
 }
 
 /** What the tenancy needs to open tenant planes. */
@@ -44,6 +62,7 @@ export interface TenancyOptions {
   readonly liveness: LivenessTracker;
   readonly audit: AuditLog;
   readonly log: Logger;
+  readonly webhooks?: WebhookOptions;
 }
 
 /** The use cases, routed to the caller's tenant. */
@@ -56,6 +75,8 @@ export type CustodyApi = Pick<
 export class Tenancy implements CustodyApi {
   private readonly planes: TenantServices<TenantPlane>;
   private readonly settledListeners: ((id: string) => void)[] = [];
+  /** Names this instance in webhook delivery claims. */
+  private readonly instance = `api-${randomBytes(6).toString("hex")}`;
 
   constructor(private readonly o: TenancyOptions) {
     this.planes = new TenantServices(
@@ -128,17 +149,53 @@ export class Tenancy implements CustodyApi {
       for (const l of this.settledListeners) l(id);
     });
     const service = new CustodyService({ nc, js, repo, liveness: o.liveness, tenant });
+    const jsm = await js.jetstreamManager(false);
+    const head = async () => (await jsm.streams.info(`KV_${OPERATIONS_BUCKET}`)).state.last_seq;
+    const webhooks = await this.webhooksOn(nc, repo, head, log).catch(async (e: unknown) => {
+      await aggregator.stop();
+      await deadLetters.stop();
+      throw e;
+    });
     log.info({}, "serving tenant");
     return {
       nc,
       service,
       deadLetters,
+      repo,
+      head,
+      webhooks,
       async stop() {
+        await webhooks?.dispatcher.stop();
         await aggregator.stop();
         await deadLetters.stop();
         await nc.drain().catch(() => nc.close());
       },
     };
+  }
+
+  /** The tenant's webhook store and dispatcher; none without a signing key or provisioned buckets. */
+  private async webhooksOn(nc: NatsConnection, repo: Repository, head: () => Promise<number>, log: Logger) {
+    const w = this.o.webhooks;
+    if (!w) return undefined;
+    let store: WebhookStore;
+    try {
+      store = await WebhookStore.open(nc);
+    } catch (e) {
+      log.warn({ err: String(e) }, "webhook buckets missing (provision the tenant again): no webhooks");
+      return undefined;
+    }
+    const dispatcher = new WebhookDispatcher({
+      repo,
+      store,
+      signer: w.signer,
+      head,
+      render: w.render,
+      owner: this.instance,
+      log,
+      policy: w.policy,
+    });
+    await dispatcher.start();
+    return { store, dispatcher };
   }
 
   private plane(tenant: string): TenantPlane {
@@ -172,6 +229,47 @@ export class Tenancy implements CustodyApi {
   }
   keys(actor: Actor) {
     return this.plane(actor.claims.tenant).service.keys(actor);
+  }
+
+  /**
+   * Follows a tenant's operations bucket after `afterRevision`; without it, from now on.
+   * The caller must `stop()` the watch.
+   */
+  async watchOperations(tenant: string, afterRevision?: number): Promise<OperationWatch> {
+    const p = this.plane(tenant);
+    return p.repo.watchOperations(afterRevision ?? (await p.head()));
+  }
+
+  /** The API's webhook signing key, when configured. */
+  get webhookSigner(): WebhookSigner | undefined {
+    return this.o.webhooks?.signer;
+  }
+
+  /** The tenant's webhook subscriptions. @throws Problem `not-found` when webhooks are off there */
+  webhooks(tenant: string): {
+    store: WebhookStore;
+    /** Starts delivering to a subscription this instance just stored, before it re-reads them. */
+    added(sub: WebhookSubscription): void;
+    /** Stops delivering to a subscription this instance just removed. */
+    removed(id: string): void;
+    /** The newest revision of the operations bucket (where a new subscription starts). */
+    head(): Promise<number>;
+  } {
+    const p = this.plane(tenant);
+    const w = p.webhooks;
+    if (!w)
+      throw new Problem(
+        "not-found",
+        this.o.webhooks
+          ? `webhooks are not provisioned for tenant ${tenant}`
+          : "webhooks are not configured on this API (custody api --webhook-key FILE)",
+      );
+    return {
+      store: w.store,
+      added: (sub) => w.dispatcher.added(sub),
+      removed: (id) => w.dispatcher.removed(id),
+      head: () => p.head(),
+    };
   }
 
   /** Failed operations of a tenant, newest first. */

@@ -25,9 +25,11 @@ import { type AuthOptions, auth } from "./plugins/auth.js";
 import { type BackpressureOptions, backpressure, backpressureFromEnv } from "./plugins/backpressure.js";
 import { credentialRoutes } from "./routes/credentials.js";
 import { deadLetterRoutes } from "./routes/dead-letters.js";
+import { type EventFeed, eventRoutes } from "./routes/events.js";
 import { healthRoutes } from "./routes/health.js";
 import { keyRoutes } from "./routes/keys.js";
 import { operationRoutes } from "./routes/operations.js";
+import { type WebhookAccess, webhookRoutes } from "./routes/webhooks.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -72,7 +74,23 @@ export interface AppDeps {
   readonly deadLetters: DeadLetterView;
   /** Limits of this instance; default from the environment (see the backpressure plugin). */
   readonly backpressure?: BackpressureOptions;
+  /** Changes of the tenants' operations (GET /v1/events); without it the route answers 503. */
+  readonly events?: EventFeed;
+  /** Webhook subscriptions and the signing key; without it the webhook routes answer 404. */
+  readonly webhooks?: WebhookAccess;
 }
+
+const noEvents: EventFeed = {
+  watchOperations: async () => {
+    throw new Problem("unavailable", "this API serves no event stream");
+  },
+};
+const noWebhooks: WebhookAccess = {
+  webhookSigner: undefined,
+  webhooks: () => {
+    throw new Problem("not-found", "webhooks are not configured on this API");
+  },
+};
 
 /** Creates the app (not listening yet). */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -153,6 +171,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(keyRoutes);
   await app.register(operationRoutes);
   await app.register(deadLetterRoutes);
+  await app.register(eventRoutes, { feed: deps.events ?? noEvents });
+  await app.register(webhookRoutes, { access: deps.webhooks ?? noWebhooks });
   await app.register(credentialRoutes, {
     authorities: deps.auth.authorities,
     revocations: deps.auth.revocations,

@@ -19,6 +19,11 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   "GET /v1/operations": "listOperations",
   "GET /v1/operations/:id": "getOperation",
   "GET /v1/dead-letters": "listDeadLetters",
+  "GET /v1/events": "streamEvents",
+  "POST /v1/webhooks": "createWebhook",
+  "GET /v1/webhooks": "listWebhooks",
+  "DELETE /v1/webhooks/:id": "deleteWebhook",
+  "GET /v1/webhooks/signing-key": "getWebhookSigningKey",
   "POST /v1/credentials": "registerCredential",
   "GET /v1/credentials": "listCredentials",
   "POST /v1/credentials/revoke": "revokeCredential",
@@ -109,6 +114,7 @@ export const openapiOptions: FastifyDynamicSwaggerOptions = {
 const SUCCESS: Record<number, string> = {
   200: "OK",
   201: "Created",
+  204: "No content",
   202: "Accepted: the returned operation runs on; follow it with GET /v1/operations/{id}?wait=…",
 };
 

@@ -3,9 +3,11 @@
  * @module
  */
 
+import { Value } from "@sinclair/typebox/value";
 import type { KeyRecord, OperationProgress, OperationRecord } from "../domain/records.js";
 import { taprootView } from "../domain/taproot.js";
 import { xpubOf } from "../domain/xpub.js";
+import { Operation } from "./schemas.js";
 
 /** A key for the API; a bip340 key also shows its BIP86 Taproot output key and address. */
 export function presentKey(k: KeyRecord) {
@@ -32,4 +34,12 @@ function progressView(op: OperationRecord): OperationProgress {
   return op.status === "pending"
     ? { phase: "queued", attempt: 0, at: op.createdAt }
     : { phase: op.status, attempt: 0, at: op.updatedAt };
+}
+
+/**
+ * An operation exactly as GET /v1/operations/{id} returns it (only the documented fields), for
+ * bodies the route serializer does not shape: events and webhook deliveries.
+ */
+export function operationView(op: OperationRecord): unknown {
+  return Value.Clean(Operation, structuredClone(presentOperation(op)));
 }

@@ -16,6 +16,15 @@ const int = (v: string) => {
   return n;
 };
 
+/**
+ * Webhook retry timing from `CUSTODY_WEBHOOK_FIRST_RETRY_MS` and `CUSTODY_WEBHOOK_TIMEOUT_MS`
+ * (unset: the API's defaults); tests shorten them.
+ */
+function webhookPolicyFromEnv(env: NodeJS.ProcessEnv) {
+  const ms = (name: string) => (env[name] ? int(env[name]) : undefined);
+  return { firstDelayMs: ms("CUSTODY_WEBHOOK_FIRST_RETRY_MS"), timeoutMs: ms("CUSTODY_WEBHOOK_TIMEOUT_MS") };
+}
+
 /** mTLS client settings when all three files are given. */
 function tlsOf(o: { tlsCa?: string; tlsCert?: string; tlsKey?: string }) {
   if (!o.tlsCa && !o.tlsCert && !o.tlsKey) return undefined;
@@ -58,6 +67,7 @@ export function registerServeCommands(program: Command): void {
       });
       onSignals(() => stack.stop());
       console.log(`Custody is running: API ${stack.apiUrl} (docs ${stack.apiUrl}/docs)`);
+      console.log(`Webhook signing key (Ed25519, base64url): ${stack.webhookPublicKey}`);
       console.log(
         `NATS ${stack.natsUrls.join(",")}; ${o.parties} parties x ${o.workers} worker(s); logs in ${o.dir}/logs`,
       );
@@ -78,6 +88,7 @@ export function registerServeCommands(program: Command): void {
     .option("--host <host>", "listen address", "127.0.0.1")
     .option("--port <port>", "listen port (0: any free port)", "8080")
     .option("--print-url", "print CUSTODY_API_URL=<url> once listening")
+    .option("--webhook-key <file>", "Ed25519 seed (64 hex digits) that signs webhook deliveries")
     .option("--tls-ca <file>", "CA of the broker's mTLS")
     .option("--tls-cert <file>", "client certificate for mTLS")
     .option("--tls-key <file>", "client certificate key for mTLS")
@@ -89,6 +100,7 @@ export function registerServeCommands(program: Command): void {
         host: string;
         port: string;
         printUrl?: boolean;
+        webhookKey?: string;
         tlsCa?: string;
         tlsCert?: string;
         tlsKey?: string;
@@ -100,6 +112,8 @@ export function registerServeCommands(program: Command): void {
           port: int(o.port),
           authorities: readAuthorities(o.authority),
           tls: tlsOf(o),
+          webhookKeyFile: o.webhookKey,
+          webhookPolicy: webhookPolicyFromEnv(process.env),
         });
         onSignals(() => api.stop());
         if (o.printUrl) console.log(`CUSTODY_API_URL=${api.url}`);

@@ -12,6 +12,8 @@ export const SUMMARY = {
   keys: "create, list, show and refresh threshold keys",
   sign: "sign a message with a key",
   operations: "list operations, look one up again, or wait for it",
+  events: "follow the tenant's operation events (created, progress, succeeded, failed) as they happen",
+  webhooks: "webhook subscriptions: add a URL, list them with their delivery state, remove one",
   credentials: "client credentials of the API",
   audit: "the hash-chained audit trail",
   tenants: "tenants (isolated sets of keys and clients)",
