@@ -98,12 +98,20 @@ export function credentialId(token: string): string {
   return Buffer.from(credentialIdBytes(token)).toString("hex");
 }
 
-/** The two base64url parts (`body "." signature`) of one signed credential, decoded. */
+/**
+ * The two base64url parts (`body "." signature`) of one signed credential, decoded. Each part must
+ * be the canonical encoding of its bytes (no unused trailing bits, no dangling character): the
+ * credential id is a hash of the exact string, so a second spelling of the same signed bytes
+ * would be a credential the revocation list does not name.
+ */
 export function splitSigned(token: string): { body: Uint8Array; sig: Uint8Array } {
   const parts = token.split(".");
   if (parts.length !== 2 || !parts.every((p) => /^[A-Za-z0-9_-]+$/.test(p)))
     throw new AuthError("malformed", "credential is malformed");
-  return { body: unb64(parts[0]!), sig: unb64(parts[1]!) };
+  const [body, sig] = parts.map(unb64) as [Uint8Array, Uint8Array];
+  if (b64(body) !== parts[0] || b64(sig) !== parts[1])
+    throw new AuthError("malformed", "credential is not canonical base64url");
+  return { body, sig };
 }
 
 /** Parses and checks the claims of a credential body. @throws AuthError `malformed` */
