@@ -105,7 +105,7 @@ export class Pkcs11Token {
     }
   }
 
-  /** Closes the session (the module stays loaded for other users in the process). */
+  /** Closes the session (the module stays loaded for other users in the process); a later run() reconnects. */
   close(): void {
     const s = this.#session;
     this.#session = undefined;
@@ -120,8 +120,7 @@ export class Pkcs11Token {
   }
 
   #context(): TokenContext {
-    const session = this.#session;
-    if (!session) throw new KekUnavailableError("token-error", "the PKCS#11 session is closed");
+    const session = this.#session!; // run() connects first
     return {
       p11: this.p11,
       session,
