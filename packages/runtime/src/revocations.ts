@@ -6,6 +6,8 @@
  * revoked when any credential of its chain is: revoking an admin's credential revokes everything it
  * signed. Reads use direct gets only, which is all a party's workers may do on this bucket.
  * Callers fail closed: {@link RevocationList.isRevoked} throws when the list cannot be read.
+ * A revocation is final: once a list has read one, it keeps it for the life of the process, so a
+ * revocation deleted later (by a compromised API or broker) still applies wherever it was seen.
  * @module
  */
 import { transcriptHash } from "@custody/core";
@@ -41,9 +43,14 @@ export interface Revocation {
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
+/** Most revocations one list remembers (ids of credentials actually presented and found revoked). */
+const MAX_REMEMBERED = 100_000;
 
 /** The revocation list of the tenant whose account `nc` is connected to. */
 export class RevocationList {
+  /** Revocations read or written by this process, by id: never forgotten, whatever the bucket says later. */
+  private readonly seen = new Map<string, Revocation>();
+
   private constructor(private readonly kv: KV) {}
 
   /** Opens the (provisioned) revocation bucket of the connection's account. */
@@ -61,29 +68,40 @@ export class RevocationList {
     const record: Revocation = { id, revokedAt: now.toISOString(), reason: reason.slice(0, 200) };
     try {
       await this.kv.create(id, enc.encode(JSON.stringify(record)));
-      return record;
+      return this.remember(record);
     } catch (e) {
       if (!String(e).includes("wrong last sequence")) throw e;
-      return (await this.get(id)) ?? record;
+      return (await this.get(id)) ?? this.remember(record);
     }
   }
 
-  /** The revocation of the credential with `id`, if any. Throws when the list cannot be read. */
+  /** Keeps `r` for the life of this list (up to MAX_REMEMBERED revocations), and returns it. */
+  private remember(r: Revocation): Revocation {
+    if (this.seen.size < MAX_REMEMBERED) this.seen.set(r.id, r);
+    return r;
+  }
+
+  /**
+   * The revocation of the credential with `id`, if any: the one this list saw before, else the
+   * bucket's. Throws when the list cannot be read.
+   */
   async get(id: string): Promise<Revocation | undefined> {
     if (!CREDENTIAL_ID.test(id)) throw new RangeError("not a credential id");
+    const known = this.seen.get(id);
+    if (known !== undefined) return known;
     const e = await this.kv.get(id);
     if (e?.operation !== "PUT") return undefined;
+    let r: Partial<Revocation> | null = null;
     try {
-      const r = JSON.parse(dec.decode(e.value)) as Partial<Revocation>;
-      return {
-        id,
-        revokedAt: typeof r.revokedAt === "string" ? r.revokedAt : "",
-        reason: typeof r.reason === "string" ? r.reason : "",
-      };
+      r = JSON.parse(dec.decode(e.value)) as Partial<Revocation> | null;
     } catch {
       // An entry is a revocation whatever its value says.
-      return { id, revokedAt: "", reason: "" };
     }
+    return this.remember({
+      id,
+      revokedAt: typeof r?.revokedAt === "string" ? r.revokedAt : "",
+      reason: typeof r?.reason === "string" ? r.reason : "",
+    });
   }
 
   /**
