@@ -7,21 +7,30 @@
  * and against the worker ledgers), and when forced past that, by the workers (`state-rolled-back`).
  */
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { verifyAuditChain } from "@custody/runtime";
 import { CustodyClient } from "@custody/sdk";
 import { jetstream } from "@nats-io/jetstream";
 import {
+  BACKUP_FORMAT,
+  BACKUP_VERSION,
   type Backup,
   BackupFormatError,
+  type BackupRecord,
+  type BrokerAccess,
   backupApi,
   backupParty,
   brokerAccess,
+  LedgerReadError,
+  type Manifest,
+  type ManifestRecord,
   RestoreRefusedError,
   readBackup,
+  readLedgerEpochs,
   restoreBackups,
   writeBackup,
 } from "../src/operator/backup.js";
@@ -222,4 +231,110 @@ test("recovery drill: back up, lose the broker, restore, sign again; a retired b
   assert.equal(op.status, "failed");
   assert.equal(op.error?.code, "state-rolled-back", JSON.stringify(op.error));
   await signsAt(api, bip, 0);
+
+  // The audit chain here went another way after the old backup's entries: the newer backup's
+  // entries are not appended onto it (that would break the chain), they stay in the file.
+  const newer = readBackup(file("api"));
+  const auditOnly = {
+    manifest: { ...newer.manifest, tenants: [] },
+    records: newer.records.filter((r) => r.type === "audit"),
+  };
+  const diverged = await restoreBackups(access(), [auditOnly]);
+  assert.equal(diverged.audit?.appended, 0);
+  assert.match(diverged.audit?.note ?? "", /other entries/);
+  const nc2 = await controlConnection(readProfile(profileOf(stack)), "recovery-audit");
+  try {
+    const chain = await verifyAuditChain(jetstream(nc2));
+    assert.equal(chain.brokenAt, undefined, chain.reason);
+  } finally {
+    await nc2.close();
+  }
+});
+
+test("backup files and ledgers: anything that does not hold together is refused", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "custody-backup-"));
+  try {
+    const f = join(dir, "b");
+    const rec = (bucket: string, key: string, value: string) =>
+      ({ type: "kv", tenant: "default", bucket, key, value: Buffer.from(value) }) as const;
+    const party = (records: BackupRecord[]): Backup => {
+      const keys = { default: { k1: { state: true, shares: [{ epoch: 0, session: "ab" }], records: 2 } } };
+      const manifest: Manifest = {
+        format: BACKUP_FORMAT,
+        version: BACKUP_VERSION,
+        kind: "party",
+        party: 1,
+        createdAt: new Date().toISOString(),
+        tenants: ["default"],
+        keys,
+        records: records.map((r) => ({
+          ...(r.type === "kv" ? { type: "kv", tenant: r.tenant, bucket: r.bucket, key: r.key } : r),
+          size: r.value.length,
+          sha256: createHash("sha256").update(r.value).digest("hex"),
+        })) as ManifestRecord[],
+      };
+      return { manifest, records };
+    };
+    const good = [rec("custody_shares_p1", "k1.state", "s"), rec("custody_shares_p1", "k1.0.ab", "x")];
+    writeBackup(f, party(good));
+    assert.deepEqual(epochsIn(readBackup(f), "k1"), [0]);
+    const refusedFile = (records: BackupRecord[], pattern: RegExp) => {
+      rmSync(f, { force: true });
+      writeBackup(f, party(records));
+      assert.throws(
+        () => readBackup(f),
+        (e: unknown) => e instanceof BackupFormatError && pattern.test(e.message),
+      );
+    };
+    // A party backup may only name that party's own buckets (never the API's or another party's).
+    refusedFile([...good, rec("custody_keys", "k1", "{}")], /does not belong in this backup/);
+    refusedFile([...good, rec("custody_shares_p2", "k1.1.cd", "y")], /does not belong in this backup/);
+    // The key summary must be the one its records give.
+    refusedFile([good[0]!, rec("custody_shares_p1", "k1.1.ab", "x")], /key summary does not match/);
+    refusedFile([...good, rec("custody_shares_p1", "k1.x", "x")], /neither a state nor a share/);
+    // A record line missing, or one too many.
+    rmSync(f, { force: true });
+    writeBackup(f, party(good));
+    const lines = readFileSync(f, "utf8").trimEnd().split("\n");
+    writeFileSync(f, `${lines.slice(0, -1).join("\n")}\n`);
+    assert.throws(() => readBackup(f), /lists 2 records, the file holds 1/);
+    writeFileSync(
+      f,
+      `${JSON.stringify({ ...JSON.parse(lines[0]!), version: 2 })}\n${lines.slice(1).join("\n")}\n`,
+    );
+    assert.throws(() => readBackup(f), /version 2 is not supported/);
+
+    // Ledgers: a torn last line is ignored (the worker drops it too), anything else unreadable refused.
+    const ledger = join(dir, "ledger");
+    writeFileSync(
+      ledger,
+      `${JSON.stringify({ t: "active", tenant: "default", key: "k1", epoch: 0 })}\n${JSON.stringify({ t: "ban", tenant: "default", key: "k1", epoch: 0, peer: 2 })}\n${JSON.stringify({ t: "active", tenant: "default", key: "k1", epoch: 3 })}\n{"t":"act`,
+    );
+    assert.deepEqual(readLedgerEpochs(ledger).get("default")?.get("k1"), 3);
+    writeFileSync(ledger, `{"t":"act\n`);
+    assert.throws(() => readLedgerEpochs(ledger), LedgerReadError);
+    assert.throws(() => readLedgerEpochs(join(dir, "none")), LedgerReadError);
+
+    // A tenant the broker does not have, or two API backups, are refused before any connection.
+    const offline = (credsExist: boolean): BrokerAccess => ({
+      servers: ["nats://127.0.0.1:1"],
+      tls: { caFile: "", certFile: "", keyFile: "" },
+      controlCreds: "",
+      tenantCreds: () => (credsExist ? f : join(dir, "none")),
+    });
+    await assert.rejects(
+      restoreBackups(offline(false), [party(good)]),
+      refused(/tenant default is not enrolled/),
+    );
+    const apiOnly: Backup = {
+      manifest: { ...party([]).manifest, kind: "api", keys: {} } as Manifest,
+      records: [],
+    };
+    await assert.rejects(
+      restoreBackups(offline(true), [apiOnly, apiOnly]),
+      refused(/at most one API backup/),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
