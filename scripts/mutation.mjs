@@ -152,15 +152,37 @@ const MESSAGE_ARG = {
   EpochNotActiveYet: 0,
   check: 2,
   parsePayload: 1,
+  refuse: 1,
+  unauthorized: 0,
 };
 
-/** Stryker plugin `error-messages`: ignores the message arguments listed in MESSAGE_ARG. */
+const LOG_METHODS = new Set(["trace", "debug", "info", "warn", "error", "fatal"]);
+
+/** True inside the arguments of a logger call (`log.warn(...)`, `req.log.info(...)`, `this.log.error(...)`). */
+function insideLogCall(path) {
+  for (let p = path.parentPath; p; p = p.parentPath) {
+    const n = p.node;
+    if (n.type !== "CallExpression" || n.callee.type !== "MemberExpression") continue;
+    const { object, property } = n.callee;
+    const logger =
+      (object.type === "Identifier" && (object.name === "log" || object.name === "logger")) ||
+      (object.type === "MemberExpression" &&
+        object.property.type === "Identifier" &&
+        object.property.name === "log");
+    if (logger && property.type === "Identifier" && LOG_METHODS.has(property.name) && p.node !== path.node)
+      return true;
+  }
+  return false;
+}
+
+/** Stryker plugin `error-messages`: ignores the message arguments listed in MESSAGE_ARG, and log output. */
 export const strykerPlugins = [
   {
     kind: "Ignore",
     name: "error-messages",
     value: {
       shouldIgnore(path) {
+        if (insideLogCall(path)) return "log output";
         const { node, parent } = path;
         if (node.type !== "StringLiteral" && node.type !== "TemplateLiteral") return undefined;
         if (parent.type !== "CallExpression" && parent.type !== "NewExpression") return undefined;
@@ -302,11 +324,15 @@ function summarize(group, report, coverage) {
       if (m.status === "Survived" && !coverage[m.id]) m.status = "NoCoverage";
       counts[m.status] = (counts[m.status] ?? 0) + 1;
       if (m.status === "Survived" || m.status === "NoCoverage") {
-        const { start } = m.location;
-        const code = (lines[start.line - 1] ?? "").trim();
+        const { start, end } = m.location;
+        // The exact mutated range (columns are 1-based), so that two mutants of one line differ.
+        const original =
+          start.line === end.line
+            ? (lines[start.line - 1] ?? "").slice(start.column - 1, end.column - 1)
+            : `${(lines[start.line - 1] ?? "").slice(start.column - 1)}…`;
         rows.push(
-          `- \`${file}:${start.line}:${start.column}\` ${m.status} ${m.mutatorName}: ` +
-            `\`${(m.replacement ?? "").replace(/\s+/g, " ").slice(0, 80)}\` in \`${code.slice(0, 100)}\``,
+          `- \`${file}:${start.line}:${start.column}-${end.line}:${end.column}\` ${m.status} ${m.mutatorName}: ` +
+            `\`${original.replace(/\s+/g, " ").slice(0, 80)}\` → \`${(m.replacement ?? "").replace(/\s+/g, " ").slice(0, 80)}\``,
         );
       }
     }

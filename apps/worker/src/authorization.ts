@@ -23,7 +23,7 @@ import { PermanentFailure } from "@custody/runtime";
 /** How old a client request may be when a party first sees it (queueing included). */
 export const MAX_REQUEST_AGE_MS = 15 * 60_000;
 
-const refuse = (why: string) => new PermanentFailure("unauthorized-request", why);
+const unauthorized = (why: string) => new PermanentFailure("unauthorized-request", why);
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 function body(req: SignedRequest): Record<string, unknown> {
@@ -33,12 +33,13 @@ function body(req: SignedRequest): Record<string, unknown> {
   } catch {
     // fall through
   }
-  throw refuse("signed request body is not a JSON object");
+  throw unauthorized("signed request body is not a JSON object");
 }
 
 function pathIndices(path: unknown): number[] {
   if (path === undefined || path === "m") return [];
-  if (typeof path !== "string" || !path.startsWith("m/")) throw refuse("signed request has an invalid path");
+  if (typeof path !== "string" || !path.startsWith("m/"))
+    throw unauthorized("signed request has an invalid path");
   return path
     .slice(2)
     .split("/")
@@ -58,10 +59,10 @@ function taprootRoot(taproot: unknown): string | undefined {
     Array.isArray(taproot) ||
     Object.keys(t).some((k) => k !== "merkleRoot")
   )
-    throw refuse("signed request has an invalid taproot option");
+    throw unauthorized("signed request has an invalid taproot option");
   if (t.merkleRoot === undefined) return "";
   if (typeof t.merkleRoot !== "string" || !/^[0-9a-fA-F]{64}$/.test(t.merkleRoot))
-    throw refuse("signed request has an invalid taproot merkle root");
+    throw unauthorized("signed request has an invalid taproot merkle root");
   return t.merkleRoot.toLowerCase();
 }
 
@@ -79,7 +80,7 @@ export function checkClientRequest(
   now = Date.now(),
 ): CredentialClaims {
   const c = item.client;
-  if (!c) throw refuse("work item carries no client request");
+  if (!c) throw unauthorized("work item carries no client request");
   const req: SignedRequest = {
     credential: c.credential,
     method: c.method,
@@ -93,53 +94,56 @@ export function checkClientRequest(
   try {
     claims = verifyRequest(req, authorities, MAX_REQUEST_AGE_MS, now);
   } catch (e) {
-    throw refuse(e instanceof AuthError ? `client request refused: ${e.code}` : "client request refused");
+    throw unauthorized(
+      e instanceof AuthError ? `client request refused: ${e.code}` : "client request refused",
+    );
   }
-  if (claims.tenant !== item.tenant) throw refuse("client tenant differs from the work item's tenant");
+  if (claims.tenant !== item.tenant) throw unauthorized("client tenant differs from the work item's tenant");
   const identity = { tenant: item.tenant, credential: c.credential, nonce: c.nonce };
   if (item.operationId !== operationIdOf(identity))
-    throw refuse("operation id is not the one the client's request derives");
+    throw unauthorized("operation id is not the one the client's request derives");
   const op = item.op;
   let action: Action;
   let b: Record<string, unknown>;
   switch (op.case) {
     case "dkg":
       action = { kind: "create-key" };
-      if (req.method !== "POST" || req.path !== "/v1/keys") throw refuse("request is not a key creation");
+      if (req.method !== "POST" || req.path !== "/v1/keys")
+        throw unauthorized("request is not a key creation");
       b = body(req);
       if (
         b.scheme !== item.scheme ||
         b.threshold !== op.value.threshold ||
         b.parties !== op.value.parties.length
       )
-        throw refuse("key creation parameters differ from the signed request");
+        throw unauthorized("key creation parameters differ from the signed request");
       if (item.keyId !== keyIdOf(identity))
-        throw refuse("key id is not the one the client's request derives");
+        throw unauthorized("key id is not the one the client's request derives");
       break;
     case "sign":
       action = { kind: "sign", keyId: item.keyId };
       if (req.method !== "POST" || req.path !== `/v1/keys/${item.keyId}/sign`)
-        throw refuse("request is not this signing");
+        throw unauthorized("request is not this signing");
       b = body(req);
       if (typeof b.message !== "string" || b.message.toLowerCase() !== hex(op.value.message))
-        throw refuse("message differs from the signed request");
+        throw unauthorized("message differs from the signed request");
       if (!sameList(pathIndices(b.path), op.value.path))
-        throw refuse("derivation path differs from the signed request");
+        throw unauthorized("derivation path differs from the signed request");
       if (taprootRoot(b.taproot) !== (op.value.taproot && hex(op.value.taproot.merkleRoot)))
-        throw refuse("taproot option differs from the signed request");
+        throw unauthorized("taproot option differs from the signed request");
       break;
     case "refresh":
       action = { kind: "refresh", keyId: item.keyId };
       if (req.method !== "POST" || req.path !== `/v1/keys/${item.keyId}/refresh`)
-        throw refuse("request is not this refresh");
+        throw unauthorized("request is not this refresh");
       break;
     default:
-      throw refuse("work item without an operation");
+      throw unauthorized("work item without an operation");
   }
   try {
     authorize(claims, action);
   } catch (e) {
-    throw refuse(e instanceof Error ? e.message : "forbidden");
+    throw unauthorized(e instanceof Error ? e.message : "forbidden");
   }
   return claims;
 }
