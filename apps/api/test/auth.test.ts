@@ -57,6 +57,7 @@ class List implements Revocations {
 const nonces = new Nonces();
 const list = new List();
 const callers: Actor[] = [];
+const bodies: unknown[] = [];
 let app: FastifyInstance;
 
 before(async () => {
@@ -64,6 +65,15 @@ before(async () => {
     keys: async (actor: Actor) => {
       callers.push(actor);
       return [];
+    },
+    createKey: async (actor: Actor, body: unknown) => {
+      callers.push(actor);
+      bodies.push(body);
+      throw new Problem("no-quorum", "stub: no parties");
+    },
+    refresh: async (actor: Actor) => {
+      callers.push(actor);
+      throw new Problem("no-quorum", "stub: no parties");
     },
   };
   app = await buildApp({
@@ -186,6 +196,22 @@ describe("request authentication", { timeout: 30_000 }, () => {
       list.failure = undefined;
     }
     assert.equal(r.body.type, "urn:custody:problem:unknown-tenant");
+  });
+
+  test("a signed body reaches the route parsed; an empty JSON body is no body", async () => {
+    const body = JSON.stringify({ scheme: "ed25519", threshold: 2, parties: 3, label: "x" });
+    const created = await call(signed("/v1/keys", "POST", body), "/v1/keys", "POST", body);
+    assert.equal(created.body.type, "urn:custody:problem:no-quorum", "authenticated and validated");
+    assert.deepEqual(bodies.at(-1), JSON.parse(body));
+    const before = callers.length;
+    const refreshed = await call(
+      signed("/v1/keys/k_1/refresh", "POST", ""),
+      "/v1/keys/k_1/refresh",
+      "POST",
+      "",
+    );
+    assert.equal(refreshed.body.type, "urn:custody:problem:no-quorum");
+    assert.equal(callers.length, before + 1);
   });
 
   test("a body that is not JSON is 400; the raw bytes are what the signature covers", async () => {

@@ -396,6 +396,19 @@ test("ecdsa: real signatures at the root and along a path are accepted (recovery
   accepted(ecKey, signOp(digest, PATH), child);
 });
 
+test("ecdsa: a result without a recovery id is accepted whatever the signature's recovery id", () => {
+  // One digest of each recovery id (deterministic signatures: the search is fixed).
+  for (const want of [0, 1]) {
+    const d = [...Array(64).keys()]
+      .map((i) => createHash("sha256").update(`recovery ${i}`).digest())
+      .find((h) => ecc.signRecoverable(h, ecSecret).recoveryId === want)!;
+    const sig = ecSig(ecSecret, d);
+    assert.equal(sig.recoveryId, want);
+    accepted(ecKey, signOp(d), { ...sig, recoveryId: undefined, der: undefined });
+    refused(ecKey, signOp(d), { ...sig, recoveryId: want ^ 1 }, "bad-result-signature");
+  }
+});
+
 test("ecdsa: the path binds the key", () => {
   refused(ecKey, signOp(digest, PATH), ecRoot, "bad-result-key");
   refused(ecKey, signOp(digest), ecSig(childSecret(ecSecret, PATH), digest), "bad-result-key");
