@@ -28,6 +28,7 @@ import {
   LedgerReadError,
   type Manifest,
   type ManifestRecord,
+  MissingBucketError,
   RestoreRefusedError,
   readBackup,
   readLedgerEpochs,
@@ -127,6 +128,7 @@ test("recovery drill: back up, lose the broker, restore, sign again; a retired b
   // Backups before the refresh: these become retired.
   for (const p of PARTIES) writeBackup(file(`old-p${p}`), await backupParty(access(), p));
   writeBackup(file("old-api"), await backupApi(access()));
+  await assert.rejects(backupParty(access(), 4), MissingBucketError);
 
   const refreshed = await api.wait(await api.refresh(ed.id), 60_000);
   assert.equal(refreshed.status, "succeeded", JSON.stringify(refreshed.error));

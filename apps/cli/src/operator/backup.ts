@@ -231,8 +231,25 @@ async function chooseTenants(access: BrokerAccess, asked?: readonly string[]): P
   return [...new Set(asked)].sort();
 }
 
+/** A bucket the broker does not have (e.g. a party it was not provisioned for). */
+export class MissingBucketError extends Error {
+  override readonly name = "MissingBucketError";
+}
+
+/** Opens a provisioned bucket; a missing one is a MissingBucketError. */
+async function openKv(nc: NatsConnection, tenant: string, bucket: string): Promise<KV> {
+  try {
+    const kv = await new Kvm(nc).open(bucket);
+    await kv.status(); // opening alone does not look the bucket up
+    return kv;
+  } catch (e) {
+    if (!/not found/i.test(String(e))) throw e;
+    throw new MissingBucketError(`tenant ${tenant} has no bucket ${bucket} here`);
+  }
+}
+
 async function readBucket(nc: NatsConnection, tenant: string, bucket: string): Promise<BackupRecord[]> {
-  const kv = await new Kvm(nc).open(bucket);
+  const kv = await openKv(nc, tenant, bucket);
   const names: string[] = [];
   for await (const k of await kv.keys()) names.push(k);
   const out: BackupRecord[] = [];
@@ -579,7 +596,7 @@ async function openBucket(nc: NatsConnection, buckets: Map<string, KV>, tenant: 
   const name = `${tenant}/${bucket}`;
   let kv = buckets.get(name);
   if (!kv) {
-    kv = await new Kvm(nc).open(bucket);
+    kv = await openKv(nc, tenant, bucket);
     buckets.set(name, kv);
   }
   return kv;
