@@ -20,6 +20,7 @@ import {
   writeBackup,
 } from "../operator/backup.js";
 import { action, DEFAULT_PROFILE } from "./client.js";
+import { SUMMARY } from "./summaries.js";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -49,7 +50,7 @@ function printReport(r: RestoreReport): void {
 export function registerBackupCommands(program: Command): void {
   program
     .command("backup")
-    .description("back up one party's sealed records, or the API's records and the audit trail")
+    .description(SUMMARY.backup)
     .option("--party <n>", "the party whose share bucket and served ledger to back up")
     .option(
       "--api",
@@ -91,7 +92,7 @@ export function registerBackupCommands(program: Command): void {
 
   program
     .command("restore")
-    .description("restore backups into a broker whose accounts and buckets exist (create-only)")
+    .description(SUMMARY.restore)
     .argument("<files...>", "backup files (the API's is restored first)")
     .option(
       "--ledger <file>",
