@@ -98,6 +98,7 @@ const GROUPS = {
       "packages/dkls23/dist/test/primitives.test.js",
       "packages/dkls23/dist/test/vole.test.js",
       "packages/dkls23/dist/test/binding.test.js",
+      "packages/dkls23/dist/test/malicious-sign.test.js",
       "packages/dkls23/dist/test/malicious.test.js",
       "packages/dkls23/dist/test/protocol.test.js",
     ],
@@ -225,7 +226,9 @@ const stateDir = (group) => join(process.env.MUTATION_TMP ?? join(tmpdir(), "cus
  * a slow suite); each file is listed once, at its first match.
  */
 function testFiles(group) {
-  const files = GROUPS[group].tests.flatMap((pattern) => {
+  // `--tests` narrows a run to some of the group's test files (passed to the sandbox in the environment).
+  const only = process.env.MUTATION_TESTS?.split(",").filter(Boolean);
+  const files = (only ?? GROUPS[group].tests).flatMap((pattern) => {
     if (!pattern.includes("*")) return existsSync(pattern) ? [pattern] : [];
     const dir = dirname(pattern);
     const re = new RegExp(
@@ -426,7 +429,11 @@ if (process.argv[1] && resolve(process.argv[1]) === SELF) {
   const args = process.argv.slice(2);
   // `--mutate <file[:lines]>` (repeatable) narrows a run to part of a group.
   const mutate = args.flatMap((a, i) => (args[i - 1] === "--mutate" ? [a] : []));
-  const [flag, ...rest] = args.filter((a, i) => a !== "--mutate" && args[i - 1] !== "--mutate");
+  // `--tests <compiled test file>` (repeatable) runs only those of the group's tests.
+  const tests = args.flatMap((a, i) => (args[i - 1] === "--tests" ? [a] : []));
+  if (tests.length > 0) process.env.MUTATION_TESTS = tests.join(",");
+  const options = new Set(["--mutate", "--tests"]);
+  const [flag, ...rest] = args.filter((a, i) => !options.has(a) && !options.has(args[i - 1]));
   const unknown = [flag, ...rest].filter((g) => g && !g.startsWith("--") && !(g in GROUPS));
   if (unknown.length > 0) {
     console.error(`unknown group ${unknown.join(", ")}; groups: ${Object.keys(GROUPS).join(", ")}`);
