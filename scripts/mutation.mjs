@@ -346,6 +346,7 @@ function summarize(group, report, coverage) {
   const md = [
     `# Mutation report: ${group}`,
     "",
+    ...(process.env.MUTATION_TESTS ? [`Tests narrowed to: ${process.env.MUTATION_TESTS}`, ""] : []),
     `Score ${score.toFixed(1)}% (${detected} of ${valid} valid mutants detected). ` +
       Object.entries(counts)
         .map(([k, v]) => `${k} ${v}`)
