@@ -37,6 +37,8 @@ export interface ApiConfig {
   readonly webhookKeyFile?: string;
   /** Retry policy of webhook deliveries (defaults: 1 s doubling to 5 min, 30 attempts, 24 h). */
   readonly webhookPolicy?: DeliveryPolicy;
+  /** Interval of the event stream's keep-alive comments (ms). Default 15 s. */
+  readonly eventsKeepAliveMs?: number;
 }
 
 /** A running API. */
@@ -87,6 +89,7 @@ export async function startApi(config: ApiConfig): Promise<RunningApi> {
     logger,
     deadLetters: tenancy,
     events: tenancy,
+    eventsKeepAliveMs: config.eventsKeepAliveMs,
     webhooks: tenancy,
     audit,
     auth: { authorities: config.authorities, nonces, revocations },

@@ -21,7 +21,10 @@ let api: CustodyClient;
 const servers: Server[] = [];
 
 before(async () => {
-  stack = await startTestStack({ parties: 3, env: { CUSTODY_WEBHOOK_FIRST_RETRY_MS: "300" } });
+  stack = await startTestStack({
+    parties: 3,
+    env: { CUSTODY_WEBHOOK_FIRST_RETRY_MS: "300", CUSTODY_EVENTS_KEEPALIVE_MS: "500" },
+  });
   api = new CustodyClient(stack.apiUrl, stack.admin);
 });
 after(async () => {
@@ -368,4 +371,26 @@ test("custody events and custody webhooks", async () => {
     .map((l) => JSON.parse(l) as { id: number; operation: { id: string } });
   assert.ok(lines.some((l) => l.operation.id === op.id));
   assert.ok(lines.every((l) => Number.isInteger(l.id)));
+});
+
+test("an idle stream gets keep-alives; stopping the API ends every stream and the API exits at once", async () => {
+  const idle = await openEvents("/v1/events?keyId=nothing_here");
+  await eventually(
+    () => idle.comments.filter((c) => c === ": keep-alive").length >= 2,
+    10_000,
+    "keep-alives",
+  );
+  assert.equal(idle.events.length, 0);
+  const api = stack!.processes.get("api")!;
+  const t0 = Date.now();
+  api.child.kill("SIGTERM");
+  const code = await Promise.race([api.exited, new Promise((r) => setTimeout(() => r("hung"), 4000))]);
+  assert.equal(code, 0, "the API stopped cleanly with a stream open");
+  assert.ok(Date.now() - t0 < 4000);
+  await Promise.race([
+    idle.done,
+    new Promise((_, no) => setTimeout(() => no(new Error("stream still open")), 2000)),
+  ]);
+  await stack!.startApi();
+  await stack!.waitReady();
 });

@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
 import { type AuditLog, transientNatsError } from "@custody/runtime";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
@@ -76,6 +78,8 @@ export interface AppDeps {
   readonly backpressure?: BackpressureOptions;
   /** Changes of the tenants' operations (GET /v1/events); without it the route answers 503. */
   readonly events?: EventFeed;
+  /** Interval of the event stream's keep-alive comments (ms). Default 15 s. */
+  readonly eventsKeepAliveMs?: number;
   /** Webhook subscriptions and the signing key; without it the webhook routes answer 404. */
   readonly webhooks?: WebhookAccess;
 }
@@ -140,6 +144,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return reply.code(404).type("application/problem+json").send(p.body(req.url));
   });
 
+  closeUnusedSocketsOnClose(app);
   await app.register(swagger, openapiOptions);
   await app.register(swaggerUi, { routePrefix: "/docs" });
   await app.register(backpressure, {
@@ -171,7 +176,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(keyRoutes);
   await app.register(operationRoutes);
   await app.register(deadLetterRoutes);
-  await app.register(eventRoutes, { feed: deps.events ?? noEvents });
+  await app.register(eventRoutes, { feed: deps.events ?? noEvents, keepAliveMs: deps.eventsKeepAliveMs });
   await app.register(webhookRoutes, { access: deps.webhooks ?? noWebhooks });
   await app.register(credentialRoutes, {
     authorities: deps.auth.authorities,
@@ -180,6 +185,23 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   return app as unknown as FastifyInstance;
+}
+
+/**
+ * On close, destroys the connections that never sent a request (a preconnecting client's): Node
+ * counts them neither idle nor busy, so they would hold up the server's close until its header
+ * timeout. Connections with a request in flight still finish it.
+ */
+function closeUnusedSocketsOnClose(app: FastifyInstance): void {
+  const unused = new Set<Socket>();
+  app.server.on("connection", (socket: Socket) => {
+    unused.add(socket);
+    socket.once("close", () => unused.delete(socket));
+  });
+  app.server.on("request", (req: IncomingMessage) => unused.delete(req.socket));
+  app.addHook("preClose", async () => {
+    for (const socket of unused) socket.destroy();
+  });
 }
 
 /** A validation error as one problem; a value outside an enum names the allowed values. */

@@ -18,7 +18,8 @@ const int = (v: string) => {
 
 /**
  * Webhook retry timing from `CUSTODY_WEBHOOK_FIRST_RETRY_MS` and `CUSTODY_WEBHOOK_TIMEOUT_MS`
- * (unset: the API's defaults); tests shorten them.
+ * (unset: the API's defaults); tests shorten them, and the event stream's keep-alive interval
+ * with `CUSTODY_EVENTS_KEEPALIVE_MS`.
  */
 function webhookPolicyFromEnv(env: NodeJS.ProcessEnv) {
   const ms = (name: string) => (env[name] ? int(env[name]) : undefined);
@@ -114,6 +115,9 @@ export function registerServeCommands(program: Command): void {
           tls: tlsOf(o),
           webhookKeyFile: o.webhookKey,
           webhookPolicy: webhookPolicyFromEnv(process.env),
+          eventsKeepAliveMs: process.env.CUSTODY_EVENTS_KEEPALIVE_MS
+            ? int(process.env.CUSTODY_EVENTS_KEEPALIVE_MS)
+            : undefined,
         });
         onSignals(() => api.stop());
         if (o.printUrl) console.log(`CUSTODY_API_URL=${api.url}`);

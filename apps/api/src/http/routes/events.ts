@@ -125,6 +125,8 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteOptions> = async (
         .header("content-type", "text/event-stream; charset=utf-8")
         .header("cache-control", "no-store")
         .header("x-accel-buffering", "no")
+        // The connection closes with the stream: a kept-alive idle socket would hold up the API's stop.
+        .header("connection", "close")
         .send(stream);
     },
   );
