@@ -121,12 +121,12 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteOptions> = async (
         .catch((e: unknown) => req.log.warn({ err: String(e) }, "event stream watch failed"))
         .finally(() => stream.end());
       stream.write(": custody events\n\n");
+      // The connection ends with the stream (a client reconnects with Last-Event-ID anyway).
+      reply.header("connection", "close");
       return reply
         .header("content-type", "text/event-stream; charset=utf-8")
         .header("cache-control", "no-store")
         .header("x-accel-buffering", "no")
-        // The connection closes with the stream: a kept-alive idle socket would hold up the API's stop.
-        .header("connection", "close")
         .send(stream);
     },
   );
