@@ -212,6 +212,19 @@ test("a failing receiver is retried with back-off, then given up; the state show
   await store.remove(sub.id);
 });
 
+test("a cursor and a subscription start from another broker (a restore) do not hold deliveries back", async () => {
+  const hook = await receiver(200);
+  await store.advanceCursor(1e9);
+  const sub = await store.add({ url: hook.url, events: ["created"], createdBy: "t", fromRevision: 1e9 });
+  await dispatcher("a");
+  const id = await runOperation();
+  await until(() => hook.got.length === 1, "the delivery");
+  assert.equal((JSON.parse(hook.got[0]!.body) as { operation: { id: string } }).operation.id, id);
+  for (const d of dispatchers.splice(0)) await d.stop();
+  assert.ok((await store.cursor()) <= (await head()), "the stale cursor was replaced");
+  await store.remove(sub.id);
+});
+
 test("URLs, key files and event types", () => {
   assert.equal(checkWebhookUrl("https://example.com/hook"), "https://example.com/hook");
   for (const bad of [

@@ -73,6 +73,8 @@ export class WebhookDispatcher {
   /** Newest revision whose deliveries were all claimed here, and the newest saved as the cursor. */
   private processed = 0;
   private saved = 0;
+  /** Set when the stored cursor came from another broker: cursors above it are replaced. */
+  private staleAbove = Number.POSITIVE_INFINITY;
 
   constructor(private readonly o: DispatcherOptions) {}
 
@@ -87,7 +89,10 @@ export class WebhookDispatcher {
       2000,
     );
     this.subsTimer.unref();
-    this.processed = (await this.o.store.cursor()) || (await this.o.head());
+    // A cursor past the bucket's head comes from another broker (a restore): start at the head.
+    const [cursor, head] = [await this.o.store.cursor(), await this.o.head()];
+    this.processed = cursor > 0 && cursor <= head ? cursor : head;
+    if (cursor > head) this.staleAbove = head;
     this.saved = this.processed;
     this.loops.push(this.follow());
     this.cursorTimer = setInterval(() => void this.saveCursor(), 1000);
@@ -96,8 +101,11 @@ export class WebhookDispatcher {
 
   private async reload(): Promise<void> {
     const subs = await this.o.store.list();
+    // Read after the subscriptions, the head is at least every one's starting revision, unless
+    // that revision came from another broker (a restore): then it starts at the beginning.
+    const head = await this.o.head();
     this.subs.clear();
-    for (const s of subs) this.subs.set(s.id, s);
+    for (const s of subs) this.subs.set(s.id, s.fromRevision > head ? { ...s, fromRevision: 0 } : s);
     // A read that started before a local add may miss it: keep those for a while.
     for (const [id, f] of this.fresh) {
       if (f.until < Date.now()) this.fresh.delete(id);
@@ -247,10 +255,11 @@ export class WebhookDispatcher {
 
   private async saveCursor(): Promise<void> {
     const target = this.processed;
-    if (target <= this.saved) return;
+    if (target <= this.saved && this.staleAbove === Number.POSITIVE_INFINITY) return;
     try {
-      await this.o.store.advanceCursor(target);
+      await this.o.store.advanceCursor(target, this.staleAbove);
       this.saved = target;
+      this.staleAbove = Number.POSITIVE_INFINITY;
     } catch (e) {
       this.o.log.warn({ err: String(e) }, "could not save the webhook cursor");
     }

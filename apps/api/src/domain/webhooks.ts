@@ -219,12 +219,15 @@ export class WebhookStore {
     return e?.operation === "PUT" ? Number(new TextDecoder().decode(e.value)) || 0 : 0;
   }
 
-  /** Moves the cursor forward to `revision` (never back). */
-  async advanceCursor(revision: number): Promise<void> {
+  /**
+   * Moves the cursor forward to `revision`, never back, except from past `staleAbove` (a cursor
+   * beyond the bucket's head came from another broker).
+   */
+  async advanceCursor(revision: number, staleAbove = Number.POSITIVE_INFINITY): Promise<void> {
     for (let attempt = 0; attempt < 20; attempt++) {
       const e = await this.kv.get("cursor");
       const cur = e?.operation === "PUT" ? Number(new TextDecoder().decode(e.value)) || 0 : 0;
-      if (cur >= revision) return;
+      if (cur >= revision && cur <= staleAbove) return;
       const value = new TextEncoder().encode(String(revision));
       try {
         if (e) await this.kv.update("cursor", value, e.revision);
