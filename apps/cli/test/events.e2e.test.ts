@@ -10,10 +10,11 @@ import { spawnSync } from "node:child_process";
 import { createPublicKey, verify } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { signRequest } from "@custody/credentials";
 import { CustodyClient } from "@custody/sdk";
-import { CLI_MAIN, type Stack } from "../src/index.js";
+import { CLI_MAIN, issueClient, type LoadedClient, type Stack } from "../src/index.js";
 import { eventually, startTestStack, stopTestStack } from "./helpers.js";
 
 let stack: Stack | undefined;
@@ -32,16 +33,16 @@ after(async () => {
   await stopTestStack(stack);
 });
 
-/** A signed request to the API as the stack's admin. */
-async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+/** A signed request to the API as the stack's admin, or as `as`. */
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+  as: LoadedClient = stack!.admin,
+) {
   const text = body === undefined ? "" : JSON.stringify(body);
-  const auth = signRequest(
-    stack!.admin.seed,
-    stack!.admin.credential,
-    method,
-    path,
-    new TextEncoder().encode(text),
-  );
+  const auth = signRequest(as.seed, as.credential, method, path, new TextEncoder().encode(text));
   return fetch(`${stack!.apiUrl}${path}`, {
     method,
     headers: { ...(body !== undefined ? { "content-type": "application/json" } : {}), ...auth, ...headers },
@@ -393,4 +394,36 @@ test("an idle stream gets keep-alives; stopping the API ends every stream and th
   ]);
   await stack!.startApi();
   await stack!.waitReady();
+});
+
+test("roles: admins manage webhooks, auditors read them, every role reads events and the signing key", async () => {
+  const dir = stack!.options.dir;
+  const as = (role: "signer" | "auditor") =>
+    issueClient(
+      dir,
+      {
+        seedFile: join(dir, "creds", `client-ev-${role}.nk`),
+        credentialFile: join(dir, "creds", `client-ev-${role}.cred`),
+      },
+      { name: `ev-${role}`, role, tenant: "default" },
+    );
+  const signer = as("signer");
+  const auditor = as("auditor");
+  const body = { url: "http://127.0.0.1:9/never" };
+  for (const who of [signer, auditor]) {
+    assert.equal((await call("POST", "/v1/webhooks", body, {}, who)).status, 403);
+    assert.equal(
+      (await call("DELETE", "/v1/webhooks/wh_000000000000000000000000", undefined, {}, who)).status,
+      403,
+    );
+    assert.equal((await call("GET", "/v1/webhooks/signing-key", undefined, {}, who)).status, 200);
+    const events = await call("GET", "/v1/events", undefined, {}, who);
+    assert.equal(events.status, 200);
+    await events.body?.cancel();
+  }
+  assert.equal((await call("GET", "/v1/webhooks", undefined, {}, signer)).status, 403);
+  assert.equal((await call("GET", "/v1/webhooks", undefined, {}, auditor)).status, 200);
+  // Unsigned: refused like every /v1 route.
+  assert.equal((await fetch(`${stack!.apiUrl}/v1/events`)).status, 401);
+  assert.equal((await fetch(`${stack!.apiUrl}/v1/webhooks/signing-key`)).status, 401);
 });

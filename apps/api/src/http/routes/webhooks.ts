@@ -9,7 +9,7 @@ import { type Static, Type } from "@sinclair/typebox";
 import {
   EVENT_TYPES,
   WEBHOOK_ID_PATTERN,
-  type WebhookLimitError,
+  WebhookLimitError,
   type WebhookStore,
   type WebhookSubscription,
   WebhookUrlError,
@@ -80,8 +80,6 @@ const SigningKey = Type.Object({
   publicKeyPem: Type.String({ description: "SPKI PEM (node:crypto createPublicKey takes it)" }),
 });
 
-const isLimit = (e: unknown): e is WebhookLimitError => (e as Error)?.name === "WebhookLimitError";
-
 /** Registers /v1/webhooks routes. */
 export const webhookRoutes: FastifyPluginAsyncTypebox<{ access: WebhookAccess }> = async (app, o) => {
   const adminOnly = (role: string, what: string) => {
@@ -113,7 +111,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ access: WebhookAccess }>
         return reply.code(201).send(sub);
       } catch (e) {
         if (e instanceof WebhookUrlError) throw new Problem("invalid-request", e.message);
-        if (isLimit(e)) throw new Problem("conflict", e.message);
+        if (e instanceof WebhookLimitError) throw new Problem("conflict", e.message);
         throw e;
       }
     },
