@@ -339,3 +339,54 @@ test("rotation in the token: a new KEK wraps, the retired label still unwraps, a
   await assert.rejects(open(await Pkcs11Kek.open(config("party2", "kek-2")), slot, before), /does not hold/);
   rotated.close();
 });
+
+test("slot ids, key labels and key sizes are checked", async () => {
+  const id = Number(slotOf("party1").readBigUInt64LE(0));
+  const { token: _, ...bySlot } = config("party1");
+  const kek = await Pkcs11Kek.open({ ...bySlot, slot: id });
+  assert.equal(Buffer.from(await open(kek, slot, await seal(kek, slot, Buffer.from("s")))).toString(), "s");
+  kek.close();
+  await assert.rejects(Pkcs11Kek.open({ ...config("party1"), slot: id + 1 }), unavailable("token-missing"));
+  await assert.rejects(Pkcs11Kek.open({ ...bySlot, slot: id + 1 }), unavailable("token-missing"));
+  await assert.rejects(
+    Pkcs11Kek.open({ module: MODULE, pinFile, keyLabel: "kek-1" }),
+    /token label or a slot id/,
+  );
+  await assert.rejects(Pkcs11Kek.open(config("party1", "a b")), KekConfigError);
+  await assert.rejects(Pkcs11Kek.open({ ...config("party1"), retiredKeyLabels: ["a b"] }), KekConfigError);
+  await assert.rejects(Pkcs11Kek.open(config("party1", "k".repeat(58))), KekConfigError);
+  await assert.rejects(Pkcs11Kek.open(config("party1", "k".repeat(57))), unavailable("key-missing"));
+  // An AES-128 key generated in the token with every right attribute is still not a KEK.
+  const s = hsm.C_OpenSession(slotOf("imported"), pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+  try {
+    hsm.C_Login(s, pkcs11js.CKU_USER, PIN);
+  } catch (e) {
+    assert.equal((e as { code?: number }).code, pkcs11js.CKR_USER_ALREADY_LOGGED_IN);
+  }
+  hsm.C_GenerateKey(s, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+    { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
+    { type: pkcs11js.CKA_VALUE_LEN, value: 16 },
+    { type: pkcs11js.CKA_LABEL, value: "kek-128" },
+    ...[
+      pkcs11js.CKA_TOKEN,
+      pkcs11js.CKA_PRIVATE,
+      pkcs11js.CKA_SENSITIVE,
+      pkcs11js.CKA_ENCRYPT,
+      pkcs11js.CKA_DECRYPT,
+    ].map((type) => ({ type, value: true })),
+    ...[
+      pkcs11js.CKA_EXTRACTABLE,
+      pkcs11js.CKA_WRAP,
+      pkcs11js.CKA_UNWRAP,
+      pkcs11js.CKA_SIGN,
+      pkcs11js.CKA_VERIFY,
+      pkcs11js.CKA_DERIVE,
+    ].map((type) => ({ type, value: false })),
+  ]);
+  hsm.C_CloseSession(s);
+  await assert.rejects(
+    Pkcs11Kek.open(config("imported", "kek-128")),
+    (e: unknown) => unavailable("key-unsuitable")(e) && /AES-256/.test(String(e)),
+  );
+});

@@ -160,3 +160,34 @@ test("a file KEK is refused unless insecure-file-kek is given; exactly one KEK s
   writeFileSync(f, "short");
   await assert.rejects(kekProviderFromConfig({ file: f, insecureFileKek: true }), refused("invalid"));
 });
+
+test("the data key is wrapped bound to the slot, under its own domain; a provider's malformed output is refused", async () => {
+  const file = FileKek.fromKey(randomBytes(32));
+  const seen: Uint8Array[] = [];
+  const spy = {
+    id: file.id,
+    wrap: (d: Uint8Array, ad: Uint8Array) => {
+      seen.push(ad);
+      return file.wrap(d, ad);
+    },
+    unwrap: file.unwrap.bind(file),
+  };
+  await seal(spy, slot, Buffer.from("a"));
+  await seal(spy, { ...slot, epoch: 4 }, Buffer.from("a"));
+  await sealState(spy, slot, Buffer.from("a"));
+  const recordAd = frame("custody/share-at-rest/v3", ["key_1", 2, 3, "ed25519", "acme", ""]);
+  assert.equal(new Set(seen.map((a) => Buffer.from(a).toString("hex"))).size, 3, "one wrap AAD per slot");
+  assert.notDeepEqual(seen[0], recordAd, "not the record's own associated data");
+  const bad = (bytes: Uint8Array, kek = file.id) => ({ ...spy, wrap: async () => ({ kek, bytes }) });
+  await assert.rejects(seal(bad(new Uint8Array(256)), slot, Buffer.from("a")), SealError);
+  assert.equal((await seal(bad(new Uint8Array(255)), slot, Buffer.from("a")))[2 + file.id.length], 255);
+  await assert.rejects(seal(bad(new Uint8Array(8), "a b"), slot, Buffer.from("a")), KekConfigError);
+  await assert.rejects(seal(bad(new Uint8Array(8), "k".repeat(65)), slot, Buffer.from("a")), KekConfigError);
+  assert.equal((await seal(bad(new Uint8Array(8), "k".repeat(64)), slot, Buffer.from("a")))[1], 64);
+  // A ring of providers without a software KEK has no way to open version-1 records, and says so.
+  const v1 = Uint8Array.of(1, ...randomBytes(24 + 16));
+  await assert.rejects(
+    open(kekRing({ id: "hsm:a", wrap: spy.wrap, unwrap: spy.unwrap }), slot, v1),
+    /version-1 record/,
+  );
+});
