@@ -6,7 +6,7 @@
  * @module
  */
 import type { LivenessTracker } from "@custody/runtime";
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { OperationRecord } from "./domain/records.js";
 
 const LATENCY_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
@@ -48,6 +48,7 @@ export class ApiMetrics {
   });
 
   constructor(liveness?: LivenessTracker) {
+    collectDefaultMetrics({ register: this.registry });
     if (!liveness) return;
     new Gauge({
       name: "custody_api_live_parties",

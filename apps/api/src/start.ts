@@ -4,12 +4,16 @@
  * tenant, serve HTTP.
  * @module
  */
+
+import type { Server as HttpsServer } from "node:https";
 import {
   API_INBOX,
   AuditLog,
   connectNats,
   LivenessTracker,
+  type MetricsListen,
   readCreds,
+  serveMetrics,
   TenantRegistry,
 } from "@custody/runtime";
 import { jetstream } from "@nats-io/jetstream";
@@ -21,6 +25,8 @@ import { WebhookSigner } from "./domain/webhooks-signing.js";
 import { buildApp } from "./http/app.js";
 import { operationView } from "./http/present.js";
 import { RevocationLists } from "./http/revocation-lists.js";
+import { ApiMetrics } from "./metrics.js";
+import { httpsOptions, reloadTls, type TlsFiles } from "./tls.js";
 
 /** How to run the API. */
 export interface ApiConfig {
@@ -39,18 +45,24 @@ export interface ApiConfig {
   readonly webhookPolicy?: DeliveryPolicy;
   /** Interval of the event stream's keep-alive comments (ms). Default 15 s. */
   readonly eventsKeepAliveMs?: number;
+  /** Where to serve Prometheus metrics (`/metrics`); none when absent. */
+  readonly metrics?: MetricsListen;
+  /** HTTPS for the API's listener (reloaded on SIGHUP); plain HTTP when absent. */
+  readonly https?: TlsFiles;
 }
 
 /** A running API. */
 export interface RunningApi {
   readonly url: string;
+  /** URL of the metrics listener, when one was asked for. */
+  readonly metricsUrl?: string;
   stop(): Promise<void>;
 }
 
-/** Starts the API and resolves once it listens. */
 /** Fewest live parties any key can sign with (thresholds start at 2). */
 const MIN_QUORUM = 2;
 
+/** Starts the API and resolves once it listens. */
 export async function startApi(config: ApiConfig): Promise<RunningApi> {
   const logger = pino({ name: "api", level: process.env.LOG_LEVEL ?? "info" });
   const credentials = readCreds(config.credsFile);
@@ -67,7 +79,9 @@ export async function startApi(config: ApiConfig): Promise<RunningApi> {
   const liveness = new LivenessTracker(nc);
   liveness.start();
   const audit = new AuditLog(js, (e) => logger.error({ err: String(e) }, "audit append failed"));
+  const metrics = new ApiMetrics(liveness);
   const tenancy = new Tenancy({
+    metrics,
     servers: config.servers,
     credentials,
     tls: config.tls,
@@ -85,6 +99,8 @@ export async function startApi(config: ApiConfig): Promise<RunningApi> {
   });
   await Promise.all([tenancy.start(registry), revocations.start(registry)]);
   const app = await buildApp({
+    metrics,
+    ...(config.https ? { https: httpsOptions(config.https) } : {}),
     service: tenancy,
     logger,
     deadLetters: tenancy,
@@ -106,9 +122,25 @@ export async function startApi(config: ApiConfig): Promise<RunningApi> {
     }),
   });
   const address = await app.listen({ host: config.host ?? "127.0.0.1", port: config.port ?? 8080 });
+  const tlsFiles = config.https;
+  // A renewed certificate is served from the next connection on; a bad one keeps the current one.
+  const reload = () => {
+    if (!tlsFiles) return;
+    const failed = reloadTls(app.server as HttpsServer, tlsFiles);
+    if (failed) logger.error({ err: failed }, "TLS reload failed: keeping the current certificate");
+    else logger.info({}, "TLS certificate reloaded");
+  };
+  if (tlsFiles) process.on("SIGHUP", reload);
+  const metricsServer = config.metrics
+    ? await serveMetrics(config.metrics, () => metrics.registry.metrics(), metrics.registry.contentType)
+    : undefined;
+  logger.info({ url: address, metrics: metricsServer?.url }, "api listening");
   return {
     url: address,
+    metricsUrl: metricsServer?.url,
     async stop() {
+      process.off("SIGHUP", reload);
+      await metricsServer?.close();
       await app.close();
       await tenancy.stop();
       await revocations.stop();

@@ -24,6 +24,7 @@ const MODULES: Record<CommandName, () => Promise<Register>> = {
   audit: async () => (await import("./commands/audit.js")).registerAuditCommands,
   tenants: async () => (await import("./commands/tenants.js")).registerTenantCommands,
   identities: async () => (await import("./commands/identities.js")).registerIdentityCommands,
+  kek: async () => (await import("./commands/kek.js")).registerKekCommands,
   backup: async () => (await import("./commands/backup.js")).registerBackupCommands,
   restore: async () => (await import("./commands/backup.js")).registerBackupCommands,
   "request-headers": async () =>

@@ -195,6 +195,8 @@ async function writeControlCreds(dir: string, root: TrustRoot, identities: reado
 /** A running local Custody. */
 export class Stack {
   readonly processes = new Map<string, StackProcess>();
+  /** The API's Prometheus endpoint (each worker logs its own in its `worker ready` line). */
+  apiMetricsUrl = "";
   private constructor(
     readonly options: Required<
       Omit<StackOptions, "roundTimeoutMs" | "joinTimeoutMs" | "heartbeatMs" | "ackWaitMs" | "env">
@@ -424,14 +426,18 @@ export class Stack {
       "--print-url",
       "--webhook-key",
       webhookKeyPath(this.options.dir),
+      "--metrics",
+      "127.0.0.1:0",
     ]);
     const url = await new Promise<string>((resolveUrl, reject) => {
       let buf = "";
       const onData = (d: Buffer) => {
         buf += d.toString();
         const m = /CUSTODY_API_URL=(\S+)/.exec(buf);
-        if (m) {
+        const metrics = /CUSTODY_METRICS_URL=(\S+)/.exec(buf);
+        if (m && metrics) {
           proc.child.stdout?.off("data", onData);
+          this.apiMetricsUrl = metrics[1]!;
           resolveUrl(m[1]!);
         }
       };
@@ -457,6 +463,9 @@ export class Stack {
       credsPath(o.dir, workerName(party, worker)),
       "--kek",
       kekPath(o.dir, party),
+      "--insecure-file-kek",
+      "--metrics",
+      "127.0.0.1:0",
       "--ledger",
       ledgerPath(o.dir, party, worker),
       "--identity",

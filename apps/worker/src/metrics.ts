@@ -7,7 +7,7 @@
  */
 import { ProtocolError } from "@custody/core";
 import { type JobOutcome, PermanentFailure } from "@custody/runtime";
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /** What a scrape asks each served tenant. */
 export interface TenantBacklog {
@@ -48,6 +48,7 @@ export class WorkerMetrics {
   });
 
   constructor(tenants: () => readonly TenantBacklog[]) {
+    collectDefaultMetrics({ register: this.registry });
     const backlog = (
       name: string,
       help: string,

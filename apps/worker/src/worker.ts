@@ -25,7 +25,14 @@ import {
   type UserCredentials,
   WorkLoop,
 } from "@custody/runtime";
-import { PartyLedger, readKek, ServedLedger, ShareStore } from "@custody/store";
+import {
+  type KekConfig,
+  type KekProvider,
+  kekProviderFromConfig,
+  PartyLedger,
+  ServedLedger,
+  ShareStore,
+} from "@custody/store";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { type Logger, pino } from "pino";
 import { classify, runJob } from "./jobs.js";
@@ -40,8 +47,8 @@ export interface WorkerConfig {
   readonly servers: readonly string[];
   /** NATS credentials file of this worker in the control account (its seed also opens tenant accounts). */
   readonly credsFile: string;
-  /** The party's key-encryption key file. */
-  readonly kekFile: string;
+  /** The party's key-encryption key: in a PKCS#11 token, or (development only) a file. */
+  readonly kek: KekConfig;
   /**
    * This worker's local ledger file (pairwise bans and active epochs it has seen), on a disk the
    * broker cannot reach; it must survive restarts. One file per worker.
@@ -87,7 +94,7 @@ interface TenantWorker {
 interface Shared {
   readonly config: WorkerConfig;
   readonly credentials: UserCredentials;
-  readonly kek: Uint8Array;
+  readonly kek: KekProvider;
   readonly identity: PartyIdentity;
   readonly directory: PartyDirectory;
   readonly ledger: PartyLedger;
@@ -182,7 +189,8 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
   const shared: Shared = {
     config,
     credentials,
-    kek: readKek(config.kekFile),
+    // Fails closed: a file KEK without consent, or a token that cannot be used, stops the worker here.
+    kek: await kekProviderFromConfig(config.kek),
     identity,
     directory: readDirectory(config.directoryFile),
     ledger,

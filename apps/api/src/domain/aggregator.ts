@@ -104,6 +104,8 @@ export class ResultAggregator {
   onTerminal?: (op: OperationRecord) => void;
   /** Called for every party result the API refused (e.g. to append it to the audit trail). */
   onRejectedResult?: (op: OperationRecord, party: number, code: string) => void;
+  /** Called when an operation's progress leaves a phase, with the seconds it spent there (e.g. for metrics). */
+  onPhaseLeft?: (op: OperationRecord, phase: ProgressPhase, seconds: number) => void;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -154,6 +156,25 @@ export class ResultAggregator {
     await this.loop;
   }
 
+  /** A compare-and-set update of an operation that reports the phase it left, if it moved. */
+  private async update(
+    id: string,
+    change: (cur: OperationRecord) => OperationRecord | undefined,
+  ): Promise<OperationRecord | undefined> {
+    let before: OperationRecord | undefined;
+    const after = await this.repo.updateOperation(id, (cur) => {
+      before = cur;
+      return change(cur);
+    });
+    if (after && before && this.onPhaseLeft) {
+      const from = progressOf(before);
+      const to = progressOf(after);
+      if (from.phase !== to.phase)
+        this.onPhaseLeft(after, from.phase, Math.max(0, (Date.parse(to.at) - Date.parse(from.at)) / 1000));
+    }
+    return after;
+  }
+
   /** Applies one party result (idempotent). */
   async apply(r: WorkResult): Promise<void> {
     const op = await this.repo.getOperation(parentOf(r.operationId));
@@ -174,7 +195,7 @@ export class ResultAggregator {
           { party, report: "failed" },
         );
       case "skipped":
-        await this.repo.updateOperation(op.id, (cur) => ({
+        await this.update(op.id, (cur) => ({
           ...cur,
           reports: { ...cur.reports, [party]: "skipped" },
         }));
@@ -218,7 +239,7 @@ export class ResultAggregator {
     },
   ) {
     const { epoch, publicKey, chainCode, derivationKey, session, confirmation } = r;
-    const updated = await this.repo.updateOperation(op.id, (cur) =>
+    const updated = await this.update(op.id, (cur) =>
       cur.status !== "pending" || cur.reports[party] === "stored"
         ? undefined
         : {
@@ -261,7 +282,7 @@ export class ResultAggregator {
       });
     }
     await this.publishActivation(updated, key.scheme, epoch, session);
-    await this.repo.updateOperation(updated.id, (cur) =>
+    await this.update(updated.id, (cur) =>
       cur.status !== "pending" || progressOf(cur).phase === "activating"
         ? undefined
         : { ...cur, progress: advance(cur, "activating"), updatedAt: now() },
@@ -279,7 +300,7 @@ export class ResultAggregator {
       this.log.warn({ operationId: op.id, party, phase }, "progress report ignored");
       return;
     }
-    await this.repo.updateOperation(op.id, (cur) => {
+    await this.update(op.id, (cur) => {
       const p = progressOf(cur);
       if (cur.status !== "pending" || (attempt <= p.attempt && PHASE_RANK[p.phase] >= PHASE_RANK.session))
         return undefined;
@@ -326,7 +347,7 @@ export class ResultAggregator {
     if (!check.ok) {
       this.log.warn({ operationId: op.id, party, code: check.code }, "party result refused");
       this.onRejectedResult?.(op, party, check.code);
-      await this.repo.updateOperation(op.id, (cur) =>
+      await this.update(op.id, (cur) =>
         cur.status !== "pending"
           ? undefined
           : {
@@ -378,7 +399,7 @@ export class ResultAggregator {
 
   /** The operation succeeds when every party reported it activated the new epoch. */
   private async activated(op: OperationRecord, party: string) {
-    const updated = await this.repo.updateOperation(op.id, (cur) =>
+    const updated = await this.update(op.id, (cur) =>
       cur.status !== "pending" || cur.reports[party] === "activated"
         ? undefined
         : { ...cur, reports: { ...cur.reports, [party]: "activated" }, updatedAt: now() },
@@ -394,7 +415,7 @@ export class ResultAggregator {
     report?: { party: string; report: string },
   ): Promise<void> {
     let transitioned = false;
-    const done = await this.repo.updateOperation(op.id, (cur) => {
+    const done = await this.update(op.id, (cur) => {
       transitioned = cur.status === "pending";
       return !transitioned
         ? undefined

@@ -53,13 +53,26 @@ export interface WebhookOptions {
   readonly policy?: DeliveryPolicy;
 }
 
+/** Where the tenancy reports what it observes (the API's metrics). */
+export interface TenancyMetrics {
+  operationFinished(op: OperationRecord, scheme: string): void;
+  phaseLeft(type: string, phase: string, seconds: number): void;
+  resultRejected(code: string): void;
+}
+
 /** What the tenancy needs to open tenant planes. */
 export interface TenancyOptions {
   readonly servers: readonly string[];
   /** The API identity's control-account credentials; its seed also opens tenant accounts. */
   readonly credentials: UserCredentials;
-  readonly tls?: { readonly caFile: string; readonly certFile: string; readonly keyFile: string };
+  readonly tls?: {
+    readonly caFile: string;
+    readonly certFile: string;
+    readonly keyFile: string;
+  };
   readonly liveness: LivenessTracker;
+  /** Where to report operation outcomes, phases and refused results; none when absent. */
+  readonly metrics?: TenancyMetrics;
   readonly audit: AuditLog;
   readonly log: Logger;
   readonly webhooks?: WebhookOptions;
@@ -132,8 +145,20 @@ export class Tenancy implements CustodyApi {
         result,
         reason,
       });
-    aggregator.onTerminal = (op) => audit(op, "outcome", op.status, op.error?.code);
-    aggregator.onRejectedResult = (op, party, code) => audit(op, "rejected-result", `party ${party}`, code);
+    const metrics = o.metrics;
+    aggregator.onTerminal = (op) => {
+      audit(op, "outcome", op.status, op.error?.code);
+      if (metrics)
+        void repo.getKey(op.keyId).then(
+          (k) => metrics.operationFinished(op, k?.scheme ?? "unknown"),
+          () => metrics.operationFinished(op, "unknown"),
+        );
+    };
+    aggregator.onRejectedResult = (op, party, code) => {
+      audit(op, "rejected-result", `party ${party}`, code);
+      metrics?.resultRejected(code);
+    };
+    if (metrics) aggregator.onPhaseLeft = (op, phase, seconds) => metrics.phaseLeft(op.type, phase, seconds);
     const deadLetters = new DeadLetters({ js, repo, aggregator, log });
     try {
       await aggregator.start();

@@ -5,6 +5,7 @@
  */
 
 import type { IncomingMessage } from "node:http";
+import type { ServerOptions } from "node:https";
 import type { Socket } from "node:net";
 import { type AuditLog, transientNatsError } from "@custody/runtime";
 import swagger from "@fastify/swagger";
@@ -37,6 +38,8 @@ declare module "fastify" {
   interface FastifyRequest {
     /** Problem code of a failed request, for the audit trail. */
     auditReason?: string;
+    /** The `reason` of a failed request's problem (e.g. `replayed` for a 401), for metrics. */
+    problemReason?: string;
     /** Operation a request created, for the audit trail. */
     auditOperationId?: string;
   }
@@ -82,6 +85,12 @@ export interface AppDeps {
   readonly eventsKeepAliveMs?: number;
   /** Webhook subscriptions and the signing key; without it the webhook routes answer 404. */
   readonly webhooks?: WebhookAccess;
+  /** Where every answered request is counted; none when absent. */
+  readonly metrics?: {
+    request(method: string, route: string, status: number, problem?: { code: string; reason?: string }): void;
+  };
+  /** HTTPS options of the listener (certificate, key, client CA); plain HTTP when absent. */
+  readonly https?: ServerOptions;
 }
 
 const noEvents: EventFeed = {
@@ -99,6 +108,7 @@ const noWebhooks: WebhookAccess = {
 /** Creates the app (not listening yet). */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
+    ...(deps.https ? { https: deps.https } : {}),
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: 256 * 1024,
     // Router-level failures (bad URL, over-long path parameter) are problems too.
@@ -136,6 +146,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       problem = new Problem("internal", "internal error");
     }
     req.auditReason = problem.code;
+    if (typeof problem.extra.reason === "string") req.problemReason = problem.extra.reason;
     if (problem.retryAfter !== undefined) reply.header("retry-after", String(problem.retryAfter));
     return reply.code(problem.status).type("application/problem+json").send(problem.body(req.url));
   });
@@ -152,6 +163,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     isPending: (id) => deps.deadLetters.isPending(id),
     onSettled: (listener) => deps.deadLetters.onSettled(listener),
   });
+  const metrics = deps.metrics;
+  if (metrics)
+    app.addHook("onResponse", async (req, reply) => {
+      const route = req.routeOptions.url ?? "unmatched";
+      const problem = req.auditReason ? { code: req.auditReason, reason: req.problemReason } : undefined;
+      metrics.request(req.method, route, reply.statusCode, problem);
+    });
   const audit = deps.audit;
   if (audit) {
     app.addHook("onResponse", async (req, reply) => {

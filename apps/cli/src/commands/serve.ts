@@ -3,7 +3,9 @@
  * @module
  */
 import { join, resolve } from "node:path";
-import { startApi } from "@custody/api";
+import { startApi, type TlsFiles } from "@custody/api";
+import { parseListen } from "@custody/runtime";
+import type { KekConfig } from "@custody/store";
 import { startWorker } from "@custody/worker";
 import type { Command } from "commander";
 import { readAuthorities } from "../dev-authority.js";
@@ -68,6 +70,9 @@ export function registerServeCommands(program: Command): void {
       });
       onSignals(() => stack.stop());
       console.log(`Custody is running: API ${stack.apiUrl} (docs ${stack.apiUrl}/docs)`);
+      console.log(
+        `API metrics ${stack.apiMetricsUrl} (each worker logs its own: "metrics" in its ready line)`,
+      );
       console.log(`Webhook signing key (Ed25519, base64url): ${stack.webhookPublicKey}`);
       console.log(
         `NATS ${stack.natsUrls.join(",")}; ${o.parties} parties x ${o.workers} worker(s); logs in ${o.dir}/logs`,
@@ -93,11 +98,19 @@ export function registerServeCommands(program: Command): void {
     .option("--tls-ca <file>", "CA of the broker's mTLS")
     .option("--tls-cert <file>", "client certificate for mTLS")
     .option("--tls-key <file>", "client certificate key for mTLS")
+    .option("--https-cert <file>", "serve HTTPS with this PEM certificate chain (reloaded on SIGHUP)")
+    .option("--https-key <file>", "the PEM private key of --https-cert")
+    .option("--https-client-ca <file>", "require client certificates signed by this PEM CA (mutual TLS)")
+    .option("--metrics <host:port>", "serve Prometheus metrics at http://host:port/metrics")
     .action(
       async (o: {
         nats: string;
         creds: string;
         authority: string;
+        httpsCert?: string;
+        httpsKey?: string;
+        httpsClientCa?: string;
+        metrics?: string;
         host: string;
         port: string;
         printUrl?: boolean;
@@ -118,9 +131,14 @@ export function registerServeCommands(program: Command): void {
           eventsKeepAliveMs: process.env.CUSTODY_EVENTS_KEEPALIVE_MS
             ? int(process.env.CUSTODY_EVENTS_KEEPALIVE_MS)
             : undefined,
+          https: httpsOf(o),
+          metrics: o.metrics ? parseListen(o.metrics) : undefined,
         });
         onSignals(() => api.stop());
-        if (o.printUrl) console.log(`CUSTODY_API_URL=${api.url}`);
+        if (o.printUrl) {
+          console.log(`CUSTODY_API_URL=${api.url}`);
+          if (api.metricsUrl) console.log(`CUSTODY_METRICS_URL=${api.metricsUrl}`);
+        }
       },
     );
 
@@ -131,7 +149,20 @@ export function registerServeCommands(program: Command): void {
     .requiredOption("--worker-id <id>", "worker id, unique within the party")
     .requiredOption("--nats <urls>", "comma-separated NATS URLs")
     .requiredOption("--creds <file>", "NATS credentials file of this worker (control account)")
-    .requiredOption("--kek <file>", "the party's key-encryption key file")
+    .option("--kek <file>", "a key-encryption key file (development only: needs --insecure-file-kek)")
+    .option("--insecure-file-kek", "accept a KEK file (development only; production keeps the KEK in an HSM)")
+    .option("--kek-pkcs11-module <file>", "PKCS#11 module holding the party's KEK (e.g. libsofthsm2.so)")
+    .option("--kek-token <label>", "label of the PKCS#11 token")
+    .option("--kek-slot <id>", "slot id of the PKCS#11 token (instead of, or with, --kek-token)")
+    .option("--kek-pin-file <file>", "file holding the token's user PIN")
+    .option("--kek-pin-env <name>", "environment variable holding the token's user PIN")
+    .option("--kek-label <label>", "label of the AES-256 KEK in the token", "custody-kek")
+    .option("--kek-retired-label <labels...>", "labels of earlier KEKs in the token whose records still open")
+    .option(
+      "--kek-retired-file <file>",
+      "the former KEK file while moving to PKCS#11 (needs --insecure-file-kek)",
+    )
+    .option("--metrics <host:port>", "serve Prometheus metrics at http://host:port/metrics")
     .requiredOption(
       "--ledger <file>",
       "this worker's local ledger of bans and active epochs (kept across restarts)",
@@ -148,31 +179,34 @@ export function registerServeCommands(program: Command): void {
     .option("--join-timeout-ms <ms>", "session join timeout", "20000")
     .option("--progress-ms <ms>", "interval of in-progress signals (a third of the ack wait)", "10000")
     .action(
-      async (o: {
-        party: string;
-        workerId: string;
-        nats: string;
-        creds: string;
-        kek: string;
-        ledger: string;
-        identity: string;
-        directory: string;
-        authority: string;
-        tlsCa?: string;
-        tlsCert?: string;
-        tlsKey?: string;
-        slots: string;
-        heartbeatMs: string;
-        roundTimeoutMs: string;
-        joinTimeoutMs: string;
-        progressMs: string;
-      }) => {
+      async (
+        o: KekFlags & {
+          party: string;
+          workerId: string;
+          nats: string;
+          creds: string;
+          ledger: string;
+          metrics?: string;
+          identity: string;
+          directory: string;
+          authority: string;
+          tlsCa?: string;
+          tlsCert?: string;
+          tlsKey?: string;
+          slots: string;
+          heartbeatMs: string;
+          roundTimeoutMs: string;
+          joinTimeoutMs: string;
+          progressMs: string;
+        },
+      ) => {
         const w = await startWorker({
           party: int(o.party),
           workerId: o.workerId,
           servers: o.nats.split(","),
           credsFile: o.creds,
-          kekFile: o.kek,
+          kek: kekOf(o),
+          metrics: o.metrics ? parseListen(o.metrics) : undefined,
           ledgerFile: o.ledger,
           identityFile: o.identity,
           directoryFile: o.directory,
@@ -187,4 +221,41 @@ export function registerServeCommands(program: Command): void {
         onSignals(() => w.stop(true));
       },
     );
+}
+
+/** The HTTPS files of `custody api`, or none: a certificate needs its key. */
+function httpsOf(o: { httpsCert?: string; httpsKey?: string; httpsClientCa?: string }): TlsFiles | undefined {
+  if (!o.httpsCert && !o.httpsKey && !o.httpsClientCa) return undefined;
+  if (!o.httpsCert || !o.httpsKey) throw new Error("--https-cert and --https-key go together");
+  return { certFile: o.httpsCert, keyFile: o.httpsKey, clientCaFile: o.httpsClientCa };
+}
+
+/** The party's KEK configuration from the worker's flags (checked by the store: exactly one source). */
+export function kekOf(o: KekFlags): KekConfig {
+  const pkcs11 = o.kekPkcs11Module
+    ? {
+        module: o.kekPkcs11Module,
+        token: o.kekToken,
+        slot: o.kekSlot === undefined ? undefined : int(o.kekSlot),
+        pinFile: o.kekPinFile,
+        pinEnv: o.kekPinEnv,
+        keyLabel: o.kekLabel ?? "custody-kek",
+        retiredKeyLabels: o.kekRetiredLabel,
+      }
+    : undefined;
+  return { file: o.kek, pkcs11, retiredFile: o.kekRetiredFile, insecureFileKek: o.insecureFileKek === true };
+}
+
+/** The KEK flags of `custody worker` (and `custody kek init`). */
+export interface KekFlags {
+  kek?: string;
+  insecureFileKek?: boolean;
+  kekPkcs11Module?: string;
+  kekToken?: string;
+  kekSlot?: string;
+  kekPinFile?: string;
+  kekPinEnv?: string;
+  kekLabel?: string;
+  kekRetiredLabel?: string[];
+  kekRetiredFile?: string;
 }

@@ -18,6 +18,7 @@ export const SUMMARY = {
   audit: "the hash-chained audit trail",
   tenants: "tenants (isolated sets of keys and clients)",
   identities: "service identities (API, workers) at the broker",
+  kek: "a party's key-encryption key in its PKCS#11 token",
   backup: "back up one party's sealed records, or the API's records and the audit trail",
   restore: "restore backups into a fresh broker (create-only; refuses retired backups)",
   "request-headers": "print signed headers for one API request (for curl or the /docs page)",
