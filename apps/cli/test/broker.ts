@@ -46,7 +46,8 @@ export async function publishedResults(nc: NatsConnection): Promise<Map<string, 
   const iter = await consumer.consume({ max_messages: 1000 });
   for await (const m of iter) {
     const r = fromBinary(WorkResultSchema, m.data);
-    out.set(r.operationId, [...(out.get(r.operationId) ?? []), r]);
+    // Progress reports are not results: a party sends one per session attempt.
+    if (r.outcome.case !== "progress") out.set(r.operationId, [...(out.get(r.operationId) ?? []), r]);
     if (m.info.pending === 0 && m.seq >= info.state.last_seq) break;
   }
   await iter.close().catch(() => {});

@@ -30,6 +30,7 @@ import {
   REVOCATIONS_BUCKET,
   servedBucket,
   shareBucket,
+  WEBHOOKS_BUCKET,
 } from "@custody/proto";
 import { connectNats, readCreds, TENANT_NAME, TenantRegistry } from "@custody/runtime";
 import { jetstream } from "@nats-io/jetstream";
@@ -174,7 +175,7 @@ export function brokerAccess(profileFile: string): BrokerAccess {
 }
 
 const PARTY_BUCKETS = (party: number) => [shareBucket(party), servedBucket(party)];
-const API_BUCKETS = [KEYS_BUCKET, OPERATIONS_BUCKET, IDEMPOTENCY_BUCKET, REVOCATIONS_BUCKET];
+const API_BUCKETS = [KEYS_BUCKET, OPERATIONS_BUCKET, IDEMPOTENCY_BUCKET, REVOCATIONS_BUCKET, WEBHOOKS_BUCKET];
 const SHARE_RECORD = /^([A-Za-z0-9_-]+)\.(?:state|(\d+)\.([A-Za-z0-9_-]+))$/;
 const KV_KEY = /^[-/_=.A-Za-z0-9]+$/;
 const sha256 = (v: Uint8Array) => createHash("sha256").update(v).digest("hex");
