@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { mkdirSync, rmSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { ProtocolError } from "@custody/core";
 import {
@@ -13,11 +14,14 @@ import {
   activationOperationId,
   create,
   ShareConfirmationSchema,
+  servedBucket,
+  shareBucket,
   type WorkItem,
   WorkItemSchema,
   type WorkResult,
 } from "@custody/proto";
-import { PermanentFailure, signAs } from "@custody/runtime";
+import { PermanentFailure, signAs, TransportError } from "@custody/runtime";
+import { Kvm } from "@nats-io/kv";
 import { classify, confirmationBytes, type JobEnv, runJob } from "../src/jobs.js";
 import { SCHEMES } from "../src/schemes.js";
 import { Bench, type Client, ctxOf } from "./harness.js";
@@ -26,12 +30,18 @@ const PARTIES = [1, 2, 3];
 let bench: Bench;
 let client: Client;
 let envs: Map<number, JobEnv>;
+const keks = new Map<number, Uint8Array>();
+/** Each party's KEK (one per party, shared by its workers). */
+const kekOf = (p: number) => {
+  if (!keks.has(p)) keks.set(p, randomBytes(32));
+  return keks.get(p)!;
+};
 
 before(async () => {
   bench = await Bench.start(PARTIES);
   client = bench.client();
   envs = new Map();
-  for (const p of PARTIES) envs.set(p, await bench.worker(p, randomBytes(32)));
+  for (const p of PARTIES) envs.set(p, await bench.worker(p, kekOf(p)));
 });
 after(async () => {
   for (const e of envs?.values() ?? []) await e.nc.close();
@@ -202,6 +212,99 @@ describe("job paths", { timeout: 180_000 }, () => {
     assert.notEqual(pk(derived[0]!), pk(root!));
     assert.equal(pk(derived[0]!), pk(derived[1]!));
     assert.ok(publicKey.length > 0);
+  });
+
+  test("the broker deleting the active share record ends signing with share-not-found", async () => {
+    const dkg = client.dkg("ed25519", 2, PARTIES);
+    const results = await all(dkg);
+    await all(activation(dkg, "ed25519", results));
+    const session = Buffer.from(stored(results[0]!).sessionId).toString("hex");
+    const kv = await new Kvm(bench.broker).open(shareBucket(1));
+    await kv.purge(`${dkg.keyId}.0.${session}`);
+    await assert.rejects(
+      run(1, client.sign(dkg.keyId, "ed25519", 0, [1, 2], randomBytes(8))),
+      isCode("share-not-found"),
+    );
+  });
+
+  test("a bip340 share's confirmation carries its chain code and derivation key", async () => {
+    const dkg = client.dkg("bip340", 2, PARTIES);
+    const results = await all(dkg);
+    for (const r of results) {
+      const v = r.outcome.value as {
+        chainCode: Uint8Array;
+        derivationKey: Uint8Array;
+        publicKey: Uint8Array;
+      };
+      assert.equal(v.chainCode.length, 32);
+      assert.equal(v.derivationKey.length, 33);
+      assert.deepEqual(v.chainCode, (results[0]!.outcome.value as typeof v).chainCode);
+    }
+  });
+
+  test("a replayed DKG at another worker of the party (the broker wiped the served ledger) is refused create-only", async () => {
+    const dkg = client.dkg("ed25519", 2, PARTIES);
+    await all(activation(dkg, "ed25519", await all(dkg)));
+    const served = await new Kvm(bench.broker).open(servedBucket(1));
+    for await (const k of await served.keys()) await served.purge(k);
+    // A fresh worker of party 1: its own ledger has never seen this key.
+    const fresh = await bench.worker(1, kekOf(1));
+    try {
+      await assert.rejects(runJob(fresh, ctxOf(dkg)), isCode("key-exists"));
+    } finally {
+      await fresh.nc.close();
+    }
+  });
+
+  test("an activation this worker cannot record in its ledger fails for good, and says why", async () => {
+    const dkg = client.dkg("ed25519", 2, PARTIES);
+    const results = await all(dkg);
+    const broken = await bench.worker(3, kekOf(3));
+    try {
+      rmSync(broken.ledgerFile, { force: true });
+      mkdirSync(broken.ledgerFile);
+      await assert.rejects(
+        runJob(broken, ctxOf(activation(dkg, "ed25519", results))),
+        isCode("party-state-unwritable"),
+      );
+    } finally {
+      await broken.nc.close();
+    }
+  });
+
+  test("a ban holds for its key and epoch only: another key signs with the peer, and the key signs again after a refresh", async () => {
+    const a = await newKey("ed25519");
+    const b = await newKey("ed25519");
+    const ref = (keyId: string) => ({ tenant: env(1).tenant, keyId, scheme: "ed25519" });
+    await env(1).store.ban(ref(a.keyId), { epoch: 0, peer: 2 });
+    await assert.rejects(
+      run(1, client.sign(a.keyId, "ed25519", 0, [1, 2], randomBytes(8))),
+      isCode("pair-locked"),
+    );
+    const other = await all(client.sign(b.keyId, "ed25519", 0, [1, 2], randomBytes(8)), [1, 2]);
+    for (const r of other) assert.equal(r.outcome.case, "signature");
+    const refresh = client.refresh(a.keyId, "ed25519", 0, PARTIES);
+    await all(activation(refresh, "ed25519", await all(refresh)));
+    const after = await all(client.sign(a.keyId, "ed25519", 1, [1, 2], randomBytes(8)), [1, 2]);
+    for (const r of after) assert.equal(r.outcome.case, "signature");
+  });
+
+  test("a job whose delivery is aborted ends with the abort, not a timeout", async () => {
+    const { keyId } = await newKey("ed25519");
+    // Party 2 never runs: the signing session waits for it until the delivery is aborted.
+    const stop = new AbortController();
+    const pending = runJob(
+      env(1),
+      ctxOf(client.sign(keyId, "ed25519", 0, [1, 2], randomBytes(8)), stop.signal),
+    );
+    setTimeout(() => stop.abort(new Error("worker stopping")), 300);
+    await assert.rejects(pending, (e: unknown) => e instanceof TransportError && e.code === "aborted");
+    const already = new AbortController();
+    already.abort(new Error("worker stopping"));
+    await assert.rejects(
+      runJob(env(1), ctxOf(client.sign(keyId, "ed25519", 0, [1, 2], randomBytes(8)), already.signal)),
+      (e: unknown) => e instanceof TransportError && e.code === "aborted",
+    );
   });
 
   test("which failures end a job for good", () => {
