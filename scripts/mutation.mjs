@@ -95,6 +95,7 @@ const GROUPS = {
       "packages/dkls23/src/vole.ts",
     ],
     tests: [
+      "packages/dkls23/dist/test/kos.test.js",
       "packages/dkls23/dist/test/primitives.test.js",
       "packages/dkls23/dist/test/vole.test.js",
       "packages/dkls23/dist/test/binding.test.js",

@@ -34,7 +34,7 @@ export const COL_BYTES = KAPPA / 8;
  * `PRG(key, τ, i)`: 80 bytes, SHA-256 in counter mode over `key ‖ τ ‖ u32(i) ‖ u8(ctr)`
  * (node's native SHA-256: same output as the pure-JS hasher, much cheaper per call).
  */
-function prgInto(key: Uint8Array, tau: Uint8Array, i: number, out: Uint8Array, off: number): void {
+export function prgInto(key: Uint8Array, tau: Uint8Array, i: number, out: Uint8Array, off: number): void {
   const buf = new Uint8Array(key.length + tau.length + 5);
   buf.set(key);
   buf.set(tau, key.length);
@@ -48,7 +48,8 @@ function prgInto(key: Uint8Array, tau: Uint8Array, i: number, out: Uint8Array, o
   }
 }
 
-function challenges(tauB: Uint8Array, U: Uint8Array): Uint32Array[] {
+/** The consistency check's challenges χ: bound to Bob's τ and his whole matrix U (Fiat–Shamir). */
+export function challenges(tauB: Uint8Array, U: Uint8Array): Uint32Array[] {
   const d = sha512(frame(tag("ot/ext/chi"), [tauB, U]));
   return Array.from({ length: CHECK_BLOCKS }, (_, c) => gfTable(gfFromSlice(d, 16 * c)));
 }
