@@ -83,6 +83,18 @@ test("sign: a signer using a wrong key share consistently → pk-sum mismatch na
   expectAbort(run, 1, "mismatch", 2, "pk sum");
 });
 
+test("sign: with three signers the same wrong share is a mismatch that blames nobody (not provable)", () => {
+  // Any of the other two could have sent the bad public key part: naming one would not be provable.
+  const s = dealShares(3, 3);
+  const off = new EcdsaShare({ ...s.get(2)!, secret: mod(s.get(2)!.secret + 1n) });
+  const run = sign(new Map([...s, [2, off]]), [1, 2, 3], sha256(utf8ToBytes("pk sum, three")));
+  for (const p of [1, 3]) {
+    const e = run.errors.get(p);
+    assert.ok(e instanceof ProtocolError && e.kind === "mismatch", String(e));
+    assert.deepEqual([...e.culprits], [], `party ${p} names nobody`);
+  }
+});
+
 /** Party 2 replaces its round-3 value at `off` (u: 0, w: 32) by the negation of party 1's. */
 function cancelRound3(off: number) {
   let mine: bigint | undefined;
