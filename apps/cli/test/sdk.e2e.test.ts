@@ -2,10 +2,12 @@
  * The SDK as a user gets it: `scripts/pack-sdk.mjs` packs one tarball, which installs offline into
  * an empty project; the examples, type-checked there against the tarball's types, build real
  * transactions (viem, bitcoinjs-lib P2WPKH and Taproot, @solana/web3.js), sign them through a
- * running stack and verify them with the chain libraries.
+ * running stack and verify them with the chain libraries. As a newcomer would: the admin makes the
+ * keys, then issues a `signer` credential for them with `custody credentials issue`, and the
+ * examples sign with that credential.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import {
   cpSync,
   mkdirSync,
@@ -22,7 +24,7 @@ import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { CustodyClient, isApiProblem } from "@custody/sdk";
-import type { Stack } from "../src/index.js";
+import { CLI_MAIN, type Stack } from "../src/index.js";
 import { startTestStack, stopTestStack } from "./helpers.js";
 
 const run = promisify(execFile);
@@ -34,6 +36,10 @@ let stack: Stack | undefined;
 let work: string;
 let app: string;
 let ecdsaKey: string;
+let bip340Key: string;
+let ed25519Key: string;
+/** The profile of the `signer` credential the examples sign with. */
+let signerProfile: string;
 
 /** Packs the SDK, installs it into an empty project, links the chain libraries, compiles the examples. */
 async function prepareProject(): Promise<void> {
@@ -74,12 +80,14 @@ before(
     });
     // The examples' ECDSA key is made while the project is prepared (DKLs23 DKG is the slow part);
     // the other examples make their own keys, as they do by default.
-    const keyed = started.then((s) =>
-      new CustodyClient(s.apiUrl, s.admin).createKeyAndWait(
-        { scheme: "ecdsa-secp256k1", threshold: 2, parties: 3 },
-        { timeoutMs: 170_000 },
-      ),
-    );
+    const keyed = started.then((s) => {
+      const admin = new CustodyClient(s.apiUrl, s.admin);
+      return Promise.all(
+        (["ecdsa-secp256k1", "bip340", "ed25519"] as const).map((scheme) =>
+          admin.createKeyAndWait({ scheme, threshold: 2, parties: 3 }, { timeoutMs: 170_000 }),
+        ),
+      );
+    });
     const prepared = prepareProject();
     // All settle before any failure is reported, so a stack that started is always stopped.
     const [s, k, p] = await Promise.allSettled([started, keyed, prepared]);
@@ -87,7 +95,29 @@ before(
     if (s.status === "rejected") throw s.reason;
     if (k.status === "rejected") throw k.reason;
     if (p.status === "rejected") throw p.reason;
-    ecdsaKey = k.value.id;
+    [ecdsaKey, bip340Key, ed25519Key] = k.value.map((key) => key.id) as [string, string, string];
+    // The admin issues a signer credential for exactly these keys, as `custody credentials issue` does.
+    signerProfile = join(work, "signer", "profile.json");
+    const issued = spawnSync(
+      process.execPath,
+      [
+        CLI_MAIN,
+        "credentials",
+        "issue",
+        "--role",
+        "signer",
+        "--keys",
+        [ecdsaKey, bip340Key, ed25519Key].join(","),
+        "--name",
+        "sdk-examples",
+        "--out",
+        join(work, "signer"),
+        "--profile",
+        join(stack!.options.dir, "profile.json"),
+      ],
+      { encoding: "utf8" },
+    );
+    assert.equal(issued.status, 0, issued.stderr);
   },
   { timeout: 180_000 },
 );
@@ -102,7 +132,7 @@ async function example(name: string, keyId?: string): Promise<string> {
     cwd: app,
     env: {
       ...process.env,
-      CUSTODY_PROFILE: join(stack!.options.dir, "profile.json"),
+      CUSTODY_PROFILE: signerProfile,
       ...(keyId ? { CUSTODY_KEY_ID: keyId } : {}),
     },
   });
@@ -144,13 +174,13 @@ test("bitcoinjs-lib: a P2WPKH spend validates, finalizes and extracts", { timeou
 test("bitcoinjs-lib: a Taproot key-path spend validates, finalizes and extracts", {
   timeout: 120_000,
 }, async () => {
-  const out = await example("bitcoin-p2tr");
+  const out = await example("bitcoin-p2tr", bip340Key);
   assert.equal(checks(out).length, 3, out);
   assert.match(out, /address bcrt1p/);
 });
 
 test("@solana/web3.js: a transfer signed by the fee payer verifies", { timeout: 120_000 }, async () => {
-  const out = await example("solana-transfer");
+  const out = await example("solana-transfer", ed25519Key);
   assert.equal(checks(out).length, 1, out);
   assert.match(out, /^wire [A-Za-z0-9+/=]+$/m);
 });
