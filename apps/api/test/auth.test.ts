@@ -10,11 +10,10 @@ import { after, before, describe, test } from "node:test";
 import { createAuthority, createClientKey, issueCredential, signRequest } from "@custody/credentials";
 import type { Revocation } from "@custody/runtime";
 import type { FastifyInstance } from "fastify";
-import pino from "pino";
 import type { Actor } from "../src/domain/service.js";
-import { buildApp } from "../src/http/app.js";
 import type { NonceStore, Revocations } from "../src/http/plugins/auth.js";
 import { Problem } from "../src/problems.js";
+import { appUnderTest } from "./app-under-test.js";
 
 const authority = createAuthority();
 const clientKey = createClientKey();
@@ -76,18 +75,9 @@ before(async () => {
       throw new Problem("no-quorum", "stub: no parties");
     },
   };
-  app = await buildApp({
+  app = await appUnderTest({
     service: service as never,
-    ready: () => ({ ok: true, liveParties: [1, 2, 3] }),
-    logger: pino({ level: "silent" }),
     auth: { authorities: [authority.publicKey], nonces, revocations: list },
-    deadLetters: {
-      list: () => [],
-      operations: () => ({ operations: [] }),
-      isPending: () => false,
-      onSettled: () => {},
-    },
-    credentials: undefined as never,
   });
 });
 after(() => app?.close());

@@ -6,11 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { createAuthority } from "@custody/credentials";
 import type { FastifyInstance } from "fastify";
-import pino from "pino";
-import { buildApp } from "../src/http/app.js";
 import { OPERATION_IDS } from "../src/http/openapi.js";
+import { appUnderTest } from "./app-under-test.js";
 
 let app: FastifyInstance;
 let doc: {
@@ -29,23 +27,7 @@ let doc: {
 };
 
 before(async () => {
-  app = await buildApp({
-    service: {} as never,
-    ready: () => ({ ok: true, liveParties: [] }),
-    logger: pino({ level: "silent" }),
-    auth: {
-      authorities: [createAuthority().publicKey],
-      nonces: { remember: async () => true },
-      revocations: { isRevoked: async () => false, revoke: async () => ({}) as never },
-    },
-    deadLetters: {
-      list: () => [],
-      operations: () => ({ operations: [] }),
-      isPending: () => false,
-      onSettled: () => {},
-    },
-    credentials: undefined as never,
-  });
+  app = await appUnderTest({ ready: () => ({ ok: true, liveParties: [] }) });
   await app.ready();
   doc = app.swagger() as unknown as typeof doc;
 });

@@ -17,9 +17,8 @@ import {
 } from "@custody/credentials";
 import { credentialId, type Revocation } from "@custody/runtime";
 import type { FastifyInstance } from "fastify";
-import pino from "pino";
-import { buildApp } from "../src/http/app.js";
 import type { NonceStore, Revocations } from "../src/http/plugins/auth.js";
+import { appUnderTest } from "./app-under-test.js";
 
 const authority = createAuthority();
 const admin = createClientKey();
@@ -48,18 +47,9 @@ const list = new List();
 let app: FastifyInstance;
 
 before(async () => {
-  app = await buildApp({
+  app = await appUnderTest({
     service: { keys: async () => [] } as never,
-    ready: () => ({ ok: true, liveParties: [1, 2, 3] }),
-    logger: pino({ level: "silent" }),
     auth: { authorities: [authority.publicKey], nonces, revocations: list },
-    deadLetters: {
-      list: () => [],
-      operations: () => ({ operations: [] }),
-      isPending: () => false,
-      onSettled: () => {},
-    },
-    credentials: undefined as never,
   });
 });
 after(() => app?.close());

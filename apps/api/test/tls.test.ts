@@ -11,11 +11,9 @@ import { request, type Server } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { createAuthority } from "@custody/credentials";
 import type { FastifyInstance } from "fastify";
-import pino from "pino";
-import { buildApp } from "../src/http/app.js";
 import { httpsOptions, reloadTls, type TlsFiles } from "../src/tls.js";
+import { appUnderTest } from "./app-under-test.js";
 
 const dir = mkdtempSync(join(tmpdir(), "custody-tls-"));
 const file = (n: string) => join(dir, n);
@@ -92,24 +90,7 @@ before(async () => {
   leaf("server", "api-one", "server-ca", "serverAuth");
   leaf("alice", "alice", "clients", "clientAuth");
   leaf("mallory", "mallory", "strangers", "clientAuth");
-  app = await buildApp({
-    service: {} as never,
-    ready: () => ({ ok: true, liveParties: [1, 2] }),
-    logger: pino({ level: "silent" }),
-    auth: {
-      authorities: [createAuthority().publicKey],
-      nonces: { remember: async () => true },
-      revocations: { isRevoked: async () => false, revoke: async () => ({}) as never },
-    },
-    deadLetters: {
-      list: () => [],
-      operations: () => ({ operations: [] }),
-      isPending: () => false,
-      onSettled: () => {},
-    },
-    credentials: undefined as never,
-    https: httpsOptions(files),
-  });
+  app = await appUnderTest({ https: httpsOptions(files) });
   await app.listen({ host: "127.0.0.1", port: 0 });
   port = (app.server.address() as { port: number }).port;
 });
