@@ -11,7 +11,7 @@ import {
   type WorkResult,
   WorkResultSchema,
 } from "@custody/proto";
-import { connectNats, readCreds } from "@custody/runtime";
+import { API_INBOX, connectNats, readCreds } from "@custody/runtime";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -24,6 +24,17 @@ export function adminConnection(stack: Stack, tenant = "default"): Promise<NatsC
     credentials: readCreds(stack.tenantAdminCreds(tenant)),
     tls: stack.pki.client("admin"),
     name: "test-admin",
+  });
+}
+
+/** Connects with the API's own identity (control account), as a compromised API would. */
+export async function apiConnection(stack: Stack): Promise<NatsConnection> {
+  return connectNats({
+    servers: stack.natsUrls,
+    credentials: await stack.serviceCredentials("api"),
+    tls: stack.pki.client("api"),
+    name: "evil-api",
+    inboxPrefix: API_INBOX,
   });
 }
 

@@ -33,13 +33,12 @@ import {
   WorkItemSchema,
   WorkResultSchema,
 } from "@custody/proto";
-import { API_INBOX, connectNats } from "@custody/runtime";
 import { ApiProblem, CustodyClient } from "@custody/sdk";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { authorityPublicPath, authoritySeedPath, readAuthorities } from "../src/dev-authority.js";
 import { CLI_MAIN, issueClient, type LoadedClient, type Stack } from "../src/index.js";
-import { adminConnection } from "./broker.js";
+import { adminConnection, apiConnection } from "./broker.js";
 import { startTestStack, stopTestStack, verifyEd25519 } from "./helpers.js";
 
 const TIMEOUT = { timeout: 240_000 };
@@ -53,13 +52,7 @@ let keyPublic: string;
 before(async () => {
   stack = await startTestStack({ parties: 3 });
   root = new CustodyClient(stack.apiUrl, stack.admin);
-  apiNats = await connectNats({
-    servers: stack.natsUrls,
-    credentials: await stack.serviceCredentials("api"),
-    tls: stack.pki.client("api"),
-    name: "evil-api",
-    inboxPrefix: API_INBOX,
-  });
+  apiNats = await apiConnection(stack!);
   adminNats = await adminConnection(stack);
   const op = await root.wait(await root.createKey({ scheme: "ed25519", threshold: 2, parties: 3 }), 120_000);
   assert.equal(op.status, "succeeded", JSON.stringify(op.error));

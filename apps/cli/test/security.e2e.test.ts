@@ -34,14 +34,7 @@ import {
   WorkItemSchema,
   WorkResultSchema,
 } from "@custody/proto";
-import {
-  API_INBOX,
-  type AuditRecord,
-  connectNats,
-  publicKeyOf,
-  readCreds,
-  TenantRegistry,
-} from "@custody/runtime";
+import { type AuditRecord, connectNats, publicKeyOf, readCreds, TenantRegistry } from "@custody/runtime";
 import { ApiProblem, CustodyClient } from "@custody/sdk";
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
@@ -49,7 +42,7 @@ import { createAccount } from "@nats-io/nkeys";
 import { connect, errors, jwtAuthenticator } from "@nats-io/transport-node";
 import { authoritySeedPath } from "../src/dev-authority.js";
 import { CLI_MAIN, issueClient, type LoadedClient, loadClient, type Stack } from "../src/index.js";
-import { adminConnection } from "./broker.js";
+import { adminConnection, apiConnection } from "./broker.js";
 import { eventually, startTestStack, stopTestStack, verifyEd25519 } from "./helpers.js";
 
 let stack: Stack | undefined;
@@ -313,13 +306,7 @@ test(
   "a work item no client asked for is refused by every party (a compromised API is no signing oracle)",
   TEST_TIMEOUT,
   async () => {
-    const nc = await connectNats({
-      servers: stack!.natsUrls,
-      credentials: await stack!.serviceCredentials("api"),
-      tls: stack!.pki.client("api"),
-      name: "evil-api",
-      inboxPrefix: API_INBOX,
-    });
+    const nc = await apiConnection(stack!);
     const js = jetstream(nc);
     const key = await admin.getKey(keyA);
     const path = `/v1/keys/${keyA}/sign`;

@@ -25,12 +25,12 @@ import {
   WorkItemSchema,
   WorkResultSchema,
 } from "@custody/proto";
-import { API_INBOX, type AuditRecord, connectNats, partyInbox, readCreds } from "@custody/runtime";
+import { type AuditRecord, connectNats, partyInbox, readCreds } from "@custody/runtime";
 import { CustodyClient } from "@custody/sdk";
 import { type JetStreamClient, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Stack } from "../src/index.js";
-import { adminConnection, storedEpochs } from "./broker.js";
+import { adminConnection, apiConnection, storedEpochs } from "./broker.js";
 import { startTestStack, stopTestStack, verifyEd25519, workerName } from "./helpers.js";
 
 const TIMEOUT = { timeout: 240_000 };
@@ -42,13 +42,7 @@ let admin: NatsConnection;
 before(async () => {
   stack = await startTestStack({ parties: 3 });
   client = new CustodyClient(stack.apiUrl, stack.admin);
-  api = await connectNats({
-    servers: stack.natsUrls,
-    credentials: await stack.serviceCredentials("api"),
-    tls: stack.pki.client("api"),
-    name: "evil-api",
-    inboxPrefix: API_INBOX,
-  });
+  api = await apiConnection(stack!);
   admin = await adminConnection(stack);
 }, TIMEOUT);
 after(async () => {
