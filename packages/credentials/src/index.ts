@@ -17,6 +17,7 @@ export {
 } from "./credential.js";
 export type { AuthCode } from "./errors.js";
 export { AuthError } from "./errors.js";
+export { verifyEd25519 } from "./keys.js";
 export { canonicalPath } from "./path.js";
 export type { SignedRequest } from "./request.js";
 export {

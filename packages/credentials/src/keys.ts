@@ -27,56 +27,62 @@ export function signWithSeed(seed: string, message: Uint8Array): Uint8Array {
   return new Uint8Array(sign(null, message, key));
 }
 
-/** A key strict verification may use, with its raw bytes; null for one it refuses. */
-interface VerifyingKey {
-  readonly raw: Uint8Array;
-  readonly key: KeyObject;
-}
-/** NKeys already decoded and validated (bounded: clients seen repeatedly stay, others rotate out). */
-const keys = new Map<string, VerifyingKey | null>();
+/** Validated Ed25519 keys by hex (bounded: keys seen repeatedly stay, others rotate out). */
+const keys = new Map<string, KeyObject | null>();
 const MAX_CACHED_KEYS = 1024;
 
 /**
- * Decodes and validates an NKey public key once: CRC, strict RFC 8032 point decoding (canonical
- * y < p, no x = 0 with the sign bit set) and not of small order. Null for a key that fails any.
+ * The OpenSSL key for a raw Ed25519 public key that strict RFC 8032 decoding accepts (canonical
+ * y < p, no x = 0 with the sign bit set, on the curve) and that is not of small order; null
+ * otherwise. Validated once per key.
  */
-function verifyingKey(nkey: string): VerifyingKey | null {
-  const cached = keys.get(nkey);
+function verifyingKey(raw: Uint8Array): KeyObject | null {
+  const id = Buffer.from(raw).toString("hex");
+  const cached = keys.get(id);
   if (cached !== undefined) return cached;
-  let entry: VerifyingKey | null = null;
+  let key: KeyObject | null = null;
   try {
-    const raw = rawPublicKey(nkey);
     if (raw.length === 32 && !ed25519.Point.fromBytes(raw, false).isSmallOrder())
-      entry = {
-        raw,
-        key: createPublicKey({
-          key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(raw).toString("base64url") },
-          format: "jwk",
-        }),
-      };
+      key = createPublicKey({
+        key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(raw).toString("base64url") },
+        format: "jwk",
+      });
   } catch {
-    entry = null;
+    key = null;
   }
   if (keys.size >= MAX_CACHED_KEYS) keys.delete(keys.keys().next().value!);
-  keys.set(nkey, entry);
-  return entry;
+  keys.set(id, key);
+  return key;
 }
 
 /**
- * Verifies a signature by an NKey public key; false on any malformed input. Accepts exactly what
- * `ed25519.verify(sig, msg, key, { zip215: false })` accepts: OpenSSL's check (S < L, the
- * cofactorless equation against R's exact bytes) accepts a subset of it for a validated key, and only
- * when OpenSSL refuses does the slower cofactored check decide (a small-order component in R).
+ * Strict Ed25519 verification by a raw 32-byte public key; false on any malformed input. Accepts
+ * exactly what `ed25519.verify(sig, msg, key, { zip215: false })` of @noble/curves accepts:
+ * canonical encodings of A and R, S < L, A not of small order, and the cofactored equation. OpenSSL
+ * (S < L, the cofactorless equation against R's exact bytes) accepts a subset of that for a
+ * validated A, so only when OpenSSL refuses does the slower cofactored check decide (a small-order
+ * component in R). Used for client requests, credentials and every party's protocol messages.
  */
-export function verifyWithPublicKey(nkey: string, message: Uint8Array, signature: Uint8Array): boolean {
+export function verifyEd25519(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   try {
-    const entry = signature.length === 64 ? verifyingKey(nkey) : null;
-    if (entry === null) return false;
+    const key = signature.length === 64 ? verifyingKey(publicKey) : null;
+    if (key === null) return false;
     return (
-      verify(null, message, entry.key, signature) ||
-      ed25519.verify(signature, message, entry.raw, { zip215: false })
+      verify(null, message, key, signature) ||
+      ed25519.verify(signature, message, publicKey, { zip215: false })
     );
   } catch {
     return false;
   }
+}
+
+/** Verifies a signature by an NKey public key (its checksum and prefix checked); see {@link verifyEd25519}. */
+export function verifyWithPublicKey(nkey: string, message: Uint8Array, signature: Uint8Array): boolean {
+  let raw: Uint8Array;
+  try {
+    raw = rawPublicKey(nkey);
+  } catch {
+    return false;
+  }
+  return verifyEd25519(raw, message, signature);
 }

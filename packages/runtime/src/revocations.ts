@@ -1,16 +1,4 @@
-/**
- * A tenant's revoked client credentials, in the tenant account's revocation bucket: the API records
- * a revocation there, and the API and every party look each request's credential up before they act
- * on it. A credential is named by its id, the hex SHA-256 of the exact credential string under a
- * domain tag. A delegated credential (`<issuer credential>~<leaf>`, see @custody/credentials) is
- * revoked when any credential of its chain is: revoking an admin's credential revokes everything it
- * signed. Reads use direct gets only, which is all a party's workers may do on this bucket.
- * Callers fail closed: {@link RevocationList.isRevoked} throws when the list cannot be read.
- * A revocation is final: once a list has read one, it keeps it for the life of the process, so a
- * revocation deleted later (by a compromised API or broker) still applies wherever it was seen.
- * @module
- */
-import { transcriptHash } from "@custody/core";
+import { credentialId } from "@custody/credentials";
 import { REVOCATIONS_BUCKET } from "@custody/proto";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -18,10 +6,8 @@ import type { NatsConnection } from "@nats-io/transport-node";
 /** A credential id: 64 lower-case hex digits. */
 export const CREDENTIAL_ID = /^[0-9a-f]{64}$/;
 
-/** The id of a credential: hex of SHA-256 over the framed domain and the exact credential string. */
-export function credentialId(credential: string): string {
-  return Buffer.from(transcriptHash("custody/credential-id/v1", [credential])).toString("hex");
-}
+/** The id of a credential (hex of SHA-256 over the framed domain and the exact string); see @custody/credentials. */
+export { credentialId };
 
 /**
  * The ids of every credential in a chain, the issuer's first: the id of each prefix of the string

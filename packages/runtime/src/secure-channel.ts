@@ -4,7 +4,7 @@
  * - Authenticity: every Join and every Envelope is signed with the sender's long-term Ed25519 party
  *   key over a domain-separated, length-prefixed encoding of session id, round, sender, receiver and
  *   payload, so a recorded message cannot be replayed into another session, round or sender slot.
- *   Verification is strict RFC 8032 (see {@link verifyEd25519Strict}).
+ *   Verification is strict RFC 8032 (`verifyEd25519` of @custody/credentials).
  * - Confidentiality: each attempt uses a fresh ephemeral X25519 key (announced in the signed Join).
  *   Point-to-point payloads are sealed with ChaCha20-Poly1305 under a key derived per ordered pair
  *   (HKDF-SHA256 over the X25519 secret, salted with the session id), so each direction has its own
@@ -25,10 +25,9 @@ import {
   hkdfSync,
   type KeyObject,
   sign,
-  verify,
 } from "node:crypto";
 import { frame } from "@custody/core";
-import { ed25519 } from "@noble/curves/ed25519.js";
+import { verifyEd25519 } from "@custody/credentials";
 import type { PartyDirectory, PartyIdentity } from "./party-identity.js";
 
 /** What a Join signature covers. */
@@ -74,52 +73,6 @@ export function signAs(identity: PartyIdentity, bytes: Uint8Array): Uint8Array {
   return new Uint8Array(sign(null, bytes, key));
 }
 
-/** Public keys already validated, by hex: their OpenSSL key, or null for a key strict rules refuse. */
-const verifyingKeys = new Map<string, KeyObject | null>();
-const MAX_CACHED_KEYS = 1024;
-
-/**
- * The OpenSSL key for an Ed25519 public key that strict RFC 8032 decoding accepts (canonical y < p,
- * no x = 0 with the sign bit set, on the curve) and that is not of small order; null otherwise.
- * Validated once per key (bounded cache).
- */
-function verifyingKey(publicKey: Uint8Array): KeyObject | null {
-  const id = Buffer.from(publicKey).toString("hex");
-  const cached = verifyingKeys.get(id);
-  if (cached !== undefined) return cached;
-  let key: KeyObject | null = null;
-  try {
-    if (!ed25519.Point.fromBytes(publicKey, false).isSmallOrder()) key = publicKeyOf("Ed25519", publicKey);
-  } catch {
-    key = null;
-  }
-  if (verifyingKeys.size >= MAX_CACHED_KEYS) verifyingKeys.delete(verifyingKeys.keys().next().value!);
-  verifyingKeys.set(id, key);
-  return key;
-}
-
-/**
- * Strict Ed25519 verification, accepting exactly what `ed25519.verify(sig, msg, key, { zip215: false
- * })` of @noble/curves accepts: canonical encodings of A and R, S < L, A not of small order, and the
- * cofactored equation [8]SB = [8]R + [8]kA. OpenSSL checks S < L and the cofactorless equation by
- * re-encoding SB − kA and comparing it with R's bytes; for a pre-validated A, everything it accepts
- * the strict check accepts too. Only when OpenSSL refuses does the (slow) strict check run, so a
- * signature that differs by a small-order component, which only the cofactored equation accepts,
- * is still accepted, as before.
- */
-function verifyEd25519Strict(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  try {
-    const key = publicKey.length === 32 && signature.length === 64 ? verifyingKey(publicKey) : null;
-    if (key === null) return false;
-    return (
-      verify(null, message, key, signature) ||
-      ed25519.verify(signature, message, publicKey, { zip215: false })
-    );
-  } catch {
-    return false;
-  }
-}
-
 /** Verifies a signature of `party` against the directory; false for unknown parties or bad signatures. */
 export function verifyFrom(
   directory: PartyDirectory,
@@ -128,7 +81,7 @@ export function verifyFrom(
   signature: Uint8Array,
 ): boolean {
   const key = directory.get(party);
-  return key !== undefined && verifyEd25519Strict(key, bytes, signature);
+  return key !== undefined && verifyEd25519(key, bytes, signature);
 }
 
 /** OpenSSL keys of the ephemeral secrets this process made, so a session does not re-import its own. */
