@@ -102,6 +102,17 @@ describe("metrics", { timeout: 240_000 }, () => {
     assert.equal(sum(a, "custody_api_live_parties"), 3);
     assert.ok(sum(a, "process_cpu_seconds_total") > 0);
 
+    // Every log line of a request or job names the operation it belongs to.
+    const signOps = new Set(
+      (await api.listOperations({ keyId: op.keyId, type: "sign" })).operations.map((o) => o.id),
+    );
+    const answered = logRecords(stack!, "api").filter(
+      (r) => r.msg === "request answered" && r.route === "/v1/keys/:id/sign",
+    );
+    assert.ok(answered.length >= 3);
+    for (const r of answered) assert.ok(signOps.has(r.operationId as string), JSON.stringify(r));
+    const jobs = logRecords(stack!, "party1-w1").filter((r) => r.msg === "work item done");
+    assert.ok(jobs.length > 0 && jobs.every((r) => typeof r.operationId === "string"));
     const ready = logRecords(stack!, "party1-w1").find((r) => r.msg === "worker ready");
     assert.ok(typeof ready?.metrics === "string", "the worker logs its metrics URL");
     const w = await scrape(ready.metrics as string);

@@ -110,6 +110,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     ...(deps.https ? { https: deps.https } : {}),
     loggerInstance: deps.logger as FastifyBaseLogger,
+    // One line per request, written when it is answered, with the operation it created or read.
+    disableRequestLogging: true,
     bodyLimit: 256 * 1024,
     // Router-level failures (bad URL, over-long path parameter) are problems too.
     frameworkErrors: (err, req, reply) => {
@@ -162,6 +164,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...(deps.backpressure ?? backpressureFromEnv(process.env)),
     isPending: (id) => deps.deadLetters.isPending(id),
     onSettled: (listener) => deps.deadLetters.onSettled(listener),
+  });
+  app.addHook("onResponse", async (req, reply) => {
+    const route = req.routeOptions.url;
+    const id = (req.params as { id?: string } | undefined)?.id;
+    const operationId = route?.startsWith("/v1/operations/") ? id : req.auditOperationId;
+    req.log.info(
+      {
+        method: req.method,
+        route: route ?? req.url.split("?")[0],
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+        ...(operationId ? { operationId } : {}),
+        ...(req.auditReason ? { problem: req.auditReason } : {}),
+      },
+      "request answered",
+    );
   });
   const metrics = deps.metrics;
   if (metrics)
