@@ -27,6 +27,7 @@ import {
   ShareStoredSchema,
   SignatureResultSchema,
   SkippedSchema,
+  toBinary,
   WorkItemSchema,
   type WorkResult,
   WorkResultSchema,
@@ -369,5 +370,29 @@ describe("result aggregator", { timeout: 120_000 }, () => {
     assert.equal(onItsSubject(progress, resultSubject("op_x", 2)), false, "the final-result subject");
     assert.equal(onItsSubject(stored, resultSubject("op_x", 2)), true);
     assert.equal(onItsSubject(stored, progressSubject("op_x", 2)), false, "a result disguised as progress");
+  });
+  test("the consumer applies a result only from its own subject: no result as progress, no progress as a result", async () => {
+    const k = await newKey();
+    const dkg = await newOp(k, {});
+    const js = jetstream(nc);
+    const bin = (r: WorkResult) => toBinary(WorkResultSchema, r);
+    await agg.start();
+    try {
+      // Party 1's share report on its progress subject, and a progress report on party 2's result
+      // subject: both dropped. Party 3's share report on its result subject: applied.
+      await js.publish(progressSubject(dkg.id, 1), bin(result(dkg.id, 1, storedOutcome({ party: 1 }))));
+      await js.publish(resultSubject(dkg.id, 2), bin(result(dkg.id, 2, progressOutcome(7))));
+      await js.publish(resultSubject(dkg.id, 3), bin(result(dkg.id, 3, storedOutcome({ party: 3 }))));
+      const deadline = Date.now() + 20_000;
+      while ((await op(dkg.id)).reports[3] !== "stored" && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+      const cur = await op(dkg.id);
+      assert.equal(cur.reports[3], "stored");
+      assert.equal(cur.reports[1], undefined, "a result on a progress subject is not applied");
+      assert.notEqual(cur.progress?.attempt, 7, "progress on a result subject is not applied");
+      assert.ok(Date.parse(cur.updatedAt) >= Date.parse(cur.createdAt));
+    } finally {
+      await agg.stop();
+    }
   });
 });
