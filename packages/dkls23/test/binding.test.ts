@@ -160,3 +160,19 @@ test("refresh: a share of another epoch → mismatch, nobody blamed", () => {
   );
   expectMismatch(run, [1, 2], "refresh epoch");
 });
+
+test("sign refuses bad parameters before any round: session id, own id, signer set", () => {
+  const isBadInput = (e: unknown) => e instanceof ProtocolError && e.kind === "bad-input";
+  const share = shares.get(1)!;
+  const ok = { sessionId: randomBytes(32), self: 1, signers: [1, 2], share, message: randomBytes(32) };
+  assert.doesNotThrow(() => ecdsaScheme.sign(ok));
+  for (const bad of [
+    { ...ok, sessionId: randomBytes(31) },
+    { ...ok, sessionId: "not bytes" as unknown as Uint8Array },
+    { ...ok, self: 2 },
+    { ...ok, signers: [1, 4] },
+    { ...ok, signers: [2, 3] },
+    { ...ok, share: dealShares(3, 3).get(1)!, signers: [1, 2] },
+  ])
+    assert.throws(() => ecdsaScheme.sign(bad), isBadInput);
+});
