@@ -16,6 +16,7 @@ import Fastify, {
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
+  LogController,
 } from "fastify";
 import type { Logger } from "pino";
 import type { TenantCredentials } from "../domain/credential-registry.js";
@@ -111,7 +112,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...(deps.https ? { https: deps.https } : {}),
     loggerInstance: deps.logger as FastifyBaseLogger,
     // One line per request, written when it is answered, with the operation it created or read.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 256 * 1024,
     // Router-level failures (bad URL, over-long path parameter) are problems too.
     frameworkErrors: (err, req, reply) => {
