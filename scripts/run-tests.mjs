@@ -39,15 +39,25 @@ if (!/^[1-9][0-9]*$/.test(timeoutMs)) {
   console.error(`TEST_TIMEOUT_MS must be a positive number of milliseconds, not ${timeoutMs}`);
   process.exit(1);
 }
-const r = spawnSync(
-  process.execPath,
-  [
-    "--test",
-    `--test-concurrency=${concurrency}`,
-    `--test-timeout=${timeoutMs}`,
-    "--test-reporter=spec",
-    ...selected,
-  ],
-  { stdio: "inherit" },
-);
-process.exit(r.status ?? 1);
+// The pure protocol and client packages never start a broker or a stack: their CPU-bound files run
+// two at a time. Everything else (brokers, stacks, timing-sensitive sessions) runs one file at a time.
+const PURE = ["core", "frost", "dkls23", "credentials", "sdk", "proto"].map((p) => join("packages", p, ""));
+const pure = selected.filter((f) => PURE.some((p) => f.startsWith(p)));
+const rest = selected.filter((f) => !pure.includes(f));
+const run = (files, n) =>
+  files.length === 0
+    ? 0
+    : (spawnSync(
+        process.execPath,
+        [
+          "--test",
+          `--test-concurrency=${n}`,
+          `--test-timeout=${timeoutMs}`,
+          "--test-reporter=spec",
+          ...files,
+        ],
+        { stdio: "inherit" },
+      ).status ?? 1);
+const failedPure = run(pure, Math.max(2, Number(concurrency)));
+const failedRest = run(rest, concurrency);
+process.exit(failedPure || failedRest);
