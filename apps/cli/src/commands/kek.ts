@@ -5,7 +5,7 @@
  */
 import { createPkcs11Kek } from "@custody/store";
 import type { Command } from "commander";
-import { type KekFlags, kekOf } from "./serve.js";
+import { type KekFlags, kekOf } from "./kek-flags.js";
 import { SUMMARY } from "./summaries.js";
 
 /** Adds `kek init` to `program`. */

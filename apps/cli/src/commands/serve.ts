@@ -5,18 +5,12 @@
 import { join, resolve } from "node:path";
 import { startApi, type TlsFiles } from "@custody/api";
 import { parseListen } from "@custody/runtime";
-import type { KekConfig } from "@custody/store";
 import { startWorker } from "@custody/worker";
 import type { Command } from "commander";
 import { readAuthorities } from "../dev-authority.js";
 import { Stack } from "../stack.js";
+import { int, type KekFlags, kekOf } from "./kek-flags.js";
 import { SUMMARY } from "./summaries.js";
-
-const int = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`not a non-negative integer: ${v}`);
-  return n;
-};
 
 /**
  * Webhook retry timing from `CUSTODY_WEBHOOK_FIRST_RETRY_MS` and `CUSTODY_WEBHOOK_TIMEOUT_MS`
@@ -228,34 +222,4 @@ function httpsOf(o: { httpsCert?: string; httpsKey?: string; httpsClientCa?: str
   if (!o.httpsCert && !o.httpsKey && !o.httpsClientCa) return undefined;
   if (!o.httpsCert || !o.httpsKey) throw new Error("--https-cert and --https-key go together");
   return { certFile: o.httpsCert, keyFile: o.httpsKey, clientCaFile: o.httpsClientCa };
-}
-
-/** The party's KEK configuration from the worker's flags (checked by the store: exactly one source). */
-export function kekOf(o: KekFlags): KekConfig {
-  const pkcs11 = o.kekPkcs11Module
-    ? {
-        module: o.kekPkcs11Module,
-        token: o.kekToken,
-        slot: o.kekSlot === undefined ? undefined : int(o.kekSlot),
-        pinFile: o.kekPinFile,
-        pinEnv: o.kekPinEnv,
-        keyLabel: o.kekLabel ?? "custody-kek",
-        retiredKeyLabels: o.kekRetiredLabel,
-      }
-    : undefined;
-  return { file: o.kek, pkcs11, retiredFile: o.kekRetiredFile, insecureFileKek: o.insecureFileKek === true };
-}
-
-/** The KEK flags of `custody worker` (and `custody kek init`). */
-export interface KekFlags {
-  kek?: string;
-  insecureFileKek?: boolean;
-  kekPkcs11Module?: string;
-  kekToken?: string;
-  kekSlot?: string;
-  kekPinFile?: string;
-  kekPinEnv?: string;
-  kekLabel?: string;
-  kekRetiredLabel?: string[];
-  kekRetiredFile?: string;
 }
