@@ -1,7 +1,8 @@
 #!/bin/sh
 # Makes sure the system tools Custody runs exist: nats-server (Debian package `nats-server`,
 # /usr/sbin/nats-server), openssl (the dev launcher makes the broker's mTLS certificates with it)
-# and SoftHSM2 (Debian `softhsm2`: the PKCS#11 token the KEK tests, and a development HSM, use).
+# SoftHSM2 (Debian `softhsm2`: the PKCS#11 token the KEK tests, and a development HSM, use) and
+# Chromium (Debian `chromium`: the headless browser the console test drives with playwright-core).
 # Installs what is missing with apt-get when running as root; otherwise explains what to do.
 set -e
 missing=""
@@ -13,6 +14,9 @@ if ! command -v openssl >/dev/null 2>&1; then
 fi
 if ! [ -e /usr/lib/softhsm/libsofthsm2.so ]; then
   missing="$missing softhsm2"
+fi
+if ! command -v chromium >/dev/null 2>&1; then
+  missing="$missing chromium"
 fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
