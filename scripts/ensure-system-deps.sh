@@ -2,7 +2,8 @@
 # Makes sure the system tools Custody runs exist: nats-server (Debian package `nats-server`,
 # /usr/sbin/nats-server), openssl (the dev launcher makes the broker's mTLS certificates with it)
 # SoftHSM2 (Debian `softhsm2`: the PKCS#11 token the KEK tests, and a development HSM, use) and
-# Chromium (Debian `chromium`: the headless browser the console test drives with playwright-core).
+# Chromium (Debian `chromium`: the headless browser the console test drives with playwright-core;
+# checked only with the argument `test`, the launcher does not need it).
 # Installs what is missing with apt-get when running as root; otherwise explains what to do.
 set -e
 missing=""
@@ -15,7 +16,7 @@ fi
 if ! [ -e /usr/lib/softhsm/libsofthsm2.so ]; then
   missing="$missing softhsm2"
 fi
-if ! command -v chromium >/dev/null 2>&1; then
+if [ "$1" = "test" ] && ! command -v chromium >/dev/null 2>&1; then
   missing="$missing chromium"
 fi
 [ -z "$missing" ] && exit 0
