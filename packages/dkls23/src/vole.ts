@@ -47,7 +47,7 @@ export function gadget(pairId: Uint8Array): readonly bigint[] {
  * Thousands of these per pair and session: node's native one-shot SHA-256 with a hex digest
  * parsed by `BigInt` is about 3x as fast as the pure-JS hasher plus byte conversion (same output).
  */
-function randomizer(tauAB: Uint8Array): (j: number, c: number, col: Uint8Array) => bigint {
+export function randomizer(tauAB: Uint8Array): (j: number, c: number, col: Uint8Array) => bigint {
   const buf = new Uint8Array(64 + 5 + COL_BYTES);
   buf.set(H("ot/ext/rand", [tauAB]));
   const dv = new DataView(buf.buffer);
@@ -59,7 +59,11 @@ function randomizer(tauAB: Uint8Array): (j: number, c: number, col: Uint8Array) 
   };
 }
 
-function thetas(tauAB: Uint8Array, aTilde: Uint8Array): [bigint, bigint] {
+/**
+ * The check challenges `θ_c = HS(vole/theta; H(vole/atilde; τ_AB, ã), c)`, c ∈ {1, 2}: they depend
+ * on the pair's OT-extension session and on Alice's whole ã, so she fixes ã before learning them.
+ */
+export function thetas(tauAB: Uint8Array, aTilde: Uint8Array): [bigint, bigint] {
   const d = H("vole/atilde", [tauAB, aTilde]);
   return [HS("vole/theta", [d, 1]), HS("vole/theta", [d, 2])];
 }
