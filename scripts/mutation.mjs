@@ -96,6 +96,7 @@ const GROUPS = {
     ],
     tests: [
       "packages/dkls23/dist/test/kos.test.js",
+      "packages/dkls23/dist/test/known-answers.test.js",
       "packages/dkls23/dist/test/primitives.test.js",
       "packages/dkls23/dist/test/vole.test.js",
       "packages/dkls23/dist/test/binding.test.js",
