@@ -23,6 +23,7 @@ export function appUnderTest(overrides: Partial<AppDeps> = {}): Promise<FastifyI
       operations: () => ({ operations: [] }),
       isPending: () => false,
       onSettled: () => {},
+      workers: () => [],
     },
     credentials: undefined as never,
     ...overrides,

@@ -67,6 +67,11 @@ export class AuditLog {
     return this.queue;
   }
 
+  /** Checks the chain's links after `from`, at most `limit` of them (see {@link verifyAuditRange}). */
+  verify(from?: AuditCursor, limit?: number): Promise<AuditRangeVerification> {
+    return verifyAuditRange(this.js, from, limit);
+  }
+
   private async write(entry: AuditEntry): Promise<void> {
     const stream = await this.js.streams.get(AUDIT_STREAM);
     for (let attempt = 0; attempt < 50; attempt++) {
@@ -96,27 +101,64 @@ export interface AuditVerification {
   readonly reason?: string;
 }
 
+/** Where a verification stopped: the last entry that linked, and how many entries link up to it. */
+export interface AuditCursor {
+  readonly seq: number;
+  readonly hash: string;
+  readonly entries: number;
+}
+
+/** Outcome of {@link verifyAuditRange}: the verification, where to resume, and the stream's last sequence. */
+export interface AuditRangeVerification extends AuditVerification {
+  /** The last entry that linked; absent while none did. */
+  readonly cursor?: AuditCursor;
+  /** The stream's last sequence when it was read. */
+  readonly lastSeq: number;
+}
+
 /** Reads the whole stream and checks every link, reporting the first broken one. */
 export async function verifyAuditChain(js: JetStreamClient): Promise<AuditVerification> {
+  const { entries, brokenAt, reason } = await verifyAuditRange(js);
+  return brokenAt === undefined ? { entries } : { entries, brokenAt, reason };
+}
+
+/**
+ * Checks the links after `from` (from the first entry without it), at most `limit` of them, and
+ * reports the first broken one or where the next check resumes.
+ */
+export async function verifyAuditRange(
+  js: JetStreamClient,
+  from?: AuditCursor,
+  limit = Number.POSITIVE_INFINITY,
+): Promise<AuditRangeVerification> {
   const stream = await js.streams.get(AUDIT_STREAM);
-  const info = await stream.info();
-  let prev = GENESIS;
-  let count = 0;
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+  const { state } = await stream.info();
+  let prev = from?.hash ?? GENESIS;
+  let count = from?.entries ?? 0;
+  let cursor = from;
+  const start = from ? from.seq + 1 : state.first_seq;
+  const end = state.messages > 0 ? Math.min(state.last_seq, start + limit - 1) : start - 1;
+  for (let seq = start; seq <= end; seq++) {
+    const broken = (reason: string) => ({
+      entries: count,
+      brokenAt: seq,
+      reason,
+      cursor,
+      lastSeq: state.last_seq,
+    });
     const m = await stream.getMessage({ seq }).catch(() => null);
-    if (!m) return { entries: count, brokenAt: seq, reason: "entry missing" };
+    if (!m) return broken("entry missing");
     let r: AuditRecord;
     try {
       r = JSON.parse(new TextDecoder().decode(m.data)) as AuditRecord;
     } catch {
-      return { entries: count, brokenAt: seq, reason: "entry is not valid JSON" };
+      return broken("entry is not valid JSON");
     }
-    if (r.prev !== prev)
-      return { entries: count, brokenAt: seq, reason: "link to the previous entry does not match" };
-    if (r.hash !== chainHash(prev, r.entry))
-      return { entries: count, brokenAt: seq, reason: "entry hash does not match" };
+    if (r.prev !== prev) return broken("link to the previous entry does not match");
+    if (r.hash !== chainHash(prev, r.entry)) return broken("entry hash does not match");
     prev = r.hash;
     count++;
+    cursor = { seq, hash: r.hash, entries: count };
   }
-  return { entries: count };
+  return { entries: count, cursor, lastSeq: state.last_seq };
 }

@@ -109,6 +109,11 @@ export class LivenessTracker {
     this.sub?.unsubscribe();
   }
 
+  /** Every worker seen since the tracker started, live or not, with when it was last heard. */
+  sightings(): WorkerSighting[] {
+    return [...this.workers.values()];
+  }
+
   /** Workers seen within their liveness window. */
   liveWorkers(now = Date.now()): WorkerSighting[] {
     return [...this.workers.values()].filter((w) => now - w.lastSeenMs <= w.intervalMs * MISSED_HEARTBEATS);

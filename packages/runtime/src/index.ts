@@ -13,8 +13,14 @@ export {
   partyInbox,
   workerPermissions,
 } from "./access.js";
-export type { AuditEntry, AuditRecord, AuditVerification } from "./audit.js";
-export { AuditLog, chainHash, verifyAuditChain } from "./audit.js";
+export type {
+  AuditCursor,
+  AuditEntry,
+  AuditRangeVerification,
+  AuditRecord,
+  AuditVerification,
+} from "./audit.js";
+export { AuditLog, chainHash, verifyAuditChain, verifyAuditRange } from "./audit.js";
 export type { ConnectOptions, UserCredentials } from "./connect.js";
 export { connectNats, publicKeyOfCredentials, readCreds } from "./connect.js";
 export type { TransportErrorCode } from "./errors.js";

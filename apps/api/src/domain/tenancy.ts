@@ -17,6 +17,7 @@ import {
   type TenantRegistry,
   TenantServices,
   type UserCredentials,
+  type WorkerSighting,
 } from "@custody/runtime";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -305,6 +306,11 @@ export class Tenancy implements CustodyApi {
   /** A page of a tenant's operations, newest first. */
   operations(tenant: string, q: OperationQuery): OperationPage {
     return this.plane(tenant).deadLetters.operations(tenant, q);
+  }
+
+  /** Every worker heard that serves `tenant`, live or not. */
+  workers(tenant: string): WorkerSighting[] {
+    return this.o.liveness.sightings().filter((w) => w.tenants.includes(tenant));
   }
 
   /** True while an operation of any tenant is known to be pending. */

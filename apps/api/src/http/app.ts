@@ -7,7 +7,7 @@
 import type { IncomingMessage } from "node:http";
 import type { ServerOptions } from "node:https";
 import type { Socket } from "node:net";
-import { type AuditLog, transientNatsError } from "@custody/runtime";
+import { type AuditLog, transientNatsError, type WorkerSighting } from "@custody/runtime";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
@@ -19,6 +19,7 @@ import Fastify, {
   LogController,
 } from "fastify";
 import type { Logger } from "pino";
+import { AuditWatch } from "../domain/audit-watch.js";
 import type { TenantCredentials } from "../domain/credential-registry.js";
 import type { OperationPage, OperationQuery } from "../domain/operation-index.js";
 import type { OperationRecord } from "../domain/records.js";
@@ -27,6 +28,8 @@ import { Problem } from "../problems.js";
 import { openapiOptions } from "./openapi.js";
 import { type AuthOptions, auth } from "./plugins/auth.js";
 import { type BackpressureOptions, backpressure, backpressureFromEnv } from "./plugins/backpressure.js";
+import { consoleRoutes } from "./routes/console.js";
+import { statusRoutes } from "./routes/console-status.js";
 import { credentialRoutes } from "./routes/credentials.js";
 import { deadLetterRoutes } from "./routes/dead-letters.js";
 import { type EventFeed, eventRoutes } from "./routes/events.js";
@@ -54,7 +57,7 @@ declare module "fastify" {
   }
 }
 
-/** What the API knows about operations beyond single reads. */
+/** What the API knows beyond single reads: the operations, and the workers heard. */
 export interface DeadLetterView {
   /** Failed operations of a tenant, newest first. */
   list(tenant: string, limit: number): OperationRecord[];
@@ -64,6 +67,8 @@ export interface DeadLetterView {
   isPending(id: string): boolean;
   /** Calls `listener` with the id of every operation seen leaving `pending`. */
   onSettled(listener: (id: string) => void): void;
+  /** Every worker heard that serves the tenant, live or not (GET /v1/status). */
+  workers(tenant: string): readonly WorkerSighting[];
 }
 
 /** What the app needs. */
@@ -213,6 +218,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(keyRoutes);
   await app.register(operationRoutes);
   await app.register(deadLetterRoutes);
+  await app.register(statusRoutes, {
+    audit: audit ? new AuditWatch((from, n) => audit.verify(from, n)) : undefined,
+  });
+  await app.register(consoleRoutes);
   await app.register(eventRoutes, { feed: deps.events ?? noEvents, keepAliveMs: deps.eventsKeepAliveMs });
   await app.register(webhookRoutes, { access: deps.webhooks ?? noWebhooks });
   await app.register(credentialRoutes, {

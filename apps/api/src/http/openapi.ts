@@ -19,6 +19,7 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   "GET /v1/operations": "listOperations",
   "GET /v1/operations/:id": "getOperation",
   "GET /v1/dead-letters": "listDeadLetters",
+  "GET /v1/status": "getStatus",
   "GET /v1/events": "streamEvents",
   "POST /v1/webhooks": "createWebhook",
   "GET /v1/webhooks": "listWebhooks",

@@ -57,7 +57,14 @@ export interface AuthOptions {
   readonly maxSkewMs?: number;
 }
 
-const PUBLIC = [/^\/healthz$/, /^\/readyz$/, /^\/openapi\.json$/, /^\/docs(\/|$)/];
+const PUBLIC = [
+  /^\/healthz$/,
+  /^\/readyz$/,
+  /^\/openapi\.json$/,
+  /^\/docs(\/|$)/,
+  // The console's page and assets (no data: its data calls are signed /v1 requests).
+  /^\/console(\/(console\.js|sign\.js|console\.css))?$/,
+];
 
 const authPlugin: FastifyPluginAsync<AuthOptions> = async (app, o) => {
   app.removeContentTypeParser("application/json");
