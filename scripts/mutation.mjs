@@ -65,6 +65,7 @@ const GROUPS = {
     mutate: ["packages/runtime/src/session-transport.ts"],
     tests: [
       "packages/runtime/dist/test/session-transport.test.js",
+      "packages/runtime/dist/test/session-transport-edges.test.js",
       "packages/runtime/dist/test/mutation-*.test.js",
     ],
   },

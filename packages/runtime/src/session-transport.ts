@@ -135,7 +135,15 @@ export async function runSession<T>(o: RunSessionOptions<T>): Promise<SessionOut
       signature: signAs(identity, joinSigningBytes(operationId, self, nonce, eph.publicKey)),
     }),
   );
-  const announce = () => nc.publish(joinSubject(operationId, self), joinBytes);
+  // Publishing throws once the connection is closed: the session ends as disconnected, never an
+  // exception out of a timer.
+  const announce = () => {
+    try {
+      nc.publish(joinSubject(operationId, self), joinBytes);
+    } catch (e) {
+      fail(new TransportError("disconnected", "cannot announce the join", [], { cause: e }));
+    }
+  };
   const joinSub = nc.subscribe(joinWildcard(operationId), {
     callback: (err, m) => {
       if (err)
