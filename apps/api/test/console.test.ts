@@ -117,12 +117,13 @@ async function get(path: string, headers: Record<string, string> = {}) {
 }
 
 describe("the console page", { timeout: 30_000 }, () => {
-  test("page, scripts and style are public and served under a strict policy", async () => {
+  test("page, scripts, style and icon are public and served under a strict policy", async () => {
     const assets = {
       "/console": /^text\/html/,
       "/console/console.js": /^text\/javascript/,
       "/console/sign.js": /^text\/javascript/,
       "/console/console.css": /^text\/css/,
+      "/console/favicon.svg": /^image\/svg\+xml/,
     };
     for (const [path, type] of Object.entries(assets)) {
       const r = await get(path);

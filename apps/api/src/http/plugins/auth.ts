@@ -63,7 +63,7 @@ const PUBLIC = [
   /^\/openapi\.json$/,
   /^\/docs(\/|$)/,
   // The console's page and assets (no data: its data calls are signed /v1 requests).
-  /^\/console(\/(console\.js|sign\.js|console\.css))?$/,
+  /^\/console(\/(console\.js|sign\.js|console\.css|favicon\.svg))?$/,
 ];
 
 const authPlugin: FastifyPluginAsync<AuthOptions> = async (app, o) => {

@@ -41,6 +41,7 @@ const FILES: Record<string, { file: string; type: string }> = {
   "/console/console.js": { file: "console.js", type: "text/javascript; charset=utf-8" },
   "/console/sign.js": { file: "sign.js", type: "text/javascript; charset=utf-8" },
   "/console/console.css": { file: "console.css", type: "text/css; charset=utf-8" },
+  "/console/favicon.svg": { file: "favicon.svg", type: "image/svg+xml" },
 };
 
 /** Registers GET /console and its assets (read once, at registration). */
