@@ -196,6 +196,13 @@ test(
         "every data call is signed",
       );
       assert.deepEqual(problems, []);
+      // The audit watch resumes where its last check stopped, and the chain still links.
+      type Audit = { audit: { status: string; verified: number } };
+      const first = (await read("/v1/status", auditor)).body as unknown as Audit;
+      await new Promise((r) => setTimeout(r, 2100));
+      const later = (await read("/v1/status", auditor)).body as unknown as Audit;
+      assert.equal(later.audit.status, "intact");
+      assert.ok(later.audit.verified > first.audit.verified, "entries appended since were checked");
       mkdirSync(join(SCREENSHOT, ".."), { recursive: true });
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
     } finally {
