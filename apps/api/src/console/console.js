@@ -316,7 +316,9 @@ function signOut() {
   board = undefined;
   for (const id of ["parties", "workers", "keys", "operations", "dead-letters"]) $(id).replaceChildren();
   $("audit").textContent = "";
+  $("refreshed").textContent = "";
   $("who").textContent = "";
+  showError(undefined);
   $("board").hidden = true;
   $("signout").hidden = true;
   $("signin").hidden = false;
