@@ -271,12 +271,13 @@ export class Settings {
       // An empty environment variable counts as unset.
       const hit = candidates.find(([origin, v]) => v !== undefined && !(origin === "env" && v === ""));
       if (hit) values.set(st.key, parse(st, hit[1], hit[2], describe(command, st, hit[0], file)));
-      else if (st.required)
-        throw new ConfigError(
-          "missing-setting",
-          `custody ${command} needs ${st.key}: --${st.key}, ${envName(command, st)} or "${st.key}" in --config`,
-        );
     }
+    const missing = settingsOf(command).find((st) => st.required && !values.has(st.key));
+    if (missing)
+      throw new ConfigError(
+        "missing-setting",
+        `custody ${command} needs ${missing.key}: --${missing.key}, ${envName(command, missing)} or "${missing.key}" in --config`,
+      );
     return new Settings(command, values);
   }
 

@@ -2,6 +2,7 @@
  * `custody init`: creates a deployment (operator material and one bundle per host) from flags.
  * @module
  */
+import { isIP } from "node:net";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { InitError, type InitKek, initDeployment } from "../deploy/init.js";
@@ -83,6 +84,11 @@ export function registerInitCommands(program: Command): void {
           apiPort: int(o.apiPort),
           kek,
         });
+        for (const h of d.hosts)
+          if (h.role === "nats" && h.address && isIP(h.address))
+            console.warn(
+              `warning: ${h.name} has an IP address; NATS clients check its certificate by host name`,
+            );
         console.log(
           `deployment in ${out}: ${d.hosts.map((h) => h.name).join(", ")} (one directory per host)`,
         );
