@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createPublicKey, verify } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -168,7 +168,7 @@ before(async () => {
       [PROBE, "ready", `https://${a}.custody.internal:8443`, "3"],
       clientEnv(),
     );
-    assert.equal(r.code, 0, `${a} ready: ${r.stderr}`);
+    assert.equal(r.code, 0, `${a} ready: ${r.stderr} (logs in ${logs}; KEEP_DEPLOY=1 keeps them)`);
   }
   console.log(`deployment up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });
@@ -200,6 +200,8 @@ if (skip) {
 } else {
   test("DKG, sign and refresh across the hosts, through both API hosts over HTTPS", async () => {
     for (const a of APIS) assert.equal(new URL(apiUrls[a]!).protocol, "https:", `${a} serves HTTPS`);
+    for (const p of PARTIES)
+      assert.ok(!existsSync(join(out, p, "kek.key")), `${p}'s KEK is in its token only`);
     const api = (a: string) => [
       "--api",
       `https://${a}.custody.internal:8443`,
