@@ -3,6 +3,15 @@
  * @module
  */
 
+export type { BatchSignItem } from "./batch.js";
+export {
+  batch,
+  batchInstanceSessionId,
+  decodeBatchPayload,
+  encodeBatchPayload,
+  MAX_BATCH,
+  signBatch,
+} from "./batch.js";
 export { equalBytes } from "./bytes.js";
 export { DecodeError, decodeWith, Reader, Writer } from "./codec.js";
 export type { AbortKind } from "./errors.js";
