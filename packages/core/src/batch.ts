@@ -141,7 +141,9 @@ function combine<T>(steps: readonly Step<T>[]): Step<T[]> {
     expects: first.round.expects,
     receive: (msg) => {
       const parts = decodeBatchPayload(msg.payload, rounds.length, msg.from);
-      rounds.forEach((r, i) => inInstance(i, () => r.receive({ ...msg, payload: parts[i]! })));
+      rounds.forEach((r, i) => {
+        inInstance(i, () => r.receive({ ...msg, payload: parts[i]! }));
+      });
     },
     finalize: () => combine(rounds.map((r, i) => inInstance(i, () => r.finalize()))),
   };
