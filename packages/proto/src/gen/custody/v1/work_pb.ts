@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file custody/v1/work.proto.
  */
 export const file_custody_v1_work: GenFile = /*@__PURE__*/
-  fileDesc("ChVjdXN0b2R5L3YxL3dvcmsucHJvdG8SCmN1c3RvZHkudjEivAIKCFdvcmtJdGVtEhQKDG9wZXJhdGlvbl9pZBgBIAEoCRIOCgZrZXlfaWQYAiABKAkSDgoGc2NoZW1lGAMgASgJEhUKDWNyZWF0ZWRfYXRfbXMYBCABKAMSKQoGY2xpZW50GAUgASgLMhkuY3VzdG9keS52MS5DbGllbnRSZXF1ZXN0Eg4KBnRlbmFudBgGIAEoCRIiCgNka2cYCiABKAsyEy5jdXN0b2R5LnYxLkRrZ1dvcmtIABIkCgRzaWduGAsgASgLMhQuY3VzdG9keS52MS5TaWduV29ya0gAEioKB3JlZnJlc2gYDCABKAsyFy5jdXN0b2R5LnYxLlJlZnJlc2hXb3JrSAASLAoIYWN0aXZhdGUYDSABKAsyGC5jdXN0b2R5LnYxLkFjdGl2YXRlV29ya0gAQgQKAm9wIocBCg1DbGllbnRSZXF1ZXN0EhIKCmNyZWRlbnRpYWwYASABKAkSDgoGbWV0aG9kGAIgASgJEgwKBHBhdGgYAyABKAkSDAoEYm9keRgEIAEoDBIUCgx0aW1lc3RhbXBfbXMYBSABKAMSDQoFbm9uY2UYBiABKAkSEQoJc2lnbmF0dXJlGAcgASgJIi0KB0RrZ1dvcmsSEQoJdGhyZXNob2xkGAEgASgNEg8KB3BhcnRpZXMYAiADKA0idAoIU2lnbldvcmsSDQoFZXBvY2gYASABKA0SDwoHc2lnbmVycxgCIAMoDRIPCgdtZXNzYWdlGAMgASgMEgwKBHBhdGgYBCADKA0SKQoHdGFwcm9vdBgFIAEoCzIYLmN1c3RvZHkudjEuVGFwcm9vdFR3ZWFrIiMKDFRhcHJvb3RUd2VhaxITCgttZXJrbGVfcm9vdBgBIAEoDCJECgtSZWZyZXNoV29yaxISCgpmcm9tX2Vwb2NoGAEgASgNEg8KB3BhcnRpZXMYAiADKA0SEAoIdG9fZXBvY2gYAyABKA0iZwoMQWN0aXZhdGVXb3JrEg0KBWVwb2NoGAEgASgNEhIKCnNlc3Npb25faWQYAiABKAwSNAoNY29uZmlybWF0aW9ucxgDIAMoCzIdLmN1c3RvZHkudjEuU2hhcmVDb25maXJtYXRpb24iNQoRU2hhcmVDb25maXJtYXRpb24SDQoFcGFydHkYASABKA0SEQoJc2lnbmF0dXJlGAIgASgMIsUCCgpXb3JrUmVzdWx0EhQKDG9wZXJhdGlvbl9pZBgBIAEoCRINCgVwYXJ0eRgCIAEoDRIvCgxzaGFyZV9zdG9yZWQYCiABKAsyFy5jdXN0b2R5LnYxLlNoYXJlU3RvcmVkSAASMAoJc2lnbmF0dXJlGAsgASgLMhsuY3VzdG9keS52MS5TaWduYXR1cmVSZXN1bHRIABImCgdza2lwcGVkGAwgASgLMhMuY3VzdG9keS52MS5Ta2lwcGVkSAASJgoHZmFpbHVyZRgNIAEoCzITLmN1c3RvZHkudjEuRmFpbHVyZUgAEioKCWFjdGl2YXRlZBgOIAEoCzIVLmN1c3RvZHkudjEuQWN0aXZhdGVkSAASKAoIcHJvZ3Jlc3MYDyABKAsyFC5jdXN0b2R5LnYxLlByb2dyZXNzSABCCQoHb3V0Y29tZSIqCghQcm9ncmVzcxINCgVwaGFzZRgBIAEoCRIPCgdhdHRlbXB0GAIgASgNIoYBCgtTaGFyZVN0b3JlZBINCgVlcG9jaBgBIAEoDRISCgpwdWJsaWNfa2V5GAIgASgMEhIKCmNoYWluX2NvZGUYAyABKAwSEgoKc2Vzc2lvbl9pZBgEIAEoDBIWCg5kZXJpdmF0aW9uX2tleRgFIAEoDBIUCgxjb25maXJtYXRpb24YBiABKAwiGgoJQWN0aXZhdGVkEg0KBWVwb2NoGAEgASgNIn4KD1NpZ25hdHVyZVJlc3VsdBIRCglzaWduYXR1cmUYASABKAwSEgoKcHVibGljX2tleRgCIAEoDBINCgVlcG9jaBgDIAEoDRIYCgtyZWNvdmVyeV9pZBgEIAEoDUgAiAEBEgsKA2RlchgFIAEoDEIOCgxfcmVjb3ZlcnlfaWQiGQoHU2tpcHBlZBIOCgZyZWFzb24YASABKAkiOgoHRmFpbHVyZRIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEAoIY3VscHJpdHMYAyADKA1iBnByb3RvMw");
+  fileDesc("ChVjdXN0b2R5L3YxL3dvcmsucHJvdG8SCmN1c3RvZHkudjEivAIKCFdvcmtJdGVtEhQKDG9wZXJhdGlvbl9pZBgBIAEoCRIOCgZrZXlfaWQYAiABKAkSDgoGc2NoZW1lGAMgASgJEhUKDWNyZWF0ZWRfYXRfbXMYBCABKAMSKQoGY2xpZW50GAUgASgLMhkuY3VzdG9keS52MS5DbGllbnRSZXF1ZXN0Eg4KBnRlbmFudBgGIAEoCRIiCgNka2cYCiABKAsyEy5jdXN0b2R5LnYxLkRrZ1dvcmtIABIkCgRzaWduGAsgASgLMhQuY3VzdG9keS52MS5TaWduV29ya0gAEioKB3JlZnJlc2gYDCABKAsyFy5jdXN0b2R5LnYxLlJlZnJlc2hXb3JrSAASLAoIYWN0aXZhdGUYDSABKAsyGC5jdXN0b2R5LnYxLkFjdGl2YXRlV29ya0gAQgQKAm9wIocBCg1DbGllbnRSZXF1ZXN0EhIKCmNyZWRlbnRpYWwYASABKAkSDgoGbWV0aG9kGAIgASgJEgwKBHBhdGgYAyABKAkSDAoEYm9keRgEIAEoDBIUCgx0aW1lc3RhbXBfbXMYBSABKAMSDQoFbm9uY2UYBiABKAkSEQoJc2lnbmF0dXJlGAcgASgJIi0KB0RrZ1dvcmsSEQoJdGhyZXNob2xkGAEgASgNEg8KB3BhcnRpZXMYAiADKA0imQEKCFNpZ25Xb3JrEg0KBWVwb2NoGAEgASgNEg8KB3NpZ25lcnMYAiADKA0SDwoHbWVzc2FnZRgDIAEoDBIMCgRwYXRoGAQgAygNEikKB3RhcHJvb3QYBSABKAsyGC5jdXN0b2R5LnYxLlRhcHJvb3RUd2VhaxIjCgViYXRjaBgGIAMoCzIULmN1c3RvZHkudjEuU2lnbkl0ZW0iKQoIU2lnbkl0ZW0SDwoHbWVzc2FnZRgBIAEoDBIMCgRwYXRoGAIgAygNIiMKDFRhcHJvb3RUd2VhaxITCgttZXJrbGVfcm9vdBgBIAEoDCJECgtSZWZyZXNoV29yaxISCgpmcm9tX2Vwb2NoGAEgASgNEg8KB3BhcnRpZXMYAiADKA0SEAoIdG9fZXBvY2gYAyABKA0iZwoMQWN0aXZhdGVXb3JrEg0KBWVwb2NoGAEgASgNEhIKCnNlc3Npb25faWQYAiABKAwSNAoNY29uZmlybWF0aW9ucxgDIAMoCzIdLmN1c3RvZHkudjEuU2hhcmVDb25maXJtYXRpb24iNQoRU2hhcmVDb25maXJtYXRpb24SDQoFcGFydHkYASABKA0SEQoJc2lnbmF0dXJlGAIgASgMIvwCCgpXb3JrUmVzdWx0EhQKDG9wZXJhdGlvbl9pZBgBIAEoCRINCgVwYXJ0eRgCIAEoDRIvCgxzaGFyZV9zdG9yZWQYCiABKAsyFy5jdXN0b2R5LnYxLlNoYXJlU3RvcmVkSAASMAoJc2lnbmF0dXJlGAsgASgLMhsuY3VzdG9keS52MS5TaWduYXR1cmVSZXN1bHRIABImCgdza2lwcGVkGAwgASgLMhMuY3VzdG9keS52MS5Ta2lwcGVkSAASJgoHZmFpbHVyZRgNIAEoCzITLmN1c3RvZHkudjEuRmFpbHVyZUgAEioKCWFjdGl2YXRlZBgOIAEoCzIVLmN1c3RvZHkudjEuQWN0aXZhdGVkSAASKAoIcHJvZ3Jlc3MYDyABKAsyFC5jdXN0b2R5LnYxLlByb2dyZXNzSAASNQoPc2lnbmF0dXJlX2JhdGNoGBAgASgLMhouY3VzdG9keS52MS5TaWduYXR1cmVCYXRjaEgAQgkKB291dGNvbWUiKgoIUHJvZ3Jlc3MSDQoFcGhhc2UYASABKAkSDwoHYXR0ZW1wdBgCIAEoDSKGAQoLU2hhcmVTdG9yZWQSDQoFZXBvY2gYASABKA0SEgoKcHVibGljX2tleRgCIAEoDBISCgpjaGFpbl9jb2RlGAMgASgMEhIKCnNlc3Npb25faWQYBCABKAwSFgoOZGVyaXZhdGlvbl9rZXkYBSABKAwSFAoMY29uZmlybWF0aW9uGAYgASgMIhoKCUFjdGl2YXRlZBINCgVlcG9jaBgBIAEoDSJ+Cg9TaWduYXR1cmVSZXN1bHQSEQoJc2lnbmF0dXJlGAEgASgMEhIKCnB1YmxpY19rZXkYAiABKAwSDQoFZXBvY2gYAyABKA0SGAoLcmVjb3ZlcnlfaWQYBCABKA1IAIgBARILCgNkZXIYBSABKAxCDgoMX3JlY292ZXJ5X2lkIkEKDlNpZ25hdHVyZUJhdGNoEi8KCnNpZ25hdHVyZXMYASADKAsyGy5jdXN0b2R5LnYxLlNpZ25hdHVyZVJlc3VsdCIZCgdTa2lwcGVkEg4KBnJlYXNvbhgBIAEoCSI6CgdGYWlsdXJlEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIQCghjdWxwcml0cxgDIAMoDWIGcHJvdG8z");
 
 /**
  * A unit of work for every party. Each party's durable consumer sees every work item; the workers
@@ -212,10 +212,19 @@ export type SignWork = Message<"custody.v1.SignWork"> & {
 
   /**
    * bip340 only: sign for the BIP341 Taproot output key of the (derived) key. Absent: the key itself.
+   * In a batch it applies to every item (each with its own path).
    *
    * @generated from field: custody.v1.TaprootTweak taproot = 5;
    */
   taproot?: TaprootTweak | undefined;
+
+  /**
+   * A batch (the client's request has `messages`): every item is signed, each by its own instance
+   * of the protocol inside one session; `message` and `path` are then empty. Empty: one message.
+   *
+   * @generated from field: repeated custody.v1.SignItem batch = 6;
+   */
+  batch: SignItem[];
 };
 
 /**
@@ -224,6 +233,32 @@ export type SignWork = Message<"custody.v1.SignWork"> & {
  */
 export const SignWorkSchema: GenMessage<SignWork> = /*@__PURE__*/
   messageDesc(file_custody_v1_work, 3);
+
+/**
+ * One message of a signing batch.
+ *
+ * @generated from message custody.v1.SignItem
+ */
+export type SignItem = Message<"custody.v1.SignItem"> & {
+  /**
+   * @generated from field: bytes message = 1;
+   */
+  message: Uint8Array;
+
+  /**
+   * BIP32 non-hardened derivation path (empty: the root key).
+   *
+   * @generated from field: repeated uint32 path = 2;
+   */
+  path: number[];
+};
+
+/**
+ * Describes the message custody.v1.SignItem.
+ * Use `create(SignItemSchema)` to create a new message.
+ */
+export const SignItemSchema: GenMessage<SignItem> = /*@__PURE__*/
+  messageDesc(file_custody_v1_work, 4);
 
 /**
  * The BIP341 commitment of a Taproot output key Q = P + H_TapTweak(x(P) || merkle_root)·G, where P
@@ -245,7 +280,7 @@ export type TaprootTweak = Message<"custody.v1.TaprootTweak"> & {
  * Use `create(TaprootTweakSchema)` to create a new message.
  */
 export const TaprootTweakSchema: GenMessage<TaprootTweak> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 4);
+  messageDesc(file_custody_v1_work, 5);
 
 /**
  * Refresh the shares of `from_epoch` into `to_epoch` (all parties of the key take part). Each refresh
@@ -276,7 +311,7 @@ export type RefreshWork = Message<"custody.v1.RefreshWork"> & {
  * Use `create(RefreshWorkSchema)` to create a new message.
  */
 export const RefreshWorkSchema: GenMessage<RefreshWork> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 5);
+  messageDesc(file_custody_v1_work, 6);
 
 /**
  * Make the epoch a DKG or refresh produced active at every party. Carries no client request: what
@@ -310,7 +345,7 @@ export type ActivateWork = Message<"custody.v1.ActivateWork"> & {
  * Use `create(ActivateWorkSchema)` to create a new message.
  */
 export const ActivateWorkSchema: GenMessage<ActivateWork> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 6);
+  messageDesc(file_custody_v1_work, 7);
 
 /**
  * A party's signature (long-term identity key) over what it stored; see ShareStored.confirmation.
@@ -334,7 +369,7 @@ export type ShareConfirmation = Message<"custody.v1.ShareConfirmation"> & {
  * Use `create(ShareConfirmationSchema)` to create a new message.
  */
 export const ShareConfirmationSchema: GenMessage<ShareConfirmation> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 7);
+  messageDesc(file_custody_v1_work, 8);
 
 /**
  * One party's outcome for one work item.
@@ -403,6 +438,14 @@ export type WorkResult = Message<"custody.v1.WorkResult"> & {
      */
     value: Progress;
     case: "progress";
+  } | {
+    /**
+     * Batch signing: every verified signature, in the order of the work item's batch.
+     *
+     * @generated from field: custody.v1.SignatureBatch signature_batch = 16;
+     */
+    value: SignatureBatch;
+    case: "signatureBatch";
   } | { case: undefined; value?: undefined };
 };
 
@@ -411,7 +454,7 @@ export type WorkResult = Message<"custody.v1.WorkResult"> & {
  * Use `create(WorkResultSchema)` to create a new message.
  */
 export const WorkResultSchema: GenMessage<WorkResult> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 8);
+  messageDesc(file_custody_v1_work, 9);
 
 /**
  * A party reports that it began a step of a work item, e.g. phase "session" when it joins a
@@ -436,7 +479,7 @@ export type Progress = Message<"custody.v1.Progress"> & {
  * Use `create(ProgressSchema)` to create a new message.
  */
 export const ProgressSchema: GenMessage<Progress> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 9);
+  messageDesc(file_custody_v1_work, 10);
 
 /**
  * Confirmation that a party durably stored its share.
@@ -488,7 +531,7 @@ export type ShareStored = Message<"custody.v1.ShareStored"> & {
  * Use `create(ShareStoredSchema)` to create a new message.
  */
 export const ShareStoredSchema: GenMessage<ShareStored> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 10);
+  messageDesc(file_custody_v1_work, 11);
 
 /**
  * The party made `epoch` its active epoch of the key.
@@ -507,7 +550,7 @@ export type Activated = Message<"custody.v1.Activated"> & {
  * Use `create(ActivatedSchema)` to create a new message.
  */
 export const ActivatedSchema: GenMessage<Activated> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 11);
+  messageDesc(file_custody_v1_work, 12);
 
 /**
  * A signature produced by a signing session and verified by the party that publishes it.
@@ -548,7 +591,26 @@ export type SignatureResult = Message<"custody.v1.SignatureResult"> & {
  * Use `create(SignatureResultSchema)` to create a new message.
  */
 export const SignatureResultSchema: GenMessage<SignatureResult> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 12);
+  messageDesc(file_custody_v1_work, 13);
+
+/**
+ * The signatures of a signing batch, in item order.
+ *
+ * @generated from message custody.v1.SignatureBatch
+ */
+export type SignatureBatch = Message<"custody.v1.SignatureBatch"> & {
+  /**
+   * @generated from field: repeated custody.v1.SignatureResult signatures = 1;
+   */
+  signatures: SignatureResult[];
+};
+
+/**
+ * Describes the message custody.v1.SignatureBatch.
+ * Use `create(SignatureBatchSchema)` to create a new message.
+ */
+export const SignatureBatchSchema: GenMessage<SignatureBatch> = /*@__PURE__*/
+  messageDesc(file_custody_v1_work, 14);
 
 /**
  * Why a party does not contribute.
@@ -567,7 +629,7 @@ export type Skipped = Message<"custody.v1.Skipped"> & {
  * Use `create(SkippedSchema)` to create a new message.
  */
 export const SkippedSchema: GenMessage<Skipped> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 13);
+  messageDesc(file_custody_v1_work, 15);
 
 /**
  * A permanent failure with a stable machine-readable code and the parties blamed, if any.
@@ -596,5 +658,5 @@ export type Failure = Message<"custody.v1.Failure"> & {
  * Use `create(FailureSchema)` to create a new message.
  */
 export const FailureSchema: GenMessage<Failure> = /*@__PURE__*/
-  messageDesc(file_custody_v1_work, 14);
+  messageDesc(file_custody_v1_work, 16);
 
