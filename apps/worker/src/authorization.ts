@@ -2,7 +2,7 @@
  * Parties are not a signing oracle: before contributing anything, a party checks for itself that a
  * client with a valid credential asked for exactly this work — the credential chains to a trusted
  * authority, the request signature verifies, the role and key grant allow it, and the signed body
- * matches the work item field by field, and the operation id (and a new key's id) are the ones the
+ * matches the work item field by field (every message and path of a signing batch, in order), and the operation id (and a new key's id) are the ones the
  * request derives. The API cannot widen a request, invent one, or point it at another operation or
  * key. (That a request is served at most once is the served-request ledger's part, in the jobs.)
  * @module
@@ -17,7 +17,7 @@ import {
   type SignedRequest,
   verifyRequest,
 } from "@custody/credentials";
-import type { WorkItem } from "@custody/proto";
+import type { SignWork, WorkItem } from "@custody/proto";
 import { PermanentFailure } from "@custody/runtime";
 
 /** How old a client request may be when a party first sees it (queueing included). */
@@ -68,6 +68,34 @@ function taprootRoot(taproot: unknown): string | undefined {
 
 const sameList = (a: readonly number[], b: readonly number[]) =>
   a.length === b.length && a.every((x, i) => x === b[i]);
+
+/**
+ * A signing batch must be exactly the signed body's `messages`: as many items, each with the same
+ * message and path at the same place, and nothing else signed (no top-level `message` or `path`).
+ */
+function checkBatch(b: Record<string, unknown>, work: SignWork): void {
+  const items = b.messages;
+  if (!Array.isArray(items) || items.length === 0 || b.message !== undefined || b.path !== undefined)
+    throw unauthorized("signed request is not a signing batch");
+  if (work.message.length > 0 || work.path.length > 0)
+    throw unauthorized("a batch work item carries a message outside its items");
+  if (items.length !== work.batch.length) throw unauthorized("batch size differs from the signed request");
+  items.forEach((signed: unknown, i) => {
+    const it = signed as Record<string, unknown>;
+    if (
+      signed === null ||
+      typeof signed !== "object" ||
+      Array.isArray(signed) ||
+      Object.keys(it).some((k) => k !== "message" && k !== "path")
+    )
+      throw unauthorized(`signed batch item ${i} is not a message`);
+    const want = work.batch[i]!;
+    if (typeof it.message !== "string" || it.message.toLowerCase() !== hex(want.message))
+      throw unauthorized(`message ${i} differs from the signed request`);
+    if (!sameList(pathIndices(it.path), want.path))
+      throw unauthorized(`derivation path ${i} differs from the signed request`);
+  });
+}
 
 /**
  * Verifies the client request carried by `item` against the work it asks for.
@@ -125,10 +153,13 @@ export function checkClientRequest(
       if (req.method !== "POST" || req.path !== `/v1/keys/${item.keyId}/sign`)
         throw unauthorized("request is not this signing");
       b = body(req);
-      if (typeof b.message !== "string" || b.message.toLowerCase() !== hex(op.value.message))
-        throw unauthorized("message differs from the signed request");
-      if (!sameList(pathIndices(b.path), op.value.path))
-        throw unauthorized("derivation path differs from the signed request");
+      if (op.value.batch.length > 0 || b.messages !== undefined) checkBatch(b, op.value);
+      else {
+        if (typeof b.message !== "string" || b.message.toLowerCase() !== hex(op.value.message))
+          throw unauthorized("message differs from the signed request");
+        if (!sameList(pathIndices(b.path), op.value.path))
+          throw unauthorized("derivation path differs from the signed request");
+      }
       if (taprootRoot(b.taproot) !== (op.value.taproot && hex(op.value.taproot.merkleRoot)))
         throw unauthorized("taproot option differs from the signed request");
       break;

@@ -6,6 +6,8 @@
  *
  * - DKG claims the key id create-only and stores the share in a slot of its own session; it
  *   never replaces a key.
+ * - A signing batch (the work item's `batch`) runs every item as its own protocol instance in one
+ *   session and reports every signature, in order, or fails as a whole.
  * - Refresh and sign use only the active epoch, the one every party of the key confirmed; a work
  *   item naming another epoch is refused.
  * - Activation needs every party's signed confirmation of the same stored share; only then does
@@ -16,7 +18,14 @@
  *   it never holds up the session and the API folds repeats into one.
  * @module
  */
-import { frame, ProtocolError, requestDigest, type Scheme, type SignatureOutput } from "@custody/core";
+import {
+  type BatchSignItem,
+  frame,
+  ProtocolError,
+  requestDigest,
+  type Scheme,
+  type SignatureOutput,
+} from "@custody/core";
 import {
   ACTIVATION_SUFFIX,
   ActivatedSchema,
@@ -27,6 +36,7 @@ import {
   progressSubject,
   type RefreshWork,
   ShareStoredSchema,
+  SignatureBatchSchema,
   SignatureResultSchema,
   type SignWork,
   SkippedSchema,
@@ -61,6 +71,7 @@ import {
 import type { NatsConnection } from "@nats-io/transport-node";
 import { checkClientRequest } from "./authorization.js";
 import type { Admission, PairGuard } from "./pair-guard.js";
+import { MAX_BATCH_BY_SCHEME } from "./schemes.js";
 import { beginSession, type SessionOutput, type SessionSpec, taprootOf } from "./session-spec.js";
 
 /** Everything a job needs from its worker. */
@@ -97,7 +108,10 @@ export interface JobEnv {
 
 const THREAD_SCRIPT = new URL("./session-thread.js", import.meta.url);
 
-/** ECDSA DKG and refresh spend seconds in base OTs: keep them off the event loop. */
+/**
+ * ECDSA DKG and refresh spend seconds in base OTs, and an ECDSA signing batch up to a second per
+ * round: keep them off the event loop (a single ECDSA signature runs in process).
+ */
 export const defaultInThread = (spec: SessionSpec) => spec.scheme === "ecdsa-secp256k1" && spec.op !== "sign";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -271,12 +285,37 @@ async function putShare(
   });
 }
 
+/** The items of a batch work item, checked against the scheme and its batch size (empty: not a batch). */
+function batchItems(scheme: Scheme<unknown>, work: SignWork): BatchSignItem[] {
+  if (work.batch.length === 0) return [];
+  if (work.message.length > 0 || work.path.length > 0)
+    throw new PermanentFailure("bad-work-item", "a batch work item carries its messages in its items only");
+  const max = MAX_BATCH_BY_SCHEME.get(scheme.name) ?? 1;
+  if (work.batch.length > max)
+    throw new PermanentFailure("bad-work-item", `a ${scheme.name} batch holds at most ${max} messages`);
+  return work.batch.map((item) => {
+    const path = item.path.length > 0 ? [...item.path] : undefined;
+    scheme.checkSignInput(item.message, path);
+    return { message: item.message, path };
+  });
+}
+
+const signatureResult = (sig: SignatureOutput, epoch: number) =>
+  create(SignatureResultSchema, {
+    signature: sig.signature,
+    publicKey: sig.publicKey,
+    epoch,
+    recoveryId: sig.recoveryId,
+    der: sig.der ?? new Uint8Array(),
+  });
+
 async function sign(env: JobEnv, ctx: WorkContext, work: SignWork): Promise<WorkResult> {
   const { item } = ctx;
   if (!work.signers.includes(env.party)) return skipped(item, env.party, "not in the signer set");
   const scheme = schemeOf(env, item);
   const path = work.path.length > 0 ? work.path : undefined;
-  scheme.checkSignInput(work.message, path);
+  const items = batchItems(scheme, work);
+  if (items.length === 0) scheme.checkSignInput(work.message, path);
   const ref = refOf(env, item);
   const { state, active, stored } = await activeShare(env, ref);
   checkEpoch(work.epoch, active.epoch);
@@ -284,16 +323,17 @@ async function sign(env: JobEnv, ctx: WorkContext, work: SignWork): Promise<Work
     throw new PermanentFailure("bad-work-item", "a signer is not a party of this key");
   const admitted = env.guard.admit(ref.tenant, ref.keyId, active.epoch, work.signers, state.bans, ctx.signal);
   try {
-    const spec: SessionSpec = {
-      op: "sign",
+    const common = {
       scheme: scheme.name,
       self: env.party,
       signers: work.signers,
       share: stored.share,
-      message: work.message,
-      path,
       taproot: taprootOf(work),
     };
+    const spec: SessionSpec =
+      items.length === 0
+        ? { op: "sign", ...common, message: work.message, path }
+        : { op: "sign-batch", ...common, items };
     const out = await session(env, ctx, work.signers, spec, admitted).catch(async (e: unknown) => {
       // An OT-extension, VOLE or consistency check failed: an active attack by the culprit. The
       // guard already banned it locally; tell the party's other workers through its state.
@@ -303,17 +343,18 @@ async function sign(env: JobEnv, ctx: WorkContext, work: SignWork): Promise<Work
         );
       throw e;
     });
-    if (!("signature" in out.result)) throw new ProtocolError("internal", "session produced no signature");
-    const sig: SignatureOutput = out.result.signature;
+    if ("signatures" in out.result && out.result.signatures.length === items.length)
+      return result(item, env.party, {
+        case: "signatureBatch",
+        value: create(SignatureBatchSchema, {
+          signatures: out.result.signatures.map((sig) => signatureResult(sig, active.epoch)),
+        }),
+      });
+    if (!("signature" in out.result) || items.length > 0)
+      throw new ProtocolError("internal", "session produced no signature");
     return result(item, env.party, {
       case: "signature",
-      value: create(SignatureResultSchema, {
-        signature: sig.signature,
-        publicKey: sig.publicKey,
-        epoch: active.epoch,
-        recoveryId: sig.recoveryId,
-        der: sig.der ?? new Uint8Array(),
-      }),
+      value: signatureResult(out.result.signature, active.epoch),
     });
   } finally {
     admitted.release();

@@ -4,7 +4,16 @@
  * plain data), ready for storage or publication.
  * @module
  */
-import { mapStep, ProtocolError, type Scheme, type SignatureOutput, type Step } from "@custody/core";
+import {
+  type BatchSignItem,
+  mapStep,
+  ProtocolError,
+  type Scheme,
+  type SignatureOutput,
+  type SignParams,
+  type Step,
+  signBatch,
+} from "@custody/core";
 import type { TaprootOption } from "@custody/frost";
 import type { SignWork } from "@custody/proto";
 import { TAPROOT_SCHEMES } from "./schemes.js";
@@ -29,10 +38,24 @@ export type SessionSpec =
       /** Sign for the BIP341 Taproot output key (bip340 only). */
       readonly taproot?: TaprootOption;
     }
+  | {
+      /** Every item signed by its own protocol instance, all in one session (see `signBatch`). */
+      readonly op: "sign-batch";
+      readonly scheme: string;
+      readonly self: number;
+      readonly signers: number[];
+      readonly share: Uint8Array;
+      readonly items: readonly BatchSignItem[];
+      /** Sign every item for the BIP341 Taproot output key of its (derived) key (bip340 only). */
+      readonly taproot?: TaprootOption;
+    }
   | { readonly op: "refresh"; readonly scheme: string; readonly self: number; readonly share: Uint8Array };
 
 /** The encoded outcome of a session. */
-export type SessionOutput = { readonly share: Uint8Array } | { readonly signature: SignatureOutput };
+export type SessionOutput =
+  | { readonly share: Uint8Array }
+  | { readonly signature: SignatureOutput }
+  | { readonly signatures: SignatureOutput[] };
 
 /** The Taproot option a sign work item carries: none, BIP86 (empty merkle root) or a merkle root. */
 export function taprootOf(work: SignWork): TaprootOption | undefined {
@@ -69,15 +92,31 @@ export function beginSession(
         message: spec.message,
         path: spec.path,
       };
-      const asSignature = (signature: SignatureOutput): SessionOutput => ({ signature });
-      if (spec.taproot === undefined)
-        return mapStep(scheme.sign({ ...params, share: scheme.decodeShare(spec.share) }), asSignature);
-      const taproot = TAPROOT_SCHEMES.get(spec.scheme);
-      if (!taproot) throw new ProtocolError("bad-input", `${spec.scheme} keys do not support taproot`);
+      return mapStep(signerOf(schemes, spec)(params), (signature): SessionOutput => ({ signature }));
+    }
+    case "sign-batch": {
+      const params = { sessionId, self: spec.self, signers: spec.signers };
       return mapStep(
-        taproot.sign({ ...params, share: taproot.decodeShare(spec.share), taproot: spec.taproot }),
-        asSignature,
+        signBatch(signerOf(schemes, spec), params, spec.items),
+        (signatures): SessionOutput => ({ signatures }),
       );
     }
   }
+}
+
+/** The signing protocol of `spec`'s scheme with its share decoded (for the Taproot output key when asked). */
+function signerOf(
+  schemes: ReadonlyMap<string, Scheme<unknown>>,
+  spec: Extract<SessionSpec, { op: "sign" | "sign-batch" }>,
+): (params: Omit<SignParams<unknown>, "share">) => Step<SignatureOutput> {
+  if (spec.taproot === undefined) {
+    const scheme = schemes.get(spec.scheme)!;
+    const share = scheme.decodeShare(spec.share);
+    return (params) => scheme.sign({ ...params, share });
+  }
+  const taproot = TAPROOT_SCHEMES.get(spec.scheme);
+  if (!taproot) throw new ProtocolError("bad-input", `${spec.scheme} keys do not support taproot`);
+  const share = taproot.decodeShare(spec.share);
+  const option = spec.taproot;
+  return (params) => taproot.sign({ ...params, share, taproot: option });
 }

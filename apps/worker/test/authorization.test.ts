@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { keyIdOf, operationIdOf } from "@custody/core";
 import { createAuthority, createClientKey, issueCredential, type Role } from "@custody/credentials";
-import { ClientRequestSchema, create, type WorkItem } from "@custody/proto";
+import { ClientRequestSchema, create, SignItemSchema, SignWorkSchema, type WorkItem } from "@custody/proto";
 import { PermanentFailure } from "@custody/runtime";
 import { checkClientRequest, MAX_REQUEST_AGE_MS } from "../src/authorization.js";
 import { Client, TENANT } from "./harness.js";
@@ -231,6 +231,70 @@ describe("a party checks every work item against the client's signed request", {
           AUTHORITIES,
         ),
       refused(/derivation path differs/),
+    );
+  });
+
+  test("a signing batch: every message and path, in order, are the request's", () => {
+    const msgs = [Uint8Array.of(1), Uint8Array.of(2, 3), Uint8Array.of(4)];
+    const paths = [[], [0, 5], [7]];
+    const base = sign();
+    const batchOf = (m: Uint8Array[], p: number[][], message = new Uint8Array()): WorkItem => ({
+      ...base,
+      op: {
+        case: "sign",
+        value: create(SignWorkSchema, {
+          epoch: 0,
+          signers: [1, 2],
+          message,
+          batch: m.map((message, i) => create(SignItemSchema, { message, path: p[i] ?? [] })),
+        }),
+      },
+    });
+    const work = batchOf(msgs, paths);
+    const h = (b: Uint8Array) => Buffer.from(b).toString("hex");
+    const signed = [{ message: "01" }, { message: "0203", path: "m/0/5" }, { message: "04", path: "m/7" }];
+    const check = (item: WorkItem, body: unknown) =>
+      checkClientRequest(resigned(item, "POST", `/v1/keys/${KEY}/sign`, body), AUTHORITIES);
+    assert.doesNotThrow(() => check(work, { messages: signed }));
+    assert.doesNotThrow(() =>
+      check(work, { messages: signed.map((x) => ({ ...x, message: x.message.toUpperCase() })) }),
+    );
+    assert.doesNotThrow(() => check(work, { messages: [{ message: "01", path: "m" }, ...signed.slice(1)] }));
+    // The work item differs from what the client signed: a message, the order, the count, a path.
+    const changed: [unknown, RegExp][] = [
+      [[{ message: "01" }, { message: "0204", path: "m/0/5" }, signed[2]], /message 1 differs/],
+      [[signed[1], signed[0], signed[2]], /message 0 differs/],
+      [signed.slice(0, 2), /batch size differs/],
+      [[...signed, { message: "05" }], /batch size differs/],
+      [[signed[0], { message: "0203", path: "m/0/6" }, signed[2]], /derivation path 1 differs/],
+      [[signed[0], signed[1], { message: "04" }], /derivation path 2 differs/],
+      [[signed[0], signed[1], { message: "04", path: "m/7", taproot: {} }], /item 2 is not a message/],
+      [[signed[0], signed[1], "04"], /item 2 is not a message/],
+      [[signed[0], signed[1], null], /item 2 is not a message/],
+      [[signed[0], signed[1], { message: 4, path: "m/7" }], /message 2 differs/],
+      [[signed[0], signed[1], { message: "04", path: "7" }], /invalid path/],
+    ];
+    for (const [messages, why] of changed) assert.throws(() => check(work, { messages }), refused(why));
+    for (const body of [
+      { messages: [] },
+      { messages: "01" },
+      { messages: signed, message: h(msgs[0]!) },
+      { messages: signed, path: "m/0" },
+      { message: "01" },
+    ])
+      assert.throws(() => check(work, body), refused(/not a signing batch/));
+    // A single-message work item never answers a batch request, and a batch item carries no message of its own.
+    assert.throws(
+      () => check(base, { messages: [{ message: h(MESSAGE) }] }),
+      refused(/message outside its items/),
+    );
+    assert.throws(
+      () => check(batchOf([], []), { messages: [{ message: "" }] }),
+      refused(/batch size differs/),
+    );
+    assert.throws(
+      () => check(batchOf(msgs, paths, MESSAGE), { messages: signed }),
+      refused(/message outside its items/),
     );
   });
 
