@@ -12,6 +12,8 @@
  * - Sign succeeds with the first signature that passes the API's own check (a signer of the
  *   operation, the operation's epoch, the key's or derived key's public key, verified over the
  *   message); a result that fails it is audited and fails that party's report, not the operation.
+ *   A signing batch succeeds with the first party's batch whose every signature passes that check
+ *   against its own item.
  * - Any party's permanent failure fails the operation with that party's typed reason.
  * - Progress (`operation.progress`): a party starting a session attempt moves `queued` to
  *   `session`; each stored share counts in `stored` (k of n); publishing the activation moves it to
@@ -50,13 +52,24 @@ import type {
   ProgressPhase,
 } from "./records.js";
 import type { Repository } from "./repository.js";
-import { checkSignatureResult, type ReportedSignature } from "./result-check.js";
+import {
+  checkBatchResult,
+  checkSignatureResult,
+  type Refusal,
+  type ReportedSignature,
+} from "./result-check.js";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 /** The DKG or refresh an activation belongs to (results and dead letters of it count for that). */
 const parentOf = (operationId: string) =>
   operationId.endsWith(ACTIVATION_SUFFIX) ? operationId.slice(0, -ACTIVATION_SUFFIX.length) : operationId;
 const now = () => new Date().toISOString();
+/** The refusal of a signature result for an operation whose key is unknown. */
+const unknownKey: Refusal = {
+  ok: false,
+  code: "bad-result-operation",
+  message: "the operation names an unknown key",
+};
 /** Deliveries of one result before it is dropped as unusable. */
 const MAX_RESULT_DELIVERIES = 30;
 /** Order of the phases of a running operation (a phase never moves back). */
@@ -208,6 +221,18 @@ export class ResultAggregator {
           recoveryId: o.value.recoveryId,
           der: o.value.der.length > 0 ? hex(o.value.der) : undefined,
         });
+      case "signatureBatch":
+        return this.signatureBatch(
+          op,
+          r.party,
+          o.value.signatures.map((v) => ({
+            signature: hex(v.signature),
+            publicKey: hex(v.publicKey),
+            epoch: v.epoch,
+            recoveryId: v.recoveryId,
+            der: v.der.length > 0 ? hex(v.der) : undefined,
+          })),
+        );
       case "shareStored":
         return this.shareStored(op, party, {
           epoch: o.value.epoch,
@@ -341,23 +366,8 @@ export class ResultAggregator {
   /** A party's signature becomes the result only if the API's own check passes; else that party's report fails. */
   private async signature(op: OperationRecord, party: number, sig: ReportedSignature) {
     const key = await this.repo.getKey(op.keyId);
-    const check = key
-      ? checkSignatureResult(key, op, party, sig)
-      : { ok: false as const, code: "bad-result-operation", message: "the operation names an unknown key" };
-    if (!check.ok) {
-      this.log.warn({ operationId: op.id, party, code: check.code }, "party result refused");
-      this.onRejectedResult?.(op, party, check.code);
-      await this.update(op.id, (cur) =>
-        cur.status !== "pending"
-          ? undefined
-          : {
-              ...cur,
-              reports: { ...cur.reports, [String(party)]: `rejected:${check.code}` },
-              updatedAt: now(),
-            },
-      );
-      return;
-    }
+    const check = key ? checkSignatureResult(key, op, party, sig) : unknownKey;
+    if (!check.ok) return this.rejected(op, party, check.code);
     return this.finish(
       op,
       {
@@ -365,6 +375,45 @@ export class ResultAggregator {
         signature: { ...sig, keyId: op.keyId, publicKey: check.publicKey, path: op.request?.path },
       },
       { party: String(party), report: "signed" },
+    );
+  }
+
+  /**
+   * A party's batch of signatures becomes the result only if every one of them passes the API's
+   * own check against its item; else that party's report fails.
+   */
+  private async signatureBatch(op: OperationRecord, party: number, sigs: ReportedSignature[]) {
+    const key = await this.repo.getKey(op.keyId);
+    const check = key ? checkBatchResult(key, op, party, sigs) : unknownKey;
+    if (!check.ok) return this.rejected(op, party, check.code);
+    const items = op.request?.items ?? [];
+    return this.finish(
+      op,
+      {
+        status: "succeeded",
+        signatures: sigs.map((sig, i) => ({
+          ...sig,
+          keyId: op.keyId,
+          publicKey: check.publicKeys[i]!,
+          path: items[i]?.path,
+        })),
+      },
+      { party: String(party), report: "signed" },
+    );
+  }
+
+  /** Records that the API refused `party`'s result (audited; the operation stays pending). */
+  private async rejected(op: OperationRecord, party: number, code: string) {
+    this.log.warn({ operationId: op.id, party, code }, "party result refused");
+    this.onRejectedResult?.(op, party, code);
+    await this.update(op.id, (cur) =>
+      cur.status !== "pending"
+        ? undefined
+        : {
+            ...cur,
+            reports: { ...cur.reports, [String(party)]: `rejected:${code}` },
+            updatedAt: now(),
+          },
     );
   }
 

@@ -69,6 +69,14 @@ export interface SignatureOutcome {
   path?: string;
 }
 
+/** One message of a signing batch as its operation records it (hex message, lower case). */
+export interface SignItemRecord {
+  message: string;
+  path?: string;
+  /** The Taproot output this item signs for, when the batch asked for Taproot. */
+  taproot?: TaprootView;
+}
+
 /** Where a running operation is; after the end, its terminal status. */
 export type ProgressPhase = "queued" | "session" | "stored" | "activating" | "succeeded" | "failed";
 
@@ -105,11 +113,22 @@ export interface OperationRecord {
   updatedAt: string;
   /** Digest of the client's method, target and body: a reused Idempotency-Key must carry the same. */
   fingerprint?: string;
-  /** For sign: the request, with the Taproot output it signs for when it asked for one. */
-  request?: { message: string; path?: string; epoch: number; taproot?: TaprootView };
+  /**
+   * For sign: the request, with the Taproot output it signs for when it asked for one. A batch
+   * lists its messages in `items` (each with its path and Taproot output); `message` is then empty.
+   */
+  request?: {
+    message: string;
+    path?: string;
+    epoch: number;
+    taproot?: TaprootView;
+    items?: SignItemRecord[];
+  };
   /** For refresh: the epoch being created. */
   targetEpoch?: number;
   signature?: SignatureOutcome;
+  /** For a signing batch: every signature, in the order of `request.items`. */
+  signatures?: SignatureOutcome[];
   error?: OperationError;
   /** Absent until the first change after creation (it reads as `queued`). */
   progress?: OperationProgress;

@@ -16,7 +16,7 @@ import { schnorr, secp256k1 } from "@noble/curves/secp256k1.js";
 import { HDKey } from "@scure/bip32";
 import * as ecc from "tiny-secp256k1";
 import { parsePath } from "./paths.js";
-import type { KeyRecord, OperationRecord, SignatureOutcome } from "./records.js";
+import type { KeyRecord, OperationRecord, SignatureOutcome, SignItemRecord } from "./records.js";
 import { taprootView } from "./taproot.js";
 
 /** Why a party's signature result is refused. */
@@ -30,12 +30,15 @@ export type ResultCheckCode =
   /** The result names another public key than the (derived) key of the operation. */
   | "bad-result-key"
   /** The signature, its recovery id or its DER encoding does not check. */
-  | "bad-result-signature";
+  | "bad-result-signature"
+  /** A batch result holds another number of signatures than the operation has messages. */
+  | "bad-result-count";
 
 /** Outcome of {@link checkSignatureResult}: the key the signature verified under, or a typed refusal. */
-export type ResultCheck =
-  | { ok: true; publicKey: string }
-  | { ok: false; code: ResultCheckCode; message: string };
+export type ResultCheck = { ok: true; publicKey: string } | Refusal;
+
+/** A typed refusal of a party's result. */
+export type Refusal = { ok: false; code: ResultCheckCode; message: string };
 
 /** What a party reports for a signature (hex fields, as stored in a {@link SignatureOutcome}). */
 export type ReportedSignature = Pick<
@@ -43,7 +46,7 @@ export type ReportedSignature = Pick<
   "signature" | "publicKey" | "epoch" | "recoveryId" | "der"
 >;
 
-const refuse = (code: ResultCheckCode, message: string): ResultCheck => ({ ok: false, code, message });
+const refuse = (code: ResultCheckCode, message: string): Refusal => ({ ok: false, code, message });
 const HEX = /^(?:[0-9a-fA-F]{2})*$/;
 const bytes = (h: string): Uint8Array | undefined => (HEX.test(h) ? Buffer.from(h, "hex") : undefined);
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -123,13 +126,26 @@ function checkEcdsa(
   }
 }
 
+/** What one signature of an operation must be over: a message, its path, its Taproot output. */
+type SignTarget = Pick<SignItemRecord, "message" | "path" | "taproot">;
+
+/** The operation's own checks before any signature: a signing of this key, by one of its signers. */
+function checkOperation(key: KeyRecord, op: OperationRecord, party: number): Refusal | undefined {
+  if (op.type !== "sign" || op.request === undefined || op.keyId !== key.id)
+    return refuse("bad-result-operation", "the operation is not a signing of this key");
+  if (!op.participants.includes(party))
+    return refuse("bad-result-signer", `party ${party} is not a signer of this operation`);
+  return undefined;
+}
+
 /**
  * Checks party `party`'s signature result for sign operation `op` on `key` before it may become
  * the operation's result: the party is one of `op.participants`, the epoch is `op.request.epoch`,
  * the reported public key is the key the operation signs with (derived along `op.request.path`
  * when there is one; for a Taproot request the output key of that key committing to
  * `op.request.taproot.merkleRoot`), and the signature verifies over `op.request.message` under that key with an
- * independent verifier (see the module doc). Pure; never throws.
+ * independent verifier (see the module doc). A batch operation takes only a batch result
+ * ({@link checkBatchResult}). Pure; never throws.
  * Hex fields are compared as the aggregator writes them (lower case).
  * @returns `{ ok: true, publicKey }` with the hex key it verified under, or a typed refusal
  */
@@ -139,27 +155,77 @@ export function checkSignatureResult(
   party: number,
   sig: ReportedSignature,
 ): ResultCheck {
-  const req = op.request;
-  if (op.type !== "sign" || req === undefined || op.keyId !== key.id)
-    return refuse("bad-result-operation", "the operation is not a signing of this key");
-  if (!op.participants.includes(party))
-    return refuse("bad-result-signer", `party ${party} is not a signer of this operation`);
-  if (sig.epoch !== req.epoch)
+  const refused = checkOperation(key, op, party);
+  if (refused) return refused;
+  const req = op.request!;
+  if (req.items !== undefined)
+    return refuse("bad-result-operation", "a signing batch takes every signature of the batch");
+  return checkSignature(key, req, req.epoch, sig, new Map());
+}
+
+/** Outcome of {@link checkBatchResult}: the key each signature verified under, or the first refusal. */
+export type BatchResultCheck = { ok: true; publicKeys: string[] } | Refusal;
+
+/**
+ * Checks party `party`'s result for signing batch `op` on `key`: one signature per item of
+ * `op.request.items`, in order, each passing exactly the checks {@link checkSignatureResult} makes
+ * of a single signature against its own item (message, path, Taproot output). One failing
+ * signature refuses the whole result. Pure; never throws.
+ */
+export function checkBatchResult(
+  key: KeyRecord,
+  op: OperationRecord,
+  party: number,
+  sigs: readonly ReportedSignature[],
+): BatchResultCheck {
+  const refused = checkOperation(key, op, party);
+  if (refused) return refused;
+  const req = op.request!;
+  if (req.items === undefined) return refuse("bad-result-operation", "the operation signs one message");
+  if (sigs.length !== req.items.length)
     return refuse(
-      "bad-result-epoch",
-      `result for epoch ${sig.epoch}, the operation signs at epoch ${req.epoch}`,
+      "bad-result-count",
+      `${sigs.length} signatures for a batch of ${req.items.length} messages`,
     );
-  const path = req.path === undefined ? [] : parsePath(req.path);
-  const message = bytes(req.message);
+  const keys = new Map<string, { hex: string } | string>();
+  const publicKeys: string[] = [];
+  for (let i = 0; i < sigs.length; i++) {
+    const r = checkSignature(key, req.items[i]!, req.epoch, sigs[i]!, keys);
+    if (!r.ok) return { ...r, message: `signature ${i}: ${r.message}` };
+    publicKeys.push(r.publicKey);
+  }
+  return { ok: true, publicKeys };
+}
+
+/**
+ * One signature against its target: epoch, key (derived, Taproot-tweaked) and an independent
+ * verification. `keys` caches the signing key per path across the calls of one batch.
+ */
+function checkSignature(
+  key: KeyRecord,
+  target: SignTarget,
+  epoch: number,
+  sig: ReportedSignature,
+  keys: Map<string, { hex: string } | string>,
+): ResultCheck {
+  if (sig.epoch !== epoch)
+    return refuse("bad-result-epoch", `result for epoch ${sig.epoch}, the operation signs at epoch ${epoch}`);
+  const path = target.path === undefined ? [] : parsePath(target.path);
+  const message = bytes(target.message);
   if (typeof path === "string" || message === undefined)
     return refuse("bad-result-operation", "the operation's message or path is malformed");
-  const signing = signingKeyOf(key, path);
+  const cacheKey = path.join("/");
+  let signing = keys.get(cacheKey);
+  if (signing === undefined) {
+    signing = signingKeyOf(key, path);
+    keys.set(cacheKey, signing);
+  }
   if (typeof signing === "string") return refuse("bad-result-key", signing);
   let expected = signing;
-  if (req.taproot !== undefined) {
+  if (target.taproot !== undefined) {
     if (key.scheme !== "bip340")
       return refuse("bad-result-operation", "only bip340 keys sign for Taproot output keys");
-    const output = taprootView(signing.hex, req.taproot.merkleRoot);
+    const output = taprootView(signing.hex, target.taproot.merkleRoot);
     if (output === undefined) return refuse("bad-result-key", "the key has no Taproot output key");
     expected = { hex: output.outputKey };
   }

@@ -13,6 +13,8 @@ import {
   operationEventSubject,
   RefreshWorkSchema,
   requestSubject,
+  SignItemSchema,
+  type SignWork,
   SignWorkSchema,
   TaprootTweakSchema,
   toBinary,
@@ -26,7 +28,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { Problem } from "../problems.js";
 import { parsePath } from "./paths.js";
 import { RateLimiter } from "./rate-limiter.js";
-import type { KeyRecord, OperationRecord, OperationType, TaprootView } from "./records.js";
+import type { KeyRecord, OperationRecord, OperationType, SignItemRecord, TaprootView } from "./records.js";
 import type { Repository } from "./repository.js";
 import { signingKeyOf } from "./result-check.js";
 import { taprootView } from "./taproot.js";
@@ -138,11 +140,16 @@ export class CustodyService {
     return op;
   }
 
-  /** Starts a signing operation with `threshold` live parties of the key. */
+  /**
+   * Starts a signing operation with `threshold` live parties of the key: of `message` (with
+   * `path`), or of every item of `messages` (each with its own path) as one batch, one work item
+   * and one protocol session (up to {@link MAX_BATCH_BY_SCHEME} items). A batch counts once
+   * against the signing rate.
+   */
   async sign(
     actor: Actor,
     keyId: string,
-    input: { message: string; path?: string; taproot?: { merkleRoot?: string } },
+    input: SignInput,
     idempotencyKey?: string,
   ): Promise<OperationRecord> {
     const key = await this.activeKey(actor, keyId);
@@ -155,22 +162,7 @@ export class CustodyService {
         {},
         Math.ceil(wait / 1000),
       );
-    if (!/^([0-9a-fA-F]{2})*$/.test(input.message))
-      throw new Problem("invalid-request", "message must be hex");
-    const message = Buffer.from(input.message, "hex");
-    if (key.scheme === "ecdsa-secp256k1" && message.length !== 32)
-      throw new Problem("invalid-request", "ecdsa-secp256k1 signs a 32-byte digest (64 hex characters)");
-    if (message.length > MAX_MESSAGE_BYTES)
-      throw new Problem("invalid-request", `message longer than ${MAX_MESSAGE_BYTES} bytes`);
-    let path: number[] = [];
-    if (input.path !== undefined) {
-      const parsed = parsePath(input.path);
-      if (typeof parsed === "string") throw new Problem("invalid-request", `path: ${parsed}`);
-      if (parsed.length > 0 && key.scheme === "ed25519")
-        throw new Problem("invalid-request", "ed25519 keys do not support derivation paths");
-      path = parsed;
-    }
-    const taproot = input.taproot === undefined ? undefined : taprootOutput(key, path, input.taproot);
+    const items = signItems(key, input);
     const live = new Set(this.d.liveness.liveParties(this.d.tenant));
     const available = key.parties.filter((p) => live.has(p));
     if (available.length < key.threshold)
@@ -187,25 +179,32 @@ export class CustodyService {
     const owner = await this.claim(actor, idempotencyKey, `sign:${keyId}`, id);
     if (owner) return owner;
     const op = this.newOperation(actor, id, "sign", keyId, signers);
-    op.request = { message: input.message.toLowerCase(), path: input.path, epoch: key.epoch, taproot };
+    const taproot =
+      input.taproot === undefined
+        ? undefined
+        : create(TaprootTweakSchema, { merkleRoot: Buffer.from(input.taproot.merkleRoot ?? "", "hex") });
+    let work: SignWork;
+    if (input.messages === undefined) {
+      const [one] = items;
+      op.request = { ...one!.record, epoch: key.epoch };
+      work = create(SignWorkSchema, {
+        epoch: key.epoch,
+        signers,
+        message: one!.message,
+        path: one!.path,
+        taproot,
+      });
+    } else {
+      op.request = { message: "", epoch: key.epoch, items: items.map((i) => i.record) };
+      work = create(SignWorkSchema, {
+        epoch: key.epoch,
+        signers,
+        taproot,
+        batch: items.map((i) => create(SignItemSchema, { message: i.message, path: i.path })),
+      });
+    }
     await this.d.repo.createOperation(op);
-    await this.enqueue(
-      op,
-      "sign",
-      this.item(actor, op, key.scheme, {
-        case: "sign",
-        value: create(SignWorkSchema, {
-          epoch: key.epoch,
-          signers,
-          message,
-          path,
-          taproot:
-            taproot === undefined
-              ? undefined
-              : create(TaprootTweakSchema, { merkleRoot: Buffer.from(taproot.merkleRoot ?? "", "hex") }),
-        }),
-      }),
-    );
+    await this.enqueue(op, "sign", this.item(actor, op, key.scheme, { case: "sign", value: work }));
     return op;
   }
 
@@ -433,6 +432,74 @@ function taprootOutput(
   const view = typeof internal === "string" ? undefined : taprootView(internal.hex, root?.toLowerCase());
   if (view === undefined) throw new Problem("invalid-request", "this key has no Taproot output key here");
   return view;
+}
+
+/** What a sign request asks for: one message (with a path), or a batch of messages (each with its own). */
+export interface SignInput {
+  readonly message?: string;
+  readonly path?: string;
+  readonly messages?: readonly { readonly message: string; readonly path?: string }[];
+  readonly taproot?: { readonly merkleRoot?: string };
+}
+
+/** Most messages one signing batch of each scheme holds (the workers enforce the same bound). */
+export const MAX_BATCH_BY_SCHEME: Readonly<Record<SchemeName, number>> = {
+  ed25519: 256,
+  bip340: 256,
+  // A DKLs23 round-2 message is ≈49 KB per instance and pair; 32 stay under the broker's 2 MiB.
+  "ecdsa-secp256k1": 32,
+};
+
+/** One message to sign: its bytes and path, and how the operation records it. */
+interface ParsedItem {
+  readonly message: Buffer;
+  readonly path: number[];
+  readonly record: SignItemRecord;
+}
+
+/**
+ * The messages of a sign request, checked against `key`'s scheme: exactly one of `message` and
+ * `messages`, a batch within its scheme's size and without a top-level path.
+ * @throws Problem `invalid-request`, naming the batch item at fault
+ */
+function signItems(key: KeyRecord, input: SignInput): ParsedItem[] {
+  if ((input.message === undefined) === (input.messages === undefined))
+    throw new Problem("invalid-request", "give either message or messages");
+  if (input.messages === undefined) return [signItem(key, input.message!, input.path, input.taproot, "")];
+  if (input.path !== undefined)
+    throw new Problem("invalid-request", "a batch gives each of its messages its own path");
+  const max = MAX_BATCH_BY_SCHEME[key.scheme as SchemeName] ?? 0;
+  if (input.messages.length < 1 || input.messages.length > max)
+    throw new Problem("invalid-request", `a ${key.scheme} batch holds 1 to ${max} messages`, {
+      maxBatch: max,
+    });
+  return input.messages.map((m, i) => signItem(key, m.message, m.path, input.taproot, `messages[${i}]: `));
+}
+
+/** One message and path, checked as a single signing checks them; `where` prefixes every refusal. */
+function signItem(
+  key: KeyRecord,
+  hexMessage: string,
+  pathText: string | undefined,
+  taprootOption: { merkleRoot?: string } | undefined,
+  where: string,
+): ParsedItem {
+  const refuse = (why: string) => new Problem("invalid-request", `${where}${why}`);
+  if (!/^([0-9a-fA-F]{2})*$/.test(hexMessage)) throw refuse("message must be hex");
+  const message = Buffer.from(hexMessage, "hex");
+  if (key.scheme === "ecdsa-secp256k1" && message.length !== 32)
+    throw refuse("ecdsa-secp256k1 signs a 32-byte digest (64 hex characters)");
+  if (message.length > MAX_MESSAGE_BYTES) throw refuse(`message longer than ${MAX_MESSAGE_BYTES} bytes`);
+  let path: number[] = [];
+  if (pathText !== undefined) {
+    const parsed = parsePath(pathText);
+    if (typeof parsed === "string") throw refuse(`path: ${parsed}`);
+    if (parsed.length > 0 && key.scheme === "ed25519")
+      throw refuse("ed25519 keys do not support derivation paths");
+    path = parsed;
+  }
+  const taproot = taprootOption === undefined ? undefined : taprootOutput(key, path, taprootOption);
+  return { message, path, record: { message: hexMessage.toLowerCase(), path: pathText, taproot } };
 }
 
 function shuffle<T>(xs: readonly T[]): T[] {

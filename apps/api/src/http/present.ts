@@ -19,13 +19,16 @@ export function presentKey(k: KeyRecord) {
 }
 
 /**
- * An operation for the API; a Taproot signature shows the output it was made for. A record
+ * An operation for the API; a Taproot signature (each one of a batch) shows the output it was made for. A record
  * without progress reads as `queued` while pending, else as its terminal status.
  */
 export function presentOperation(op: OperationRecord) {
   const { sessions: _s, request, ...base } = op;
   const rest = { ...base, progress: progressView(op) };
   const taproot = request?.taproot;
+  const items = request?.items;
+  if (rest.signatures && items?.some((i) => i.taproot))
+    return { ...rest, signatures: rest.signatures.map((s, i) => ({ ...s, taproot: items[i]?.taproot })) };
   return rest.signature && taproot ? { ...rest, signature: { ...rest.signature, taproot } } : rest;
 }
 

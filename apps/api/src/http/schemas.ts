@@ -24,12 +24,24 @@ export const CreateKeyBody = Type.Object(
 );
 export type CreateKeyBody = Static<typeof CreateKeyBody>;
 
-/** Body of POST /v1/keys/{id}/sign. */
+const MessageHex = Hex("Message to sign, hex. ecdsa-secp256k1: a 32-byte digest.");
+const PathText = Type.String({ maxLength: 2048, description: "BIP32 non-hardened path, e.g. m/44/60/0/0/5" });
+
+/** Body of POST /v1/keys/{id}/sign: one `message`, or a batch in `messages`. */
 export const SignBody = Type.Object(
   {
-    message: Hex("Message to sign, hex. ecdsa-secp256k1: a 32-byte digest."),
-    path: Type.Optional(
-      Type.String({ maxLength: 2048, description: "BIP32 non-hardened path, e.g. m/44/60/0/0/5" }),
+    message: Type.Optional(MessageHex),
+    path: Type.Optional(PathText),
+    messages: Type.Optional(
+      Type.Array(
+        Type.Object({ message: MessageHex, path: Type.Optional(PathText) }, { additionalProperties: false }),
+        {
+          minItems: 1,
+          maxItems: 256,
+          description:
+            "A signing batch instead of `message`: every message is signed (with its own path) in one operation and one protocol session, and the operation's `signatures` lists them in this order. At most 256 messages (ecdsa-secp256k1: 32).",
+        },
+      ),
     ),
     taproot: Type.Optional(
       Type.Object(
@@ -41,12 +53,12 @@ export const SignBody = Type.Object(
         {
           additionalProperties: false,
           description:
-            "bip340 keys only: sign for the BIP341 Taproot output key of the (derived) key; without merkleRoot for BIP86 (no script tree)",
+            "bip340 keys only: sign for the BIP341 Taproot output key of the (derived) key, for every message of a batch; without merkleRoot for BIP86 (no script tree)",
         },
       ),
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: "Exactly one of `message` and `messages`" },
 );
 export type SignBody = Static<typeof SignBody>;
 
@@ -164,6 +176,11 @@ export const Operation = Type.Object({
   updatedAt: Type.String(),
   targetEpoch: Type.Optional(Type.Integer()),
   signature: Type.Optional(Signature),
+  signatures: Type.Optional(
+    Type.Array(Signature, {
+      description: "A signing batch: every signature, in the order of the request's messages",
+    }),
+  ),
   error: Type.Optional(
     Type.Object({ code: Type.String(), message: Type.String(), culprits: Type.Array(Type.Integer()) }),
   ),

@@ -59,7 +59,7 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
     "/v1/keys/:id/sign",
     {
       schema: {
-        summary: "Sign a message with a threshold of live parties",
+        summary: "Sign a message, or a batch of up to 256 messages, with a threshold of live parties",
         tags: ["keys"],
         params: KeyParams,
         body: SignBody,
