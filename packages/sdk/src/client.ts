@@ -19,6 +19,7 @@ import type {
   Revocation,
   Scheme,
   Signature,
+  SignBatchInput,
   SignInput,
 } from "./types.js";
 
@@ -153,6 +154,27 @@ export class CustodyClient {
     const done = await this.waitForSuccess(await this.sign(keyId, input, o), o.timeoutMs);
     if (!done.signature) throw new OperationError(done);
     return done.signature;
+  }
+  /**
+   * Starts signing every message of `input` as one batch: one operation, one protocol session;
+   * its `signatures` come in the order of `input.messages`.
+   */
+  signBatch(keyId: string, input: SignBatchInput, o?: RequestOptions) {
+    return this.call<Operation>(
+      "POST",
+      `/v1/keys/${encodeURIComponent(keyId)}/sign`,
+      input,
+      o?.idempotencyKey ?? newIdempotencyKey(),
+    );
+  }
+  /**
+   * Signs a batch and returns its signatures, in the order of `input.messages`.
+   * @throws OperationError when signing fails or times out
+   */
+  async signBatchAndWait(keyId: string, input: SignBatchInput, o: WaitOptions = {}): Promise<Signature[]> {
+    const done = await this.waitForSuccess(await this.signBatch(keyId, input, o), o.timeoutMs);
+    if (done.signatures?.length !== input.messages.length) throw new OperationError(done);
+    return done.signatures;
   }
   /** Starts a refresh. */
   refresh(keyId: string, o?: RequestOptions) {

@@ -33,6 +33,7 @@ export type {
   Revocation,
   Scheme,
   Signature,
+  SignBatchInput,
   SignInput,
   TaprootOutput,
 } from "./types.js";

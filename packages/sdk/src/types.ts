@@ -48,6 +48,14 @@ export interface SignInput {
   taproot?: { merkleRoot?: string };
 }
 
+/** Input of a signing batch: up to 256 messages (ecdsa-secp256k1: 32), each with its own path. */
+export interface SignBatchInput {
+  /** The messages, each hex (a 32-byte digest for ecdsa-secp256k1) with an optional BIP32 path. */
+  messages: { message: string; path?: string }[];
+  /** bip340 only: sign every message for its key's BIP341 Taproot output key (no merkleRoot: BIP86). */
+  taproot?: { merkleRoot?: string };
+}
+
 /** A produced signature. */
 export interface Signature {
   signature: string;
@@ -73,6 +81,8 @@ export interface Operation {
   updatedAt: string;
   targetEpoch?: number;
   signature?: Signature;
+  /** A signing batch: every signature, in the order of the request's messages. */
+  signatures?: Signature[];
   error?: { code: string; message: string; culprits: number[] };
 }
 
