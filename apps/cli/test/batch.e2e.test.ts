@@ -1,0 +1,144 @@
+/**
+ * Signing batches through the real stack (API → JetStream → workers → result): one request, one
+ * operation and one session sign every message; every signature is checked here with a verifier
+ * independent of the protocol code (OpenSSL for Ed25519, libsecp256k1 for BIP340 and ECDSA). Bad
+ * batches are refused as problem+json before anything is queued.
+ */
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { signRequest } from "@custody/credentials";
+import { CustodyClient } from "@custody/sdk";
+import * as ecc from "tiny-secp256k1";
+import type { Stack } from "../src/index.js";
+import { startTestStack, stopTestStack, verifyBip340, verifyEd25519 } from "./helpers.js";
+
+let stack: Stack | undefined;
+let api: CustodyClient;
+
+before(async () => {
+  stack = await startTestStack({ parties: 3 });
+  api = new CustodyClient(stack.apiUrl, stack.admin);
+});
+after(() => stopTestStack(stack));
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+
+async function post(path: string, body: unknown) {
+  const text = JSON.stringify(body);
+  const auth = signRequest(
+    stack!.admin.seed,
+    stack!.admin.credential,
+    "POST",
+    path,
+    new TextEncoder().encode(text),
+  );
+  const res = await fetch(`${stack!.apiUrl}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...auth },
+    body: text,
+  });
+  return {
+    status: res.status,
+    type: res.headers.get("content-type") ?? "",
+    body: (await res.json()) as { type: string; detail: string },
+  };
+}
+
+async function expectInvalid(path: string, body: unknown, detail?: RegExp) {
+  const r = await post(path, body);
+  assert.equal(r.status, 400, JSON.stringify(r.body));
+  assert.match(r.type, /^application\/problem\+json/);
+  assert.equal(r.body.type, "urn:custody:problem:invalid-request");
+  if (detail) assert.match(r.body.detail, detail);
+}
+
+describe("signing batches end to end", { timeout: 240_000 }, () => {
+  test("ed25519: 64 messages in one operation, every signature verified by OpenSSL", async () => {
+    const key = await api.createKeyAndWait(
+      { scheme: "ed25519", threshold: 2, parties: 3 },
+      { timeoutMs: 60_000 },
+    );
+    const messages = Array.from({ length: 64 }, (_, i) => randomBytes(1 + (i % 40)));
+    const op = await api.signBatch(key.id, { messages: messages.map((m) => ({ message: hex(m) })) });
+    const done = await api.waitForSuccess(op, 60_000);
+    assert.equal(done.type, "sign");
+    assert.equal(done.signature, undefined);
+    const sigs = done.signatures!;
+    assert.equal(sigs.length, 64);
+    sigs.forEach((s, i) => {
+      assert.equal(s.publicKey, key.publicKey);
+      assert.equal(s.epoch, key.epoch);
+      assert.ok(verifyEd25519(key.publicKey!, messages[i]!, s.signature), `signature ${i}`);
+    });
+    // Order matters: signature 0 is not over message 1.
+    assert.equal(verifyEd25519(key.publicKey!, messages[1]!, sigs[0]!.signature), false);
+
+    const path = `/v1/keys/${key.id}/sign`;
+    await expectInvalid(path, { messages: [] });
+    await expectInvalid(path, { messages: Array.from({ length: 257 }, () => ({ message: "00" })) });
+    await expectInvalid(path, { message: "00", messages: [{ message: "00" }] }, /either message or messages/);
+    await expectInvalid(path, {}, /either message or messages/);
+    await expectInvalid(path, { messages: [{ message: "00" }, { message: "0g" }] });
+    await expectInvalid(
+      path,
+      { messages: [{ message: "00" }, { message: "01", path: "m/1" }] },
+      /^messages\[1\]: /,
+    );
+    await expectInvalid(path, { messages: [{ message: "00" }], path: "m/1" }, /own path/);
+  });
+
+  test("bip340: a Taproot batch with a path per message, verified by libsecp256k1", async () => {
+    const key = await api.createKeyAndWait(
+      { scheme: "bip340", threshold: 2, parties: 3 },
+      { timeoutMs: 60_000 },
+    );
+    const items = [undefined, "m/0/1", "m/0/2", "m/0/1"].map((path) => ({
+      message: hex(randomBytes(32)),
+      path,
+    }));
+    const sigs = await api.signBatchAndWait(key.id, { messages: items, taproot: {} }, { timeoutMs: 60_000 });
+    assert.equal(sigs.length, 4);
+    sigs.forEach((s, i) => {
+      assert.equal(s.path, items[i]!.path);
+      assert.equal(s.publicKey, s.taproot?.outputKey);
+      assert.ok(
+        verifyBip340(s.publicKey, Buffer.from(items[i]!.message, "hex"), s.signature),
+        `signature ${i}`,
+      );
+    });
+    // The root's output key is the key's BIP86 one; the same path gives the same key, another path another.
+    assert.equal(sigs[0]!.publicKey, key.taproot?.outputKey);
+    assert.equal(sigs[1]!.publicKey, sigs[3]!.publicKey);
+    assert.notEqual(sigs[1]!.publicKey, sigs[2]!.publicKey);
+  });
+
+  test("ecdsa-secp256k1: a batch of digests, verified by libsecp256k1 (strict low-s)", async () => {
+    const key = await api.createKeyAndWait(
+      { scheme: "ecdsa-secp256k1", threshold: 2, parties: 3 },
+      { timeoutMs: 120_000 },
+    );
+    const digests = [0, 1, 2].map((i) => createHash("sha256").update(`withdrawal ${i}`).digest());
+    const items = digests.map((d, i) => ({ message: hex(d), path: i === 2 ? "m/44/60/0/0/7" : undefined }));
+    const sigs = await api.signBatchAndWait(key.id, { messages: items }, { timeoutMs: 60_000 });
+    sigs.forEach((s, i) => {
+      assert.ok(
+        ecc.verify(digests[i]!, Buffer.from(s.publicKey, "hex"), Buffer.from(s.signature, "hex"), true),
+        `signature ${i}`,
+      );
+    });
+    assert.equal(sigs[0]!.publicKey, key.publicKey);
+    assert.notEqual(sigs[2]!.publicKey, key.publicKey);
+    const path = `/v1/keys/${key.id}/sign`;
+    await expectInvalid(
+      path,
+      { messages: Array.from({ length: 33 }, () => ({ message: hex(digests[0]!) })) },
+      /1 to 32/,
+    );
+    await expectInvalid(
+      path,
+      { messages: [{ message: hex(digests[0]!) }, { message: "00" }] },
+      /^messages\[1\]: .*32-byte/,
+    );
+  });
+});
