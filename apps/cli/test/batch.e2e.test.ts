@@ -5,12 +5,15 @@
  * batches are refused as problem+json before anything is queued.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { signRequest } from "@custody/credentials";
 import { CustodyClient } from "@custody/sdk";
 import * as ecc from "tiny-secp256k1";
-import type { Stack } from "../src/index.js";
+import { CLI_MAIN, type Stack } from "../src/index.js";
 import { startTestStack, stopTestStack, verifyBip340, verifyEd25519 } from "./helpers.js";
 
 let stack: Stack | undefined;
@@ -73,6 +76,31 @@ describe("signing batches end to end", { timeout: 240_000 }, () => {
     });
     // Order matters: signature 0 is not over message 1.
     assert.equal(verifyEd25519(key.publicKey!, messages[1]!, sigs[0]!.signature), false);
+
+    // The CLI: `custody sign --batch FILE` prints every signature, in order.
+    const file = join(stack!.options.dir, "batch.json");
+    writeFileSync(file, JSON.stringify([hex(messages[0]!), { message: `0x${hex(messages[1]!)}` }]));
+    const cli = spawnSync(
+      process.execPath,
+      [
+        CLI_MAIN,
+        "sign",
+        "--key",
+        key.id,
+        "--batch",
+        file,
+        "--json",
+        "--profile",
+        join(stack!.options.dir, "profile.json"),
+      ],
+      { encoding: "utf8", timeout: 60_000 },
+    );
+    assert.equal(cli.status, 0, cli.stderr);
+    const printed = JSON.parse(cli.stdout) as { signatures: { signature: string }[] };
+    assert.equal(printed.signatures.length, 2);
+    printed.signatures.forEach((s, i) => {
+      assert.ok(verifyEd25519(key.publicKey!, messages[i]!, s.signature), `CLI signature ${i}`);
+    });
 
     const path = `/v1/keys/${key.id}/sign`;
     await expectInvalid(path, { messages: [] });

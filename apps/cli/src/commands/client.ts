@@ -134,6 +134,26 @@ function messageHex(o: { message?: string; messageFile?: string }): string {
   return o.message.replace(/^0x/i, "");
 }
 
+/**
+ * The messages of `custody sign --batch FILE` (`-`: stdin): a JSON array of `{ "message": hex,
+ * "path"?: "m/…" }` (or of hex strings), `0x` allowed.
+ */
+function batchMessages(file: string): { message: string; path?: string }[] {
+  let v: unknown;
+  try {
+    v = JSON.parse(readFileSync(file === "-" ? 0 : file, "utf8"));
+  } catch (e) {
+    throw new Error(`--batch: not a JSON file: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (!Array.isArray(v)) throw new Error("--batch: expected a JSON array of messages");
+  return v.map((m: unknown, i) => {
+    const item = typeof m === "string" ? { message: m } : (m as { message?: unknown; path?: unknown });
+    if (typeof item?.message !== "string" || (item.path !== undefined && typeof item.path !== "string"))
+      throw new Error(`--batch: item ${i} is not { "message": hex, "path"?: string }`);
+    return { message: item.message.replace(/^0x/i, ""), ...(item.path ? { path: item.path } : {}) };
+  });
+}
+
 type Idem = { idempotencyKey?: string };
 
 /** Adds the options every client command takes (API, profile, client identity, output) to `cmd`. */
@@ -225,6 +245,10 @@ export function registerClientCommands(program: Command): void {
         .option("--message <hex>", "message (ecdsa-secp256k1: 32-byte digest), hex, `0x` allowed")
         .option("--message-file <file>", "message bytes from a file, or `-` for stdin")
         .option("--path <path>", "BIP32 non-hardened path, e.g. m/44/60/0/0/5")
+        .option(
+          "--batch <file>",
+          'sign a batch in one operation: a JSON array of {"message": hex, "path"?: "m/…"} (`-`: stdin)',
+        )
         .option("--taproot", "bip340: sign for the BIP341 Taproot output key (BIP86 without --merkle-root)")
         .option(
           "--merkle-root <hex>",
@@ -240,11 +264,13 @@ export function registerClientCommands(program: Command): void {
             message?: string;
             messageFile?: string;
             path?: string;
+            batch?: string;
             taproot?: boolean;
             merkleRoot?: string;
           },
       ) => {
         const c = client(o);
+        if (o.batch !== undefined) return signBatch(c, o);
         const message = messageHex(o);
         if (o.merkleRoot !== undefined && !o.taproot) throw new Error("--merkle-root needs --taproot");
         const taproot = o.taproot
@@ -284,6 +310,43 @@ export function registerClientCommands(program: Command): void {
       },
     ),
   );
+
+  /** `custody sign --batch`: one operation for every message; prints the signatures in order. */
+  async function signBatch(
+    c: CustodyClient,
+    o: GlobalOpts &
+      Idem & {
+        key: string;
+        batch?: string;
+        message?: string;
+        messageFile?: string;
+        path?: string;
+        taproot?: boolean;
+        merkleRoot?: string;
+      },
+  ) {
+    if (o.message !== undefined || o.messageFile !== undefined || o.path !== undefined)
+      throw new Error("--batch takes its messages and paths from the file only");
+    if (o.merkleRoot !== undefined && !o.taproot) throw new Error("--merkle-root needs --taproot");
+    const taproot = o.taproot
+      ? o.merkleRoot === undefined
+        ? {}
+        : { merkleRoot: o.merkleRoot.replace(/^0x/i, "") }
+      : undefined;
+    const messages = batchMessages(o.batch!);
+    const started = await c.signBatch(
+      o.key,
+      { messages, ...(taproot ? { taproot } : {}) },
+      { idempotencyKey: idempotencyKey(o) },
+    );
+    const done = await finish(c, started, o);
+    const sigs = done.signatures ?? [];
+    if (o.json) return console.log(JSON.stringify({ operationId: done.id, signatures: sigs }));
+    sigs.forEach((s, i) => {
+      console.log(`${i}  ${s.signature}  ${s.publicKey}${s.path ? `  ${s.path}` : ""}`);
+    });
+    console.error(`${sigs.length} signatures, key ${o.key}, signers ${done.participants.join(", ")}`);
+  }
 
   const ops = program.command("operations").description(SUMMARY.operations);
   globals(
