@@ -12,6 +12,8 @@
 //   BENCH_SCHEMES=ed25519,…  the schemes to run end to end (default all three)
 //   BENCH_PROFILE=<dir>      the stack's node processes write CPU profiles (--cpu-prof) into <dir>
 //   BENCH_SEQUENTIAL, BENCH_TOTAL, BENCH_LOCAL, BENCH_DKLS_SIGNS   override the run sizes
+//   BENCH_BATCH_SCHEMES=ed25519,…  schemes that also run the batched phase (default ed25519; "" none)
+//   BENCH_BATCH=256, BENCH_BATCHES=8   messages per signing batch (capped per scheme), batches per load
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -32,6 +34,13 @@ const LOCAL = Number(env.BENCH_LOCAL ?? (QUICK ? 15 : 60));
 const LOADS = [16, 64];
 const WORKERS = (env.BENCH_WORKERS ?? "1").split(",").map(Number);
 const SCHEMES = (env.BENCH_SCHEMES ?? "ed25519,bip340,ecdsa-secp256k1").split(",");
+const BATCH_SCHEMES = (env.BENCH_BATCH_SCHEMES ?? "ed25519").split(",").filter(Boolean);
+const BATCH = Number(env.BENCH_BATCH ?? 256);
+const BATCHES = Number(env.BENCH_BATCHES ?? (QUICK ? 4 : 8));
+/** Batches in flight in the batched phase. */
+const BATCH_LOADS = [1, 2];
+/** Most messages a batch of each scheme holds (the API's bound). */
+const MAX_BATCH = { ed25519: 256, bip340: 256, "ecdsa-secp256k1": 32 };
 const TICK_MS = 1000 / Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
 
 const pct = (xs, p) => {
@@ -179,7 +188,41 @@ async function prepare(stack, schemeName) {
     return performance.now() - s0;
   };
   for (let i = 0; i < 3; i++) await sign(); // warm-up
-  return { dkgMs: round(dkgMs), sign };
+  /** One signing batch of `size` messages (one request, one operation); resolves to its latency. */
+  const signBatch = async (size) => {
+    const s0 = performance.now();
+    const messages = Array.from({ length: size }, () => ({ message: randomBytes(32).toString("hex") }));
+    const op = await api.wait(await api.signBatch(created.keyId, { messages }), 300_000);
+    if (op.status !== "succeeded") throw new Error(`batch failed: ${JSON.stringify(op.error)}`);
+    if (op.signatures?.length !== size) throw new Error("batch without every signature");
+    return performance.now() - s0;
+  };
+  return { dkgMs: round(dkgMs), sign, signBatch };
+}
+
+/**
+ * `batches` signing batches of `size` messages, `inFlight` at a time: signatures per second,
+ * latency per batch and CPU per signature of every process.
+ */
+async function batchPhase(stack, signBatch, inFlight, batches, size) {
+  await signBatch(size); // warm-up
+  const before = snapshot(stack);
+  const latencies = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next++ < batches) latencies.push(await signBatch(size));
+    }),
+  );
+  const after = snapshot(stack);
+  return {
+    inFlight,
+    batches,
+    size,
+    signaturesPerSecond: round((batches * size * 1000) / (after.at - before.at), 2),
+    batchLatencyMs: stats(latencies),
+    cpuPerSignature: cpuPerSignature(before, after, batches * size),
+  };
 }
 
 /** `total` signatures, `inFlight` at a time: throughput, latency and CPU per signature of every process. */
@@ -276,7 +319,7 @@ async function endToEnd(builds, workers, full) {
       for (const [label, { stack }] of stacks) {
         const p = await prepare(stack, name);
         out[label][name] = { dkgMs: p.dkgMs, phases: [] };
-        prepared.push([label, stack, p.sign]);
+        prepared.push([label, stack, p.sign, p.signBatch]);
       }
       const loads = full ? [[1, SEQUENTIAL], ...LOADS.map((l) => [l, TOTAL])] : LOADS.map((l) => [l, TOTAL]);
       for (const [inFlight, total] of loads)
@@ -292,6 +335,20 @@ async function endToEnd(builds, workers, full) {
             `  [${label}, ${workers} worker(s)/party] ${name} @${inFlight}: ${r.opsPerSecond} ops/s, p50 ${round(r.latencyMs.p50)} ms, ${r.cpuPerSignature.totalMs} ms CPU/sig`,
           );
         }
+      // Batched: the same stack, key and run, one request per `size` signatures. Only the current
+      // build, at the first worker count (a baseline build may predate batches).
+      if (full && BATCH_SCHEMES.includes(name)) {
+        const size = Math.min(BATCH, MAX_BATCH[name]);
+        const [label, stack, , signBatch] = prepared[0];
+        out[label][name].batched = [];
+        for (const inFlight of BATCH_LOADS) {
+          const r = await batchPhase(stack, signBatch, inFlight, BATCHES, size);
+          out[label][name].batched.push(r);
+          console.error(
+            `  [${label}, ${workers} worker(s)/party] ${name} batches of ${size} @${inFlight}: ${r.signaturesPerSecond} signatures/s, batch p50 ${round(r.batchLatencyMs.p50)} ms, ${r.cpuPerSignature.totalMs} ms CPU/sig`,
+          );
+        }
+      }
     }
     for (const [label] of stacks) out[label].idleCpu = idle[label];
     return out;
@@ -385,6 +442,18 @@ for (const name of SCHEMES) {
     opsPerSecond: Object.fromEntries(cur.phases.map((p) => [p.inFlight, p.opsPerSecond])),
     dkgMs: cur.dkgMs,
   };
+  if (cur.batched) {
+    // Batched against unbatched in the same run: the best of each (unbatched at any load).
+    const unbatched = Math.max(...cur.phases.map((p) => p.opsPerSecond));
+    const batched = Math.max(...cur.batched.map((p) => p.signaturesPerSecond));
+    row.batched = {
+      size: cur.batched[0].size,
+      signaturesPerSecond: Object.fromEntries(cur.batched.map((p) => [p.inFlight, p.signaturesPerSecond])),
+      cpuPerSignatureMs: Object.fromEntries(cur.batched.map((p) => [p.inFlight, p.cpuPerSignature.totalMs])),
+      bestUnbatchedOpsPerSecond: unbatched,
+      ratio: round(batched / unbatched, 2),
+    };
+  }
   const base = results.endToEnd.baseline?.[w0]?.[name];
   if (base) {
     const bseq = base.phases.find((p) => p.inFlight === 1);
@@ -510,4 +579,19 @@ table(
     r.currentOverBaseline?.opsPerSecond64,
   ]),
 );
+const batchedRows = Object.entries(results.summary).filter(([, r]) => r.batched);
+if (batchedRows.length > 0) {
+  console.log("\nBatched signing (one request and one session per batch) against unbatched, same run:");
+  table(
+    ["scheme", "batch", "signatures/s @1/@2 batches", "CPU ms/sig @1/@2", "best unbatched ops/s", "ratio"],
+    batchedRows.map(([name, r]) => [
+      name,
+      r.batched.size,
+      Object.values(r.batched.signaturesPerSecond).join(" / "),
+      Object.values(r.batched.cpuPerSignatureMs).join(" / "),
+      r.batched.bestUnbatchedOpsPerSecond,
+      `${r.batched.ratio}x`,
+    ]),
+  );
+}
 console.log(`\nsaved ${file}`);
