@@ -24,6 +24,7 @@ import {
   type NatsServer,
   resolverConfig,
   revokedUsers,
+  routeTlsConfig,
   serverTlsConfig,
   serverTrustConfig,
   type TrustRoot,
@@ -333,6 +334,7 @@ export class Stack {
         ...(await serverTrustConfig(root, join(brokerDir, "operator.jwt"), preload)),
         tls: serverTlsConfig(pki),
       },
+      routeTls: routeTlsConfig(pki),
       nodeConfig: (nodeDir) => resolverConfig(join(nodeDir, "jwt")),
     });
     const stack = new Stack(options, broker, "");

@@ -20,6 +20,8 @@ export interface NatsClusterOptions {
   readonly name?: string;
   /** Extra top-level configuration shared by every node (accounts, limits...). */
   readonly config?: Record<string, ConfValue | undefined>;
+  /** The routes' `tls` block ({@link routeTlsConfig}); without it routes run without TLS. */
+  readonly routeTls?: Record<string, ConfValue>;
   /** Configuration of one node given its directory (e.g. the node's own resolver store). */
   readonly nodeConfig?: (nodeDir: string) => Record<string, ConfValue | undefined>;
   /** How long each node may take to become healthy. Default 30 s. */
@@ -75,8 +77,8 @@ export class NatsCluster {
               ? {}
               : {
                   cluster: {
-                    // Routes use the client port's TLS block (mTLS between nodes too).
-                    ...(options.config?.tls ? { tls: options.config.tls } : {}),
+                    // Routes trust their own CA, never the clients' (see routeTlsConfig).
+                    ...(options.routeTls ? { tls: options.routeTls } : {}),
                     name: options.name ?? "custody",
                     listen: `127.0.0.1:${node.routePort}`,
                     routes: nodes

@@ -8,7 +8,7 @@ export { NatsCluster } from "./cluster.js";
 export type { ConfValue } from "./conf.js";
 export { toConf } from "./conf.js";
 export type { CertPair, ClientTls, DevPki } from "./pki.js";
-export { createDevPki, serverTlsConfig } from "./pki.js";
+export { createDevPki, routeTlsConfig, serverTlsConfig } from "./pki.js";
 export type { NatsServerOptions } from "./server.js";
 export { NatsServer, NatsServerStartError } from "./server.js";
 export type { AccountQuota, TrustRoot, UserPermissions } from "./trust.js";

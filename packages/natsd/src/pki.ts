@@ -1,8 +1,10 @@
 /**
  * A small certificate authority for mTLS at the broker, made with the `openssl` command: an EC P-256
- * CA, one server certificate for 127.0.0.1/localhost (server and client auth, since cluster routes
- * connect outwards too) and one client certificate per identity (CN = identity name). mTLS is
- * defence in depth: the broker still authenticates every connection by its NKey.
+ * CA, one server certificate for 127.0.0.1/localhost and one client certificate per identity
+ * (CN = identity name). Cluster routes trust a second CA of their own, whose only certificate is
+ * the nodes' route certificate: a route is not subject to any account's permissions, so no client
+ * certificate (a party's, the API's) may ever open one. mTLS is defence in depth for clients: the
+ * broker still authenticates every client connection by its NKey.
  * Files are created once and reused; keys are mode 0600.
  * @module
  */
@@ -25,6 +27,10 @@ export interface ClientTls extends CertPair {
 export interface DevPki {
   readonly caFile: string;
   readonly server: CertPair;
+  /** The CA that cluster routes trust (it signs nothing but {@link DevPki.route}). */
+  readonly routeCaFile: string;
+  /** The nodes' route certificate (server and client auth: routes connect in both directions). */
+  readonly route: CertPair;
   /** A client's certificate, creating it when missing. */
   client(name: string): ClientTls;
 }
@@ -37,7 +43,7 @@ function key(file: string, cwd: string) {
   chmodSync(join(cwd, file), 0o600);
 }
 
-function issue(cwd: string, name: string, subject: string, ext: string) {
+function issue(cwd: string, name: string, subject: string, ext: string, ca = "ca") {
   if (existsSync(join(cwd, `${name}.pem`))) return;
   key(`${name}.key`, cwd);
   openssl(["req", "-new", "-key", `${name}.key`, "-subj", subject, "-out", `${name}.csr`], cwd);
@@ -49,9 +55,9 @@ function issue(cwd: string, name: string, subject: string, ext: string) {
       "-in",
       `${name}.csr`,
       "-CA",
-      "ca.pem",
+      `${ca}.pem`,
       "-CAkey",
-      "ca.key",
+      `${ca}.key`,
       "-CAcreateserial",
       "-days",
       "825",
@@ -65,39 +71,44 @@ function issue(cwd: string, name: string, subject: string, ext: string) {
   );
 }
 
+function authority(dir: string, name: string, cn: string) {
+  if (existsSync(join(dir, `${name}.pem`))) return;
+  key(`${name}.key`, dir);
+  openssl(
+    ["req", "-x509", "-new", "-key", `${name}.key`, "-sha256", "-days", "3650"].concat([
+      "-subj",
+      `/O=custody-dev/CN=${cn}`,
+      "-out",
+      `${name}.pem`,
+    ]),
+    dir,
+  );
+}
+
 /** Creates (or reuses) a dev PKI in `dir`. */
 export function createDevPki(dir: string): DevPki {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if (!existsSync(join(dir, "ca.pem"))) {
-    key("ca.key", dir);
-    openssl(
-      [
-        "req",
-        "-x509",
-        "-new",
-        "-key",
-        "ca.key",
-        "-sha256",
-        "-days",
-        "3650",
-        "-subj",
-        "/O=custody-dev/CN=custody dev CA",
-        "-out",
-        "ca.pem",
-      ],
-      dir,
-    );
-  }
+  authority(dir, "ca", "custody dev CA");
+  authority(dir, "route-ca", "custody dev route CA");
   issue(
     dir,
     "server",
     "/O=custody-dev/CN=nats-server",
+    "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
+  );
+  issue(
+    dir,
+    "route",
+    "/O=custody-dev/CN=nats-route",
     "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    "route-ca",
   );
   const caFile = join(dir, "ca.pem");
   return {
     caFile,
     server: { certFile: join(dir, "server.pem"), keyFile: join(dir, "server.key") },
+    routeCaFile: join(dir, "route-ca.pem"),
+    route: { certFile: join(dir, "route.pem"), keyFile: join(dir, "route.key") },
     client(name: string) {
       if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) throw new Error(`invalid identity name ${name}`);
       issue(
@@ -117,6 +128,17 @@ export function serverTlsConfig(pki: DevPki) {
     cert_file: pki.server.certFile,
     key_file: pki.server.keyFile,
     ca_file: pki.caFile,
+    verify: true,
+    timeout: 2,
+  };
+}
+
+/** The `tls` block of a node's cluster routes: its route certificate, peers verified against the route CA. */
+export function routeTlsConfig(pki: DevPki) {
+  return {
+    cert_file: pki.route.certFile,
+    key_file: pki.route.keyFile,
+    ca_file: pki.routeCaFile,
     verify: true,
     timeout: 2,
   };

@@ -1,13 +1,22 @@
 /**
- * mTLS on cluster routes: a node whose certificate comes from the cluster's CA joins; a node with
- * a certificate from another CA, or none, is refused by the cluster's route listeners.
+ * mTLS on cluster routes: a node with the route certificate joins; a node with a certificate from
+ * another CA, or none, is refused by the cluster's route listeners, and so is one presenting a
+ * client certificate of the deployment's own CA (a party's or the API's): a route bypasses every
+ * account permission, so holding a client certificate must never be enough to open one.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { createDevPki, type DevPki, NatsCluster, NatsServer, serverTlsConfig } from "../src/index.js";
+import {
+  createDevPki,
+  type DevPki,
+  NatsCluster,
+  NatsServer,
+  routeTlsConfig,
+  serverTlsConfig,
+} from "../src/index.js";
 
 let dir: string;
 let pki: DevPki;
@@ -23,6 +32,7 @@ before(async () => {
     name: "routes",
     // No JetStream: a node that cannot route would never report healthy with it.
     config: { tls: serverTlsConfig(pki), jetstream: undefined },
+    routeTls: routeTlsConfig(pki),
   });
 });
 after(async () => {
@@ -59,8 +69,8 @@ async function settle() {
   await new Promise((r) => setTimeout(r, 2500));
 }
 
-test("a node with a certificate from the cluster's CA joins the routes", async () => {
-  const good = await joiner("good", serverTlsConfig(pki));
+test("a node with the route certificate joins the routes", async () => {
+  const good = await joiner("good", routeTlsConfig(pki));
   await settle();
   assert.equal(await routesOf(good), 2, "it routes to both nodes");
   assert.equal(await routesOf(cluster.servers[0]!), 2, "node 1 sees node 2 and the newcomer");
@@ -69,10 +79,29 @@ test("a node with a certificate from the cluster's CA joins the routes", async (
 test("a node with a foreign CA's certificate, or no TLS, is refused", async () => {
   const foreign = createDevPki(join(dir, "foreign-pki"));
   const before = await routesOf(cluster.servers[0]!);
-  const rogue = await joiner("rogue", serverTlsConfig({ ...foreign, caFile: pki.caFile }));
+  const rogue = await joiner("rogue", routeTlsConfig({ ...foreign, routeCaFile: pki.routeCaFile }));
   const plain = await joiner("plain", undefined);
   await settle();
   assert.equal(await routesOf(rogue), 0, "the foreign-CA node has no route");
   assert.equal(await routesOf(plain), 0, "the plain node has no route");
+  assert.equal(await routesOf(cluster.servers[0]!), before, "the cluster's routes are unchanged");
+});
+
+test("a node presenting a client or server certificate of the deployment's CA is refused as a route", async () => {
+  const before = await routesOf(cluster.servers[0]!);
+  // The rogue itself trusts both CAs, so only the cluster's side can refuse the route.
+  const anyCa = join(dir, "any-ca.pem");
+  writeFileSync(anyCa, readFileSync(pki.caFile, "utf8") + readFileSync(pki.routeCaFile, "utf8"));
+  const party = pki.client("party1-w1");
+  const asParty = await joiner("as-party", {
+    cert_file: party.certFile,
+    key_file: party.keyFile,
+    ca_file: anyCa,
+    verify: true,
+  });
+  const asServer = await joiner("as-server", { ...serverTlsConfig(pki), ca_file: anyCa });
+  await settle();
+  assert.equal(await routesOf(asParty), 0, "a party's client certificate opens no route");
+  assert.equal(await routesOf(asServer), 0, "the client port's server certificate opens no route");
   assert.equal(await routesOf(cluster.servers[0]!), before, "the cluster's routes are unchanged");
 });
