@@ -122,9 +122,32 @@ export async function verifyAuditChain(js: JetStreamClient): Promise<AuditVerifi
   return brokenAt === undefined ? { entries } : { entries, brokenAt, reason };
 }
 
+/** The record in a stored message, or `undefined` when it is not one (not JSON, fields missing). */
+function recordOf(data: Uint8Array): AuditRecord | undefined {
+  let r: Partial<AuditRecord> | null;
+  try {
+    r = JSON.parse(new TextDecoder().decode(data)) as Partial<AuditRecord> | null;
+  } catch {
+    return undefined;
+  }
+  const ok =
+    typeof r === "object" &&
+    r !== null &&
+    typeof r.prev === "string" &&
+    typeof r.hash === "string" &&
+    typeof r.entry === "object" &&
+    r.entry !== null;
+  return ok ? (r as AuditRecord) : undefined;
+}
+
 /**
  * Checks the links after `from` (from the first entry without it), at most `limit` of them, and
- * reports the first broken one or where the next check resumes.
+ * reports the first broken one or where the next check resumes. Resuming from `from` first checks
+ * that the entry it names is still there with its hash (a stream deleted and recreated, or
+ * rewritten, is a break at `from.seq`: "chain shorter than verified", "verified entry missing",
+ * "verified entry replaced"). Only a definite "no message" counts as a missing entry: any other
+ * read error (timeout, leader change, lost connection) rejects, so the caller can retry from the
+ * same cursor.
  */
 export async function verifyAuditRange(
   js: JetStreamClient,
@@ -133,6 +156,19 @@ export async function verifyAuditRange(
 ): Promise<AuditRangeVerification> {
   const stream = await js.streams.get(AUDIT_STREAM);
   const { state } = await stream.info();
+  if (from) {
+    const head = (reason: string) => ({
+      entries: from.entries,
+      brokenAt: from.seq,
+      reason,
+      cursor: from,
+      lastSeq: state.last_seq,
+    });
+    if (state.last_seq < from.seq) return head("chain shorter than verified");
+    const m = await stream.getMessage({ seq: from.seq });
+    if (!m) return head("verified entry missing");
+    if (recordOf(m.data)?.hash !== from.hash) return head("verified entry replaced");
+  }
   let prev = from?.hash ?? GENESIS;
   let count = from?.entries ?? 0;
   let cursor = from;
@@ -146,14 +182,10 @@ export async function verifyAuditRange(
       cursor,
       lastSeq: state.last_seq,
     });
-    const m = await stream.getMessage({ seq }).catch(() => null);
+    const m = await stream.getMessage({ seq });
     if (!m) return broken("entry missing");
-    let r: AuditRecord;
-    try {
-      r = JSON.parse(new TextDecoder().decode(m.data)) as AuditRecord;
-    } catch {
-      return broken("entry is not valid JSON");
-    }
+    const r = recordOf(m.data);
+    if (!r) return broken("entry is not a valid record");
     if (r.prev !== prev) return broken("link to the previous entry does not match");
     if (r.hash !== chainHash(prev, r.entry)) return broken("entry hash does not match");
     prev = r.hash;
