@@ -1,18 +1,19 @@
 /**
  * Signing batches through the real stack (API → JetStream → workers → result): one request, one
  * operation and one session sign every message; every signature is checked here with a verifier
- * independent of the protocol code (OpenSSL for Ed25519, libsecp256k1 for BIP340 and ECDSA). Bad
- * batches are refused as problem+json before anything is queued.
+ * independent of the protocol code (OpenSSL for Ed25519, libsecp256k1 for BIP340). Bad batches are
+ * refused as problem+json before anything is queued. ECDSA batches (a DKG of ~10 s CPU) run
+ * through the stack in `batch-ecdsa.slow.test.ts`; `apps/worker/test/batch-session.test.ts`
+ * covers them in process.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { signRequest } from "@custody/credentials";
 import { CustodyClient } from "@custody/sdk";
-import * as ecc from "tiny-secp256k1";
 import { CLI_MAIN, type Stack } from "../src/index.js";
 import { startTestStack, stopTestStack, verifyBip340, verifyEd25519 } from "./helpers.js";
 
@@ -139,34 +140,5 @@ describe("signing batches end to end", { timeout: 240_000 }, () => {
     assert.equal(sigs[0]!.publicKey, key.taproot?.outputKey);
     assert.equal(sigs[1]!.publicKey, sigs[3]!.publicKey);
     assert.notEqual(sigs[1]!.publicKey, sigs[2]!.publicKey);
-  });
-
-  test("ecdsa-secp256k1: a batch of digests, verified by libsecp256k1 (strict low-s)", async () => {
-    const key = await api.createKeyAndWait(
-      { scheme: "ecdsa-secp256k1", threshold: 2, parties: 3 },
-      { timeoutMs: 120_000 },
-    );
-    const digests = [0, 1, 2].map((i) => createHash("sha256").update(`withdrawal ${i}`).digest());
-    const items = digests.map((d, i) => ({ message: hex(d), path: i === 2 ? "m/44/60/0/0/7" : undefined }));
-    const sigs = await api.signBatchAndWait(key.id, { messages: items }, { timeoutMs: 60_000 });
-    sigs.forEach((s, i) => {
-      assert.ok(
-        ecc.verify(digests[i]!, Buffer.from(s.publicKey, "hex"), Buffer.from(s.signature, "hex"), true),
-        `signature ${i}`,
-      );
-    });
-    assert.equal(sigs[0]!.publicKey, key.publicKey);
-    assert.notEqual(sigs[2]!.publicKey, key.publicKey);
-    const path = `/v1/keys/${key.id}/sign`;
-    await expectInvalid(
-      path,
-      { messages: Array.from({ length: 33 }, () => ({ message: hex(digests[0]!) })) },
-      /1 to 32/,
-    );
-    await expectInvalid(
-      path,
-      { messages: [{ message: hex(digests[0]!) }, { message: "00" }] },
-      /^messages\[1\]: .*32-byte/,
-    );
   });
 });
