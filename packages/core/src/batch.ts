@@ -179,11 +179,13 @@ export interface BatchSignItem {
 
 /**
  * Signs every item of `items` with one key and one signer set, as one protocol run: instance i
- * is `sign` over item i (see {@link batch}). The result lists the signatures in item order.
+ * is `sign` over `params` with item i's message and path, under its own session id (see
+ * {@link batch}). `params` is the rest of the scheme's {@link SignParams}. The result lists the
+ * signatures in item order.
  */
-export function signBatch<S>(
-  sign: (params: SignParams<S>) => Step<SignatureOutput>,
-  params: Omit<SignParams<S>, "message" | "path">,
+export function signBatch<P extends Pick<SignParams<unknown>, "sessionId">>(
+  sign: (params: P & BatchSignItem) => Step<SignatureOutput>,
+  params: P,
   items: readonly BatchSignItem[],
 ): Step<SignatureOutput[]> {
   return batch(params.sessionId, items.length, (i, sessionId) =>
