@@ -3,18 +3,34 @@
  * policy (same-origin scripts and styles only, no inline script, never framed or cached, no
  * sniffing); nothing else under /console is open; GET /v1/status refuses unsigned and signer
  * callers and shows auditors the tenant's parties, workers and audit chain; the browser module's
- * signer reproduces the spec's test vectors and is accepted by the API; the audit watch resumes,
- * reports a break for good and reads as unavailable when the stream cannot be read.
+ * signer reproduces the spec's test vectors and is accepted by the API; the status lists at most
+ * MAX_STATUS_WORKERS workers, live ones first; the audit watch resumes, reports a break for good
+ * and reads as unavailable when the stream cannot be read; against a real nats-server, a stream
+ * deleted and recreated (shorter, or as long) reads as broken, never intact, and a stopped server
+ * reads as unavailable, then intact once it is back.
  */
 import assert from "node:assert/strict";
 import type { webcrypto } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createAuthority, createClientKey, issueCredential, signRequest } from "@custody/credentials";
-import type { AuditCursor, AuditLog, AuditRangeVerification, WorkerSighting } from "@custody/runtime";
+import { NatsServer } from "@custody/natsd";
+import { AUDIT_STREAM } from "@custody/proto";
+import {
+  type AuditCursor,
+  AuditLog,
+  type AuditRangeVerification,
+  provisionControl,
+  type WorkerSighting,
+} from "@custody/runtime";
+import { type JetStreamClient, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { FastifyInstance } from "fastify";
 import { AuditWatch } from "../src/domain/audit-watch.js";
 import { CONSOLE_CSP } from "../src/http/routes/console.js";
+import { MAX_STATUS_WORKERS } from "../src/http/routes/console-status.js";
 import { appUnderTest } from "./app-under-test.js";
 
 const authority = createAuthority();
@@ -63,7 +79,8 @@ const sightings: WorkerSighting[] = [
     party: 1,
     workerId: "party1-w2",
     lastSeenMs: Date.now(),
-    intervalMs: 500,
+    // live for 3 minutes, however slowly the tests before run
+    intervalMs: 60_000,
     activeSessions: 0,
     tenants: ["acme"],
   },
@@ -71,7 +88,8 @@ const sightings: WorkerSighting[] = [
     party: 1,
     workerId: "party1-w1",
     lastSeenMs: Date.now(),
-    intervalMs: 500,
+    // live for 3 minutes, however slowly the tests before run
+    intervalMs: 60_000,
     activeSessions: 3,
     tenants: ["acme"],
   },
@@ -200,6 +218,33 @@ describe("GET /v1/status", { timeout: 30_000 }, () => {
       assert.equal(body.audit.status, "intact");
       assert.equal(body.audit.entries, 7);
       assert.equal(body.audit.verified, 7);
+      assert.equal(body.omittedWorkers, undefined);
+    }
+  });
+
+  test("lists at most MAX_STATUS_WORKERS workers, live ones and the most recently heard first", async () => {
+    const extra = 100;
+    const flood = Array.from({ length: MAX_STATUS_WORKERS + extra }, (_, i) => ({
+      party: 3,
+      workerId: `flood-${String(i).padStart(4, "0")}`,
+      lastSeenMs: Date.now() - 120_000 - i,
+      intervalMs: 500,
+      activeSessions: 0,
+      tenants: ["acme"],
+    }));
+    sightings.push(...flood);
+    try {
+      const r = await get("/v1/status", signed("/v1/status", "auditor"));
+      assert.equal(r.status, 200, r.text);
+      const body = JSON.parse(r.text);
+      assert.equal(body.workers.length, MAX_STATUS_WORKERS);
+      assert.equal(body.omittedWorkers, 3 + flood.length - MAX_STATUS_WORKERS);
+      const ids = body.workers.map((w: { workerId: string }) => w.workerId);
+      for (const id of ["party1-w1", "party1-w2", "party2-w1", "flood-0000"]) assert.ok(ids.includes(id), id);
+      assert.ok(!ids.includes(`flood-${MAX_STATUS_WORKERS + extra - 1}`), "the longest silent is left out");
+      assert.deepEqual(body.parties.at(-1), { party: 3, live: false, liveWorkers: 0 });
+    } finally {
+      sightings.splice(3);
     }
   });
 });
@@ -293,6 +338,20 @@ describe("the audit watch", { timeout: 30_000 }, () => {
     ]);
   });
 
+  test("more entries verified than the stream holds is a break, whatever the verifier says", async () => {
+    const answers: AuditRangeVerification[] = [
+      { entries: 5, cursor: cursor(5), lastSeq: 5 },
+      { entries: 5, cursor: cursor(5), lastSeq: 2 },
+    ];
+    const watch = new AuditWatch(async () => answers.shift()!, { maxAgeMs: 0 });
+    assert.equal((await watch.status()).status, "intact");
+    const s = await watch.status();
+    assert.deepEqual(
+      [s.status, s.verified, s.entries, s.brokenAt, s.reason],
+      ["broken", 5, 2, 5, "chain shorter than verified"],
+    );
+  });
+
   test("serves a fresh status without reading, and reads as unavailable when the stream cannot be read", async () => {
     let reads = 0;
     const watch = new AuditWatch(
@@ -307,5 +366,100 @@ describe("the audit watch", { timeout: 30_000 }, () => {
     assert.doesNotMatch(String(s.reason), /timeout/);
     await watch.status();
     assert.equal(reads, 1);
+  });
+});
+
+describe("the audit watch over a real audit stream", { timeout: 120_000 }, () => {
+  let dir: string;
+  let server: NatsServer;
+  let nc: NatsConnection;
+  let js: JetStreamClient;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "custody-console-audit-"));
+    server = await NatsServer.start({ dir });
+    nc = await connect({ servers: server.url, reconnectTimeWait: 100, maxReconnectAttempts: -1 });
+    js = jetstream(nc, { timeout: 1000 });
+  });
+  after(async () => {
+    await nc?.close();
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const log = () =>
+    new AuditLog(js, (e) => {
+      throw e;
+    });
+  async function append(n: number) {
+    const l = log();
+    for (let i = 0; i < n; i++)
+      await l.append({
+        at: new Date().toISOString(),
+        kind: "http",
+        action: `GET /v1/keys ${i}`,
+        result: "200",
+      });
+  }
+  async function recreate() {
+    await (await jetstreamManager(nc)).streams.delete(AUDIT_STREAM).catch(() => false);
+    await provisionControl(nc);
+  }
+  const watchOf = () => {
+    const l = log();
+    return new AuditWatch((from, n) => l.verify(from, n), { maxAgeMs: 0 });
+  };
+  const seen = (s: { status: string; verified: number; entries: number; reason?: string }) => [
+    s.status,
+    s.verified,
+    s.entries,
+    s.reason,
+  ];
+
+  test("a stream deleted and recreated shorter reads as broken, not intact", async () => {
+    await recreate();
+    await append(5);
+    const watch = watchOf();
+    assert.deepEqual(seen(await watch.status()), ["intact", 5, 5, undefined]);
+    await (await jetstreamManager(nc)).streams.delete(AUDIT_STREAM);
+    await provisionControl(nc);
+    await append(2);
+    const s = await watch.status();
+    assert.deepEqual(seen(s), ["broken", 5, 2, "chain shorter than verified"]);
+    assert.equal(s.brokenAt, 5);
+    await append(5);
+    assert.equal((await watch.status()).status, "broken", "and stays broken");
+  });
+
+  test("a stream recreated with as many entries as were verified reads as broken", async () => {
+    await recreate();
+    await append(5);
+    const watch = watchOf();
+    assert.deepEqual(seen(await watch.status()), ["intact", 5, 5, undefined]);
+    await recreate();
+    await append(5);
+    assert.deepEqual(seen(await watch.status()), ["broken", 5, 5, "verified entry replaced"]);
+  });
+
+  test("a stopped server reads as unavailable, then intact once it is back", async () => {
+    await recreate();
+    await append(3);
+    const watch = watchOf();
+    assert.deepEqual(seen(await watch.status()), ["intact", 3, 3, undefined]);
+    await server.stop();
+    const down = await watch.status();
+    assert.deepEqual([down.status, down.verified], ["unavailable", 3]);
+    await server.restart();
+    const deadline = Date.now() + 20_000;
+    while (
+      await nc.flush().then(
+        () => false,
+        () => true,
+      )
+    ) {
+      assert.ok(Date.now() < deadline, "reconnected");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await append(1);
+    assert.deepEqual(seen(await watch.status()), ["intact", 4, 4, undefined]);
   });
 });

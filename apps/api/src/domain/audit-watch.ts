@@ -2,8 +2,11 @@
  * The audit chain's verification status, as the console shows it. The links are checked
  * incrementally: each check resumes after the last entry that linked and reads at most `batch`
  * entries, one check runs at a time, and a status younger than `maxAgeMs` is served as it is, so
- * any number of callers cost the stream a bounded read. A broken link stays reported (the stream
- * denies delete and purge: a break does not heal). `custody audit verify` re-reads the whole chain.
+ * any number of callers cost the stream a bounded read. Each check first makes sure the last
+ * verified entry is still there with its hash, so a stream deleted and recreated (or cut back) reads
+ * as broken, never as intact. A broken link stays reported (the stream denies delete and purge: a
+ * break does not heal); a check that could not read the stream reads as `unavailable` and the next
+ * one retries from the same place. `custody audit verify` re-reads the whole chain.
  * @module
  */
 import type { AuditCursor, AuditRangeVerification } from "@custody/runtime";
@@ -66,9 +69,13 @@ export class AuditWatch {
       const v = await this.verify(this.cursor, this.o.batch ?? 5000);
       this.cursor = v.cursor;
       const seen = { verified: v.entries, entries: v.lastSeq, checkedAt };
+      const head = v.cursor?.seq ?? 0;
       if (v.brokenAt !== undefined)
         status = { status: "broken", ...seen, brokenAt: v.brokenAt, reason: v.reason };
-      else status = { status: (v.cursor?.seq ?? 0) >= v.lastSeq ? "intact" : "verifying", ...seen };
+      else if (head > v.lastSeq || v.entries > v.lastSeq)
+        // More entries verified than the stream holds: it was cut back or recreated.
+        status = { status: "broken", ...seen, brokenAt: head, reason: "chain shorter than verified" };
+      else status = { status: head === v.lastSeq ? "intact" : "verifying", ...seen };
     } catch {
       status = {
         status: "unavailable",

@@ -51,10 +51,19 @@ const AuditStatus = Type.Object(
   { description: "The audit hash chain (of the whole deployment, every tenant's requests in one chain)" },
 );
 
+/** Most workers one status lists (live ones first, then the most recently heard). */
+export const MAX_STATUS_WORKERS = 256;
+
 const Status = Type.Object({
   ready: Type.Boolean({ description: "As GET /readyz: connected, and a quorum of parties live" }),
   parties: Type.Array(Party, { description: "Parties with a worker heard serving the tenant, ascending" }),
-  workers: Type.Array(Worker),
+  workers: Type.Array(Worker, {
+    maxItems: MAX_STATUS_WORKERS,
+    description: `At most ${MAX_STATUS_WORKERS}: live ones first, then the most recently heard`,
+  }),
+  omittedWorkers: Type.Optional(
+    Type.Integer({ description: "Workers heard but left out of `workers` (only when some were)" }),
+  ),
   audit: AuditStatus,
 });
 
@@ -84,25 +93,31 @@ export const statusRoutes: FastifyPluginAsyncTypebox<StatusRouteOptions> = async
       if (claims.role !== "admin" && claims.role !== "auditor")
         throw new Problem("forbidden", `role ${claims.role} may not read the deployment status`);
       const now = Date.now();
-      const workers = app.deadLetters
-        .workers(claims.tenant)
-        .map((w) => ({
-          party: w.party,
-          workerId: w.workerId,
-          live: now - w.lastSeenMs <= w.intervalMs * MISSED_HEARTBEATS,
-          lastSeen: new Date(w.lastSeenMs).toISOString(),
-          intervalMs: w.intervalMs,
-          activeSessions: w.activeSessions,
-        }))
-        .sort((a, b) => a.party - b.party || a.workerId.localeCompare(b.workerId));
-      const parties = [...new Set(workers.map((w) => w.party))].map((party) => {
-        const liveWorkers = workers.filter((w) => w.party === party && w.live).length;
-        return { party, live: liveWorkers > 0, liveWorkers };
-      });
+      const seen = app.deadLetters.workers(claims.tenant).map((w) => ({
+        party: w.party,
+        workerId: w.workerId,
+        live: now - w.lastSeenMs <= w.intervalMs * MISSED_HEARTBEATS,
+        lastSeenMs: w.lastSeenMs,
+        intervalMs: w.intervalMs,
+        activeSessions: w.activeSessions,
+      }));
+      const parties = [...new Set(seen.map((w) => w.party))]
+        .sort((a, b) => a - b)
+        .map((party) => {
+          const liveWorkers = seen.filter((w) => w.party === party && w.live).length;
+          return { party, live: liveWorkers > 0, liveWorkers };
+        });
+      // Live workers first, then the most recently heard, at most MAX_STATUS_WORKERS of them.
+      const workers = seen
+        .sort((a, b) => Number(b.live) - Number(a.live) || b.lastSeenMs - a.lastSeenMs)
+        .slice(0, MAX_STATUS_WORKERS)
+        .sort((a, b) => a.party - b.party || a.workerId.localeCompare(b.workerId))
+        .map(({ lastSeenMs, ...w }) => ({ ...w, lastSeen: new Date(lastSeenMs).toISOString() }));
       return {
         ready: app.custodyReady().ok,
         parties,
         workers,
+        ...(seen.length > workers.length ? { omittedWorkers: seen.length - workers.length } : {}),
         audit: o.audit ? await o.audit.status() : noAudit(),
       };
     },
