@@ -12,7 +12,15 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createPublicKey, verify } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -46,11 +54,61 @@ let out = "";
 const apiUrls: Record<string, string> = {};
 const started = Date.now();
 
-/** `custody ...` in a host's namespace; fails the test on a non-zero exit. */
+/** `custody ...` in a host's namespace; fails the test on a non-zero exit, with {@link diagnosis}. */
 async function custody(host: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
   const r = await lab!.run(host, process.execPath, [CLI_MAIN, ...args], env);
-  assert.equal(r.code, 0, `custody ${args[0]} on ${host}: ${r.stderr}`);
+  if (r.code !== 0)
+    assert.fail(
+      `custody ${args.slice(0, 2).join(" ")} on ${host} exited ${r.code}: ${r.stderr}\n${await diagnosis()}`,
+    );
   return r.stdout;
+}
+
+/**
+ * What a failure needs to explain itself: every process's log tail (warnings and errors first), and
+ * each NATS node's view of the work and result consumers (pending, ack pending, redeliveries).
+ */
+async function diagnosis(): Promise<string> {
+  const logs = join(dir, "logs");
+  const parts: string[] = [];
+  for (const f of existsSync(logs) ? readdirSync(logs).sort() : []) {
+    const lines = readFileSync(join(logs, f), "utf8").split("\n").filter(Boolean);
+    const notable = lines.filter((l) => /"level":(40|50|60)|\[(WRN|ERR|FTL)\]/.test(l));
+    parts.push(
+      `--- ${f}: ${lines.length} lines, ${notable.length} warnings/errors; last warnings/errors:`,
+      ...notable.slice(-8).map((l) => l.slice(0, 400)),
+      "last lines:",
+      ...lines.slice(-12).map((l) => l.slice(0, 400)),
+    );
+  }
+  for (const n of NATS) {
+    const r = await lab!.run(n, "curl", [
+      "-s",
+      "-m",
+      "3",
+      "http://127.0.0.1:8222/jsz?consumers=true&accounts=true",
+    ]);
+    const consumers: string[] = [];
+    try {
+      const jsz = JSON.parse(r.stdout) as {
+        meta_cluster?: { leader?: string };
+        account_details?: {
+          stream_detail?: { name: string; consumer_detail?: Record<string, unknown>[] }[];
+        }[];
+      };
+      for (const a of jsz.account_details ?? [])
+        for (const st of a.stream_detail ?? [])
+          for (const c of st.consumer_detail ?? [])
+            if (/^CUSTODY_(REQ|RES)$/.test(st.name))
+              consumers.push(
+                `${st.name}>${c.name}: pending ${c.num_pending} ack_pending ${c.num_ack_pending} redelivered ${c.num_redelivered} waiting ${c.num_waiting} leader ${(c.cluster as { leader?: string } | undefined)?.leader}`,
+              );
+      parts.push(`--- ${n} /jsz: meta leader ${jsz.meta_cluster?.leader}`, ...consumers);
+    } catch {
+      parts.push(`--- ${n} /jsz unreadable: ${r.stdout.slice(0, 200)} ${r.stderr.slice(0, 200)}`);
+    }
+  }
+  return parts.join("\n");
 }
 
 /** Client-side environment: the deployment's CA for HTTPS. */

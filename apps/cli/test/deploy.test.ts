@@ -5,22 +5,29 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { fromSeed } from "@nats-io/nkeys";
 import { ConfigError, Settings, settingsTable } from "../src/commands/config.js";
+import { renderNatsConfig } from "../src/commands/nats-config.js";
 import { CLI_MAIN } from "../src/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "custody-init-"));
 const out = join(dir, "deployment");
 const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
   spawnSync(process.execPath, [CLI_MAIN, ...args], { encoding: "utf8", env: { ...process.env, ...env } });
+/** The CLI in a shell with umask 000. */
+const umask0 = (args: string[]) =>
+  spawnSync("sh", ["-c", 'umask 000 && exec "$0" "$@"', process.execPath, CLI_MAIN, ...args], {
+    encoding: "utf8",
+  });
 
 before(() => {
-  const r = cli([
+  // Under umask 000: every mode below is init's own, none the umask's.
+  const r = umask0([
     "init",
     "--out",
     out,
@@ -114,6 +121,95 @@ test("every secret is in exactly one bundle, and the operator's seeds in none of
       assert.ok(!/(operator|system|control|authority|ca)\.(nk|seed|key)$/.test(f), `${host}/${f}`);
 });
 
+test("under umask 000, public files are 0644 and every other file 0600, every directory 0700", () => {
+  const PUBLIC =
+    /(^|\/)(authority\.pub|parties\.json|(api|worker|nats|accounts|deployment|identities|provision)\.json|operator\.jwt|README\.txt|[a-z-]+\.pem|[a-z-]+\.srl)$/;
+  const modes = new Map(files(out).map((f) => [f, statSync(join(out, f)).mode & 0o777]));
+  for (const [f, mode] of modes)
+    assert.equal(mode, PUBLIC.test(f) ? 0o644 : 0o600, `${f} is ${mode.toString(8)}`);
+  // The walk covered both kinds in every bundle.
+  for (const b of ["operator", "n1", "api1", "party1"]) {
+    const own = [...modes].filter(([f]) => f.startsWith(`${b}/`));
+    assert.ok(own.some(([, m]) => m === 0o644) && own.some(([, m]) => m === 0o600), b);
+  }
+  for (const d of readdirSync(out, { recursive: true, encoding: "utf8" }).filter((f) =>
+    statSync(join(out, f)).isDirectory(),
+  ))
+    assert.equal(statSync(join(out, d)).mode & 0o777, 0o700, d);
+});
+
+test("only NATS node bundles hold route certificates, from a route CA no client certificate chains to", () => {
+  const routeFiles = files(out).filter((f) => /route/.test(f));
+  assert.deepEqual(
+    [...new Set(routeFiles.map((f) => f.split("/")[0]))].sort(),
+    ["n1", "n2", "n3", "operator"],
+    routeFiles.join(", "),
+  );
+  const verify = (ca: string, cert: string) =>
+    spawnSync("openssl", ["verify", "-CAfile", join(out, ca), join(out, cert)], { encoding: "utf8" }).status;
+  assert.equal(verify("n1/tls/route-ca.pem", "n2/tls/route.pem"), 0, "a node's route certificate verifies");
+  for (const cert of [
+    "party1/tls/client.pem",
+    "api1/tls/client.pem",
+    "api1/tls/https.pem",
+    "n1/tls/server.pem",
+  ])
+    assert.notEqual(verify("n1/tls/route-ca.pem", cert), 0, `${cert} does not chain to the route CA`);
+  assert.notEqual(
+    verify("n1/tls/ca.pem", "n1/tls/route.pem"),
+    0,
+    "a route certificate is no client certificate",
+  );
+  const eku = (file: string) =>
+    execFileSync("openssl", ["x509", "-in", join(out, file), "-noout", "-ext", "extendedKeyUsage"], {
+      encoding: "utf8",
+    });
+  assert.doesNotMatch(eku("api1/tls/https.pem"), /Client/, "the API's HTTPS certificate is serverAuth only");
+  assert.doesNotMatch(
+    eku("n1/tls/server.pem"),
+    /Client/,
+    "a node's client-port certificate is serverAuth only",
+  );
+  assert.match(eku("n1/tls/route.pem"), /TLS Web Server Authentication, TLS Web Client Authentication/);
+});
+
+test("nats-config routes with the route CA and refuses routes without one, or with the client CA", () => {
+  const conf = cli(["nats-config", "--config", join(out, "n1", "nats.json")]);
+  assert.equal(conf.status, 0, conf.stderr);
+  const cluster = conf.stdout.slice(conf.stdout.indexOf("cluster: {"));
+  assert.match(cluster, new RegExp(`ca_file: "${join(out, "n1", "tls", "route-ca.pem")}"`));
+  assert.match(cluster, new RegExp(`cert_file: "${join(out, "n1", "tls", "route.pem")}"`));
+  assert.doesNotMatch(cluster, /tls\/ca\.pem/);
+  assert.match(cluster, /advertise: "nats-a\.example\.internal:6222"/);
+  assert.match(conf.stdout, /client_advertise: "nats-a\.example\.internal:4222"/);
+  const same = cli([
+    "nats-config",
+    "--config",
+    join(out, "n1", "nats.json"),
+    "--route-ca",
+    join(out, "n1", "tls", "ca.pem"),
+  ]);
+  assert.equal(same.status, 1);
+  assert.match(same.stderr, /route-ca is tls-ca/);
+  const withoutRouteCa = Settings.resolve(
+    "nats-config",
+    {
+      serverName: "x",
+      routes: ["nats-route://a:6222"],
+      tlsCa: join(out, "n1", "tls", "ca.pem"),
+      tlsCert: join(out, "n1", "tls", "server.pem"),
+      tlsKey: join(out, "n1", "tls", "server.key"),
+      operatorJwt: join(out, "n1", "operator.jwt"),
+      accounts: join(out, "n1", "accounts.json"),
+    },
+    {},
+  );
+  assert.throws(
+    () => renderNatsConfig(withoutRouteCa),
+    (e: unknown) => e instanceof ConfigError && e.code === "missing-setting" && /route-ca/.test(e.message),
+  );
+});
+
 test("each host's creds are its own identity's, and each party holds only its own identity key", () => {
   const identities = JSON.parse(readFileSync(join(out, "operator", "identities.json"), "utf8")) as {
     name: string;
@@ -181,6 +277,38 @@ test("init refuses a directory in use and a bad address, with a message and no s
   assert.doesNotMatch(bad.stderr + again.stderr, /\n\s+at /);
 });
 
+test("init refuses a zone id and an --out that is a file, and keeps nothing of a failed run", () => {
+  const zone = cli([
+    "init",
+    "--out",
+    join(dir, "z"),
+    "--nats-host",
+    "n1=fe80::1%eth0",
+    "--insecure-file-kek",
+  ]);
+  assert.equal(zone.status, 1);
+  assert.match(zone.stderr, /^error: not an IP address or DNS name: fe80::1%eth0\n$/);
+  assert.ok(!existsSync(join(dir, "z")), "nothing written");
+  const file = join(dir, "a-file");
+  writeFileSync(file, "x");
+  const notDir = cli(["init", "--out", file, "--insecure-file-kek"]);
+  assert.equal(notDir.status, 1);
+  assert.match(notDir.stderr, /^error: .*a-file exists and is not a directory\n$/);
+  // A step failing halfway (openssl missing from PATH): a typed error, and the directory is gone.
+  const half = spawnSync(
+    process.execPath,
+    [CLI_MAIN, "init", "--out", join(dir, "h"), "--insecure-file-kek"],
+    {
+      encoding: "utf8",
+      env: { ...process.env, PATH: "/nonexistent" },
+    },
+  );
+  assert.equal(half.status, 1);
+  assert.match(half.stderr, /^error: init failed, nothing kept: /);
+  assert.doesNotMatch(half.stderr, /\n\s+at /);
+  assert.ok(!existsSync(join(dir, "h")), "the half-made deployment (its operator seeds) is removed");
+});
+
 test("a setting comes from the flag, else the environment, else the config file, else the default", () => {
   const file = join(dir, "w.json");
   writeFileSync(
@@ -239,6 +367,25 @@ test("unknown keys, bad values, missing or malformed files and missing settings 
     code("missing-file"),
   );
   assert.throws(() => Settings.resolve("api", { config: file("j.json", "{nats: 1") }, {}), code("bad-file"));
+  // A file given by mistake (a PIN file, a seed): the error names where parsing stopped, never its text.
+  const pin = file("pin", "s3cr3t-PIN-value\n");
+  assert.throws(
+    () => Settings.resolve("worker", { config: pin }, {}),
+    (e: unknown) => e instanceof ConfigError && e.code === "bad-file" && !e.message.includes("s3cr3t"),
+  );
+  const seedLike = file("seed.json", '{"party": 1,\n "x": SUAB3CD}');
+  assert.throws(
+    () => Settings.resolve("worker", { config: seedLike }, {}),
+    (e: unknown) => e instanceof ConfigError && e.code === "bad-file" && !e.message.includes("SUAB"),
+  );
+  assert.throws(
+    () => Settings.resolve("worker", { config: file("p.json", '{"party": 1,\n "x" 2}') }, {}),
+    (e: unknown) => e instanceof ConfigError && /p\.json is not JSON \(line 2, column 6\)$/.test(e.message),
+  );
+  const leaked = cli(["worker", "--config", pin]);
+  assert.equal(leaked.status, 1);
+  assert.match(leaked.stderr, /is not JSON/);
+  assert.doesNotMatch(leaked.stderr, /s3cr3t/);
   assert.throws(() => Settings.resolve("api", { config: file("a.json", "[]") }, {}), code("bad-file"));
   assert.throws(() => Settings.resolve("api", { nats: ["n"], creds: "c" }, {}), code("missing-setting"));
   assert.ok(Settings.resolve("api", { nats: ["n"], creds: "c", authority: "a" }, {}));

@@ -232,12 +232,17 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
   const metricsServer = config.metrics
     ? await serveMetrics(config.metrics, () => metrics.registry.metrics(), metrics.registry.contentType)
     : undefined;
+  // A file KEK is never silent: the ready line names the KEK's kind, and a file gets a warning.
+  const kek = config.kek.pkcs11 ? "pkcs11" : "file (insecure)";
+  if (!config.kek.pkcs11)
+    log.warn({ kek }, "the KEK is a file: whoever reads it opens every share (development only)");
   log.info(
     {
       party: config.party,
       workerId: config.workerId,
       tenants: tenants.entries().map(([t]) => t),
       metrics: metricsServer?.url,
+      kek,
     },
     "worker ready",
   );

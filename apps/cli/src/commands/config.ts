@@ -129,9 +129,14 @@ export const SETTINGS = {
     s("resolver-dir", "path", "account JWT store directory (full resolver)", {
       default: "/var/lib/custody/nats/jwt",
     }),
-    s("tls-ca", "path", "CA that client and route certificates must chain to", required),
-    s("tls-cert", "path", "this node's certificate (server and client auth)", required),
+    s("client-advertise", "string", "host:port clients are told to reconnect to (the name in tls-cert)"),
+    s("cluster-advertise", "string", "host:port peers are told to route to (the name in route-cert)"),
+    s("tls-ca", "path", "CA that client certificates must chain to", required),
+    s("tls-cert", "path", "this node's server certificate on the client port", required),
     s("tls-key", "path", "key of tls-cert", required),
+    s("route-ca", "path", "CA that route certificates must chain to (not tls-ca; needed with routes)"),
+    s("route-cert", "path", "this node's route certificate (server and client auth)"),
+    s("route-key", "path", "key of route-cert"),
     s("operator-jwt", "path", "the operator JWT", required),
     s("accounts", "path", "system account and the account JWTs to preload (JSON)", required),
     s("log-file", "path", "log file (none: stderr)"),
@@ -222,14 +227,27 @@ function parse(st: Setting, raw: unknown, base: string, where: string): SettingV
   }
 }
 
+/**
+ * Where JSON.parse stopped, as " (line L, column C)", or "" when it does not say. Never its message:
+ * that quotes the input, and a file given by mistake (a PIN, a seed) must not reach a log.
+ */
+export function jsonErrorPlace(text: string, e: unknown): string {
+  const m = e instanceof Error ? /\bposition (\d+)\b/.exec(e.message) : null;
+  if (!m) return "";
+  const before = text.slice(0, Number(m[1]));
+  const line = before.split("\n").length;
+  return ` (line ${line}, column ${before.length - before.lastIndexOf("\n")})`;
+}
+
 /** Reads and checks a config file: a JSON object whose keys are all settings of `command`. */
 function readConfigFile(command: ConfigurableCommand, file: string): Record<string, unknown> {
   if (!existsSync(file)) throw new ConfigError("missing-file", `no config file ${file}`);
+  const text = readFileSync(file, "utf8");
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(file, "utf8"));
+    raw = JSON.parse(text);
   } catch (e) {
-    throw new ConfigError("bad-file", `${file} is not JSON (${e instanceof Error ? e.message : String(e)})`);
+    throw new ConfigError("bad-file", `${file} is not JSON${jsonErrorPlace(text, e)}`);
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw))
     throw new ConfigError("bad-file", `${file} must hold one JSON object`);

@@ -1,7 +1,9 @@
 /**
  * `custody nats-config`: renders one NATS node's nats-server configuration from its bundle
- * (`nats.json` from `custody init`): JetStream, mTLS on the client port and on routes, the cluster's
- * routes, and operator mode (operator JWT, system account, preloaded accounts, the full resolver).
+ * (`nats.json` from `custody init`): JetStream, mTLS on the client port (the broker CA) and on routes
+ * (the route CA, which must differ: every client certificate chains to the broker CA, and a route
+ * is trusted with every account's traffic), the cluster's routes, and operator mode (operator JWT,
+ * system account, preloaded accounts, the full resolver).
  * @module
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -33,6 +35,34 @@ function readAccounts(file: string): { system_account: string; resolver_preload:
   return { system_account: a.system_account, resolver_preload: preload as Record<string, string> };
 }
 
+/** The `cluster` block: routes with their own mTLS, refused when it would trust the client CA. */
+function clusterConfig(s: Settings, routes: string[]): Record<string, ConfValue | undefined> {
+  const [ca, cert, key] = [s.opt("route-ca"), s.opt("route-cert"), s.opt("route-key")];
+  if (!ca || !cert || !key)
+    throw new ConfigError(
+      "missing-setting",
+      "routes need route-ca, route-cert and route-key (a route CA of their own, never tls-ca)",
+    );
+  for (const [k, f] of [
+    ["route-ca", ca],
+    ["route-cert", cert],
+    ["route-key", key],
+  ] as const)
+    if (!existsSync(f)) throw new ConfigError("missing-file", `no ${k} file ${f}`);
+  if (readFileSync(ca, "utf8").trim() === readFileSync(s.str("tls-ca"), "utf8").trim())
+    throw new ConfigError(
+      "bad-value",
+      "route-ca is tls-ca: every client certificate would make its holder a route, past every permission",
+    );
+  return {
+    name: s.str("cluster-name"),
+    listen: s.str("cluster-listen"),
+    advertise: s.opt("cluster-advertise"),
+    tls: { cert_file: cert, key_file: key, ca_file: ca, verify: true, timeout: 2 },
+    routes,
+  };
+}
+
 /** The nats-server configuration text of one node. */
 export function renderNatsConfig(s: Settings): string {
   for (const key of ["tls-ca", "tls-cert", "tls-key", "operator-jwt"])
@@ -49,6 +79,7 @@ export function renderNatsConfig(s: Settings): string {
   const conf: Record<string, ConfValue | undefined> = {
     server_name: s.str("server-name"),
     listen: s.str("listen"),
+    client_advertise: s.opt("client-advertise"),
     http: s.str("http"),
     log_file: s.opt("log-file"),
     max_payload: 2 * MiB,
@@ -63,10 +94,7 @@ export function renderNatsConfig(s: Settings): string {
       max_file_store: 4 * 1024 * 1024 * MiB,
     },
     tls,
-    cluster:
-      routes.length === 0
-        ? undefined
-        : { name: s.str("cluster-name"), listen: s.str("cluster-listen"), tls, routes },
+    cluster: routes.length === 0 ? undefined : clusterConfig(s, routes),
     operator: s.str("operator-jwt"),
     system_account: accounts.system_account,
     resolver_preload: accounts.resolver_preload,

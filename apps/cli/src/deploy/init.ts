@@ -1,14 +1,25 @@
 /**
  * `custody init`: creates a whole deployment's keys and one bundle directory per host. The
  * `operator/` directory is the offline material (operator, account and tenant keys, the credential
- * authority, the CA key, the admin client); each NATS node, API host and party host gets only what
- * it runs with: its own secrets (creds, certificate key, identity key) and public material (CA,
- * operator and account JWTs, the party directory, authority public keys). No bundle holds a secret
- * of another host, and no host bundle holds a signing seed of the operator or the authority.
+ * authority, the keys of the broker CA and of the route CA, the admin client); each NATS node, API
+ * host and party host gets only what it runs with: its own secrets (creds, certificate keys,
+ * identity key) and public material (CA certificates, operator and account JWTs, the party
+ * directory, authority public keys). No bundle holds a secret of another host, no host bundle holds
+ * a signing seed of the operator or the authority, and only NATS node bundles hold a route
+ * certificate (or the route CA's certificate). Public files are written 0644, secrets 0600.
  * @module
  */
 import { randomBytes } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
 import {
@@ -73,7 +84,16 @@ export interface DeploymentSummary {
 const ADDRESS = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*$/;
 const hostPort = (address: string, port: number) =>
   isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
-const json = (file: string, value: unknown) => writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
+/** Writes a public file: mode 0644 whatever the umask. */
+const publicFile = (file: string, text: string) => {
+  writeFileSync(file, text);
+  chmodSync(file, 0o644);
+};
+const json = (file: string, value: unknown) => publicFile(file, `${JSON.stringify(value, null, 2)}\n`);
+const copyPublic = (from: string, to: string) => {
+  copyFileSync(from, to);
+  chmodSync(to, 0o644);
+};
 const dir = (path: string) => {
   mkdirSync(path, { recursive: true, mode: 0o700 });
   return path;
@@ -97,11 +117,15 @@ function check(o: InitOptions): void {
   for (const [name, address] of Object.entries(o.addresses)) {
     if (![...names.nats, ...names.api].includes(name))
       throw new InitError(`no NATS node or API host named ${name} (they are n1.., api1..)`);
-    if (!isIP(address) && !ADDRESS.test(address))
+    // A zone id (fe80::1%eth0) is no address a certificate or a peer host can use.
+    if (address.includes("%") || (!isIP(address) && !ADDRESS.test(address)))
       throw new InitError(`not an IP address or DNS name: ${address}`);
   }
-  if (existsSync(o.out) && readdirSync(o.out).length > 0)
-    throw new InitError(`${o.out} is not empty: init never overwrites a deployment's keys`);
+  if (existsSync(o.out)) {
+    if (!statSync(o.out).isDirectory()) throw new InitError(`${o.out} exists and is not a directory`);
+    if (readdirSync(o.out).length > 0)
+      throw new InitError(`${o.out} is not empty: init never overwrites a deployment's keys`);
+  }
 }
 
 /** A user NKey written straight into a credentials file (the seed is in no other file). */
@@ -120,9 +144,25 @@ async function serviceCreds(
   return publicKey;
 }
 
-/** Creates the deployment under `o.out`; returns its summary. Throws {@link InitError} before writing anything. */
+/**
+ * Creates the deployment under `o.out`; returns its summary. Throws {@link InitError}: before
+ * writing anything for bad options, and after removing what it wrote when a step fails.
+ */
 export async function initDeployment(o: InitOptions): Promise<DeploymentSummary> {
   check(o);
+  const created = !existsSync(o.out);
+  try {
+    return await create(o);
+  } catch (e) {
+    // Half a deployment is worse than none: its seeds would wait for a rerun that refuses them.
+    if (created) rmSync(o.out, { recursive: true, force: true });
+    else for (const f of readdirSync(o.out)) rmSync(join(o.out, f), { recursive: true, force: true });
+    const why = e instanceof Error ? (e.message.split("\n")[0] ?? e.name) : String(e);
+    throw new InitError(`init failed, nothing kept: ${why}`);
+  }
+}
+
+async function create(o: InitOptions): Promise<DeploymentSummary> {
   const names = hostNames(o);
   const address = (name: string) => o.addresses[name] ?? `${name}.custody.internal`;
   const out = dir(o.out);
@@ -139,7 +179,12 @@ export async function initDeployment(o: InitOptions): Promise<DeploymentSummary>
     { seedFile: join(op, "client", "admin.nk"), credentialFile: join(op, "client", "admin.cred") },
     { name: "admin", role: "admin", tenant: "default" },
   );
-  const ca = DeploymentCa.create(join(op, "pki"), "custody");
+  // Explicit modes whatever the umask: the authority's public keys are public, the admin's credential is not.
+  chmodSync(authorityPublicPath(op), 0o644);
+  chmodSync(join(op, "client", "admin.cred"), 0o600);
+  const ca = DeploymentCa.create(join(op, "pki"), "ca", "custody", "custody CA");
+  // Routes trust only this CA: it signs the NATS nodes' route certificates and nothing else.
+  const routeCa = DeploymentCa.create(join(op, "pki"), "route-ca", "custody", "custody route CA");
   ca.client("admin", { certFile: join(op, "pki", "admin.pem"), keyFile: join(op, "pki", "admin.key") });
 
   const natsUrls = names.nats.map((n) => `nats://${hostPort(address(n), o.natsPort)}`);
@@ -153,8 +198,8 @@ export async function initDeployment(o: InitOptions): Promise<DeploymentSummary>
     return { "tls-ca": "tls/ca.pem", "tls-cert": "tls/client.pem", "tls-key": "tls/client.key" };
   };
   const publicFiles = (bundle: string, directoryFile: string) => {
-    copyFileSync(authorityPublicPath(op), join(bundle, "authority.pub"));
-    copyFileSync(directoryFile, join(bundle, "parties.json"));
+    copyPublic(authorityPublicPath(op), join(bundle, "authority.pub"));
+    copyPublic(directoryFile, join(bundle, "parties.json"));
   };
 
   // Party identities first: every API and party bundle carries the directory of their public keys.
@@ -166,6 +211,7 @@ export async function initDeployment(o: InitOptions): Promise<DeploymentSummary>
   });
   const directoryFile = join(op, "parties.json");
   writeDirectory(directoryFile, directory);
+  chmodSync(directoryFile, 0o644);
 
   for (const [i, name] of names.nats.entries()) {
     const bundle = dir(join(out, name));
@@ -175,10 +221,16 @@ export async function initDeployment(o: InitOptions): Promise<DeploymentSummary>
       certFile: join(bundle, "tls", "server.pem"),
       keyFile: join(bundle, "tls", "server.key"),
     });
+    routeCa.copyCa(join(bundle, "tls", "route-ca.pem"));
+    routeCa.route(name, [address(name)], {
+      certFile: join(bundle, "tls", "route.pem"),
+      keyFile: join(bundle, "tls", "route.key"),
+    });
     const preload = {
       [tenant.getPublicKey()]: await accountJwt(root, "tenant-default", tenant, DEFAULT_QUOTA),
     };
     const trust = await serverTrustConfig(root, join(bundle, "operator.jwt"), preload);
+    chmodSync(join(bundle, "operator.jwt"), 0o644);
     json(join(bundle, "accounts.json"), {
       system_account: trust.system_account,
       resolver_preload: trust.resolver_preload,
@@ -188,12 +240,18 @@ export async function initDeployment(o: InitOptions): Promise<DeploymentSummary>
       "cluster-name": "custody",
       listen: hostPort("0.0.0.0", o.natsPort),
       "cluster-listen": hostPort("0.0.0.0", o.clusterPort),
+      // Peers and clients learn this node by the name its certificates carry, not by its interfaces' IPs.
+      "client-advertise": hostPort(address(name), o.natsPort),
+      "cluster-advertise": hostPort(address(name), o.clusterPort),
       routes: names.nats
         .filter((_, j) => j !== i)
         .map((peer) => `nats-route://${hostPort(address(peer), o.clusterPort)}`),
       "tls-ca": "tls/ca.pem",
       "tls-cert": "tls/server.pem",
       "tls-key": "tls/server.key",
+      "route-ca": "tls/route-ca.pem",
+      "route-cert": "tls/route.pem",
+      "route-key": "tls/route.key",
       "operator-jwt": "operator.jwt",
       accounts: "accounts.json",
     });
@@ -276,7 +334,7 @@ export async function initDeployment(o: InitOptions): Promise<DeploymentSummary>
     identities,
   };
   json(join(op, "deployment.json"), summary);
-  writeFileSync(join(op, "README.txt"), OPERATOR_README);
+  publicFile(join(op, "README.txt"), OPERATOR_README);
   return summary;
 }
 
@@ -285,7 +343,10 @@ const OPERATOR_README = `OFFLINE MATERIAL. Do not copy this directory to any hos
 trust/    the NATS operator, system, control and tenant account seeds, and their admin creds:
           whoever holds them can mint any identity on the broker
 secrets/  the credential authority's seed: it signs the API's client credentials
-pki/      the CA key (signs every broker and HTTPS certificate) and the admin's client certificate
+pki/      ca.key (the broker CA: signs every NATS server, HTTPS and client certificate),
+          route-ca.key (the route CA: signs the NATS nodes' route certificates only; whoever
+          holds it can join the cluster and bypass every permission) and the admin's client
+          certificate
 client/   the default tenant's first admin client (signs API requests)
 
 Use it from an admin machine for \`custody provision --config operator/provision.json\`,
