@@ -302,6 +302,17 @@ if (skip) {
     assert.ok(ed25519Verify(key.publicKey, message, second.signature), "refreshed signature verifies");
   });
 
+  test("every worker's ready line names its KEK kind: pkcs11, with no file-KEK warning", () => {
+    for (const p of PARTIES) {
+      const records = readFileSync(join(dir, "logs", `${p}.log`), "utf8")
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as { msg?: string; kek?: string });
+      assert.equal(records.find((r) => r.msg === "worker ready")?.kek, "pkcs11", p);
+      assert.ok(!records.some((r) => r.kek === "file (insecure)"), `${p} logs no file KEK`);
+    }
+  });
+
   test("party 1's bundle cannot reach party 2's bucket, messages or work queue", async () => {
     const r = await lab!.run("party1", process.execPath, [PROBE, "cross-party", join(out, "party1"), "2"]);
     assert.equal(r.code, 0, r.stderr);
