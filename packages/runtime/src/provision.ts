@@ -117,10 +117,15 @@ export async function provisionTenant(nc: NatsConnection, options: ProvisionOpti
     max_bytes: 64 * 1024 ** 2,
     discard: DiscardPolicy.Old,
   });
+  const inFlight = options.maxAckPending ?? WORK_DEFAULTS.maxAckPending;
+  // One result in flight across every API instance: results of one operation update one record by
+  // compare-and-set, and nats-server 2.9 can accept two in-flight updates of a replicated key that
+  // expect the same revision (a lost update: the operation waits forever for the report it lost).
+  // Each API applies results one at a time anyway, so this costs a single API nothing.
   const consumers = [
-    ...options.parties.map((p) => ({ stream: REQUEST_STREAM, name: partyConsumer(p) })),
-    { stream: RESULT_STREAM, name: RESULT_CONSUMER },
-    { stream: ADVISORY_STREAM, name: ADVISORY_CONSUMER },
+    ...options.parties.map((p) => ({ stream: REQUEST_STREAM, name: partyConsumer(p), inFlight })),
+    { stream: RESULT_STREAM, name: RESULT_CONSUMER, inFlight: 1 },
+    { stream: ADVISORY_STREAM, name: ADVISORY_CONSUMER, inFlight },
   ];
   for (const c of consumers) {
     await jsm.consumers.add(c.stream, {
@@ -131,7 +136,7 @@ export async function provisionTenant(nc: NatsConnection, options: ProvisionOpti
       replay_policy: ReplayPolicy.Instant,
       ack_wait: nanos(options.ackWaitMs ?? WORK_DEFAULTS.ackWaitMs),
       max_deliver: c.stream === REQUEST_STREAM ? (options.maxDeliver ?? WORK_DEFAULTS.maxDeliver) : -1,
-      max_ack_pending: options.maxAckPending ?? WORK_DEFAULTS.maxAckPending,
+      max_ack_pending: c.inFlight,
       max_waiting: 512,
     });
   }

@@ -394,3 +394,20 @@ test("tenants are isolated at the broker: same subjects, same bucket names, sepa
   await assert.rejects(jsm1.streams.info(AUDIT_STREAM), /not found/i);
   await (await jetstreamManager(conns.ctl!)).streams.info(`KV_${TENANTS_BUCKET}`);
 });
+
+test("results reach the API instances one at a time: a second instance gets none while one is unacknowledged", async () => {
+  // Several API instances update one operation record per result by compare-and-set; nats-server
+  // 2.9 can accept two in-flight updates expecting the same revision, losing a party's report.
+  const js = jetstream(conns.t1!);
+  for (const party of [1, 2]) await js.publish(`custody.res.op_one_at_a_time.${party}`, Uint8Array.of(party));
+  const consumer = await js.consumers.get(RESULT_STREAM, RESULT_CONSUMER);
+  const other = await jetstream(conns.t1!).consumers.get(RESULT_STREAM, RESULT_CONSUMER);
+  const first = await consumer.next({ expires: 2000 });
+  assert.ok(first, "the first result is delivered");
+  assert.equal(await other.next({ expires: 1500 }), null, "nothing for another instance while it is unacked");
+  first.ack();
+  const second = await other.next({ expires: 2000 });
+  assert.ok(second, "the next result goes out once the first is acknowledged");
+  assert.notEqual(second.seq, first.seq);
+  second.ack();
+});
