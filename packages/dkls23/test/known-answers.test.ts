@@ -1,26 +1,31 @@
 /**
- * Known answers for the hash constructions of VOLE and signing set-up that every party computes
- * alike, so no protocol run can tell a wrong one: the gadget vector, the random-OT output hash,
- * the VOLE check challenges θ, the signing session id, the zero-share session id and the per-pair
- * session binding. Each is recomputed here from its definition (spec dkls23.md §2, §4.6, §5.0)
+ * Known answers for the hash constructions that every party computes alike, so no protocol run
+ * can tell a wrong one: the DKG/refresh session id and pair binding, the base-OT pair context, the
+ * Schnorr proof challenge, the gadget vector, the random-OT output hash, the VOLE check challenges
+ * θ, the signing session id, the zero-share session id and the per-pair signing binding. Each is recomputed here from its definition (spec dkls23.md §2, §4.6, §5.0)
  * with node:crypto; dropping an input would make values repeat across pairs or sessions.
  */
 import assert from "node:assert/strict";
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { test } from "node:test";
+import { ProtocolError } from "@custody/core";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { utf8ToBytes } from "@noble/hashes/utils.js";
+import { G, mod as modN, pointToBytes, randomScalar } from "../src/group.js";
+import { pairBinding as dkgPairBinding, makeContext } from "../src/keygen/context.js";
+import { baseOtContext } from "../src/ot/base-ot.js";
 import { COL_BYTES } from "../src/ot/kos.js";
 import { XI } from "../src/params.js";
 import { makeSignContext, pairBinding } from "../src/sign/context.js";
 import { gadget, randomizer, thetas } from "../src/vole.js";
+import { verifyDlog } from "../src/zk/schnorr.js";
 import { dealShares } from "./dealer.js";
 
 const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 const TAG = "custody/dkls23/v1/";
 
-type Part = Uint8Array | number;
-/** `u32be(len) || bytes` for the tag and each part; integers as u64 big-endian. */
+type Part = Uint8Array | number | string;
+/** `u32be(len) || bytes` for the tag and each part; integers as u64 big-endian, strings as UTF-8. */
 const frame = (name: string, parts: Part[]) =>
   Buffer.concat(
     [Buffer.from(TAG + name), ...parts].flatMap((p) => {
@@ -28,7 +33,7 @@ const frame = (name: string, parts: Part[]) =>
       if (typeof p === "number") {
         bytes = Buffer.alloc(8);
         bytes.writeBigUInt64BE(BigInt(p));
-      } else bytes = Buffer.from(p);
+      } else bytes = typeof p === "string" ? Buffer.from(p, "utf8") : Buffer.from(p);
       const len = Buffer.alloc(4);
       len.writeUInt32BE(bytes.length);
       return [len, bytes];
@@ -128,4 +133,55 @@ test("the signing session id, the zero-share session id and the pair binding are
 
   assert.deepEqual(pairBinding(ctx, 1, 2), H("sign/bind", [sid, 1, 2]));
   assert.notDeepEqual(pairBinding(ctx, 2, 1), pairBinding(ctx, 1, 2), "the binding is directional");
+});
+
+test("the DKG and refresh session id and pair binding are the framed hashes of every input", () => {
+  const sessionId = randomBytes(32);
+  const ctx = makeContext(sessionId, 2, [3, 1, 2], 2, { kind: "keygen" });
+  assert.deepEqual(ctx.sid, H("dkg/sid", [sessionId, 2, Uint8Array.of(1, 2, 3), "keygen"]));
+  assert.deepEqual(dkgPairBinding(ctx, 2, 3), H("dkg/bind", [ctx.sid, 2, 3]));
+  const share = dealShares(2, 3).get(2)!;
+  const refresh = makeContext(sessionId, 2, [1, 2, 3], 2, { kind: "refresh", share });
+  assert.deepEqual(
+    refresh.sid,
+    H("dkg/sid", [
+      sessionId,
+      2,
+      Uint8Array.of(1, 2, 3),
+      "refresh",
+      share.transcript,
+      share.publicKey,
+      share.chainCode,
+      share.epoch,
+    ]),
+  );
+});
+
+test("DKG parameters: a session id of another length, or a party outside the set, is bad input", () => {
+  const bad = (f: () => unknown) =>
+    assert.throws(f, (e: unknown) => e instanceof ProtocolError && e.kind === "bad-input");
+  bad(() => makeContext(randomBytes(31), 1, [1, 2], 2, { kind: "keygen" }));
+  bad(() => makeContext(randomBytes(33), 1, [1, 2], 2, { kind: "keygen" }));
+  bad(() => makeContext(randomBytes(32), 3, [1, 2], 2, { kind: "keygen" }));
+});
+
+test("the base-OT context of an ordered pair is H(ot/base/ctx; sid, sender, receiver)", () => {
+  const sid = randomBytes(32);
+  assert.deepEqual(baseOtContext(sid, 1, 2), H("ot/base/ctx", [sid, 1, 2]));
+  assert.notDeepEqual(baseOtContext(sid, 2, 1), baseOtContext(sid, 1, 2), "ordered");
+});
+
+test("a Schnorr proof verifies exactly when its challenge is HS(pok; context, X, K)", () => {
+  const ctx = [randomBytes(32), 3, "dkg/pok"] as const;
+  const x = randomScalar();
+  const X = G.multiply(x);
+  const prove = (tag: string) => {
+    const k = randomScalar();
+    const K = G.multiply(k);
+    const e = HS(tag, [...ctx, pointToBytes(X), pointToBytes(K)]);
+    return { K, z: modN(k + e * x) };
+  };
+  assert.equal(verifyDlog([...ctx], X, prove("pok")), true);
+  assert.equal(verifyDlog([...ctx], X, prove("pok/other")), false, "the challenge carries its tag");
+  assert.equal(verifyDlog([ctx[0], 4, ctx[2]], X, prove("pok")), false, "and the prover's context");
 });
