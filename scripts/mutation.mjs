@@ -60,6 +60,11 @@ const GROUPS = {
       "packages/frost/dist/test/mutation-*.test.js",
     ],
   },
+  core: {
+    build: ["packages/core"],
+    mutate: ["packages/core/src/batch.ts", "packages/core/src/session.ts"],
+    tests: ["packages/core/dist/test/*.test.js"],
+  },
   "session-transport": {
     build: ["packages/runtime"],
     mutate: ["packages/runtime/src/session-transport.ts"],
@@ -112,6 +117,7 @@ const GROUPS = {
     tests: [
       "apps/worker/dist/test/authorization.test.js",
       "apps/worker/dist/test/jobs.test.js",
+      "apps/worker/dist/test/batch-jobs.test.js",
       "apps/worker/dist/test/trust-anchor.test.js",
       "apps/worker/dist/test/pair-lock.test.js",
     ],
@@ -126,6 +132,7 @@ const GROUPS = {
     // Unit and nats-server tests only: the e2e suites would cost minutes per surviving mutant.
     tests: [
       "apps/api/dist/test/result-check.test.js",
+      "apps/api/dist/test/batch-result-check.test.js",
       "apps/api/dist/test/aggregator.test.js",
       "apps/api/dist/test/auth.test.js",
     ],
