@@ -25,6 +25,7 @@ import {
 } from "@noble/curves/utils.js";
 import { sha256, sha512 } from "@noble/hashes/sha2.js";
 import { utf8ToBytes } from "@noble/hashes/utils.js";
+import { verifyEd25519Strict } from "./ed25519-verify.js";
 
 /** A group element: the structural subset of noble's point classes the protocol uses. */
 export interface GroupElement {
@@ -105,7 +106,10 @@ export interface Ciphersuite {
   hashToScalar(domain: string, parts: readonly HashPart[]): bigint;
   /** The scheme's public key encoding of a group key (Ed25519: 32 bytes; BIP340: x-only 32 bytes). */
   publicKey(groupKey: GroupElement): Uint8Array;
-  /** Standard single-key verification (RFC 8032 strict / BIP340) of a final signature. */
+  /**
+   * Standard single-key verification (RFC 8032 strict / BIP340) of a final signature (Ed25519:
+   * OpenSSL, with noble's strict verdict; see `ed25519-verify.ts`).
+   */
   verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
 }
 
@@ -281,7 +285,7 @@ export const ed25519Suite: Ciphersuite = makeSuite({
   Point: ed25519.Point,
   pointLength: 32,
   publicKey: (p) => p.toBytes(),
-  verify: (sig, msg, pk) => ed25519.verify(sig, msg, pk, { zip215: false }),
+  verify: verifyEd25519Strict,
 });
 
 /** FROST over secp256k1 producing BIP340 signatures under a 32-byte x-only key. */

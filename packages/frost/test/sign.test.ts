@@ -1,6 +1,7 @@
 /**
  * Signing: every t-subset signs; malformed or wrong nonce commitments and signature shares abort
- * naming the sender; a split view of round 1 aborts without blaming honest parties (§1.5); BIP340
+ * naming the sender (every sender of an invalid share, also when shares are only checked after
+ * the aggregate failed to verify, and never with a signature released); a split view of round 1 aborts without blaming honest parties (§1.5); BIP340
  * works for group keys of both y parities; replayed shares from another session are rejected.
  */
 import assert from "node:assert/strict";
@@ -93,6 +94,24 @@ for (const [scheme, suite] of [
     };
     it("names the signer of an invalid signature share", () => {
       round2((p) => bumpScalar(suite, p, 32), "bad-message", [2]);
+    });
+    it("names the signer of a canonical but wrong share: random, zero, negated", () => {
+      const random = suite.encodeScalar(suite.randomScalar());
+      round2((p) => patch(p, 32, random), "bad-message", [2]);
+      round2((p) => patch(p, 32, new Uint8Array(32)), "bad-message", [2]);
+      const negate = (p: Uint8Array) =>
+        patch(p, 32, suite.encodeScalar(suite.Fn.neg(suite.decodeScalar(p.slice(32)))));
+      round2(negate, "bad-message", [2]);
+    });
+    it("names every signer of an invalid share, and only those", () => {
+      const bump = (p: Uint8Array) => bumpScalar(suite, p, 32);
+      const run = sign(scheme, shares35, range(4), msg(), {
+        tamper: (x, to) => rewrite(2, 2, bump)(rewrite(2, 4, bump)(x, to)!, to),
+      });
+      for (const p of [1, 3]) assertAbort(run, p, "bad-message", [2, 4]);
+      assertAbort(run, 2, "bad-message", [4]);
+      assertAbort(run, 4, "bad-message", [2]);
+      assert.equal(run.results.size, 0);
     });
     for (const [label, bytes] of badScalars(suite)) {
       it(`rejects a signature share ${label}`, () => round2((p) => patch(p, 32, bytes), "bad-message", [2]));

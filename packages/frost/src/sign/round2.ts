@@ -1,12 +1,13 @@
 /**
  * Signing round 2 (RFC 9591 §5.3/§5.4): each signer checks that every other signer signed the
- * same signing package, verifies each signature share against the sender's verifying share
- * (naming the culprit on failure), aggregates, and verifies the final signature with the
- * scheme's standard verifier before returning it.
+ * same signing package and that its share is a canonical scalar, aggregates, and verifies the
+ * final signature with the scheme's standard verifier before returning it. Only when that fails
+ * are the signature shares verified one by one against their signers' verifying shares (RFC 9591
+ * §5.4 permits either order): by linearity an invalid aggregate has at least one invalid share,
+ * and every invalid share's signer is named. Nothing is returned unless the signature verifies.
  * @module
  */
 import {
-  check,
   done,
   type PartyId,
   ProtocolError,
@@ -21,7 +22,7 @@ import { others, parsePayload } from "../wire.js";
 import { aggregateWithPackage, type SigningPackage, verifyWithPackage } from "./primitives.js";
 import type { SignContext } from "./round1.js";
 
-/** Collects and verifies signature shares, then aggregates. */
+/** Collects signature shares, aggregates and verifies; checks the shares only on failure. */
 export class SignRound2 implements Round<SignatureOutput> {
   readonly number = 2;
   readonly expects;
@@ -48,7 +49,6 @@ export class SignRound2 implements Round<SignatureOutput> {
     // A differing package means round 1 was not seen alike; whoever equivocated is unknown here.
     if (!equalBytes(hash, this.packageHash))
       throw new ProtocolError("mismatch", `party ${msg.from} signed a different signing package`);
-    check(verifyWithPackage(this.pkg, msg.from, z), msg.from, "invalid signature share");
     this.shares.set(msg.from, z);
   }
 
@@ -56,8 +56,14 @@ export class SignRound2 implements Round<SignatureOutput> {
     const { suite, share, message } = this.ctx;
     const signature = aggregateWithPackage(this.pkg, this.shares);
     const publicKey = suite.publicKey(keyElements(suite, share).groupKey);
-    if (!suite.verify(signature, message, publicKey))
-      throw new ProtocolError("internal", "aggregated signature does not verify");
+    if (!suite.verify(signature, message, publicKey)) {
+      const culprits = others([...this.pkg.signers.keys()], share.self).filter(
+        (p) => !verifyWithPackage(this.pkg, p, this.shares.get(p)!),
+      );
+      // Every other share valid: this signer's own share is wrong, which blames nobody.
+      if (culprits.length === 0) throw new ProtocolError("internal", "aggregated signature does not verify");
+      throw new ProtocolError("bad-message", "invalid signature share", culprits);
+    }
     return done({ signature, publicKey });
   }
 }
