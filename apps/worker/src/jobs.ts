@@ -32,6 +32,7 @@ import {
   type ActivateWork,
   create,
   type DkgWork,
+  MAX_PATH_COMPONENTS_PER_REQUEST,
   ProgressSchema,
   progressSubject,
   type RefreshWork,
@@ -285,7 +286,11 @@ async function putShare(
   });
 }
 
-/** The items of a batch work item, checked against the scheme and its batch size (empty: not a batch). */
+/**
+ * The items of a batch work item, checked against the scheme, its batch size and the derivation
+ * budget ({@link MAX_PATH_COMPONENTS_PER_REQUEST} path components in all, counted before any
+ * session derives one) (empty: not a batch).
+ */
 function batchItems(scheme: Scheme<unknown>, work: SignWork): BatchSignItem[] {
   if (work.batch.length === 0) return [];
   if (work.message.length > 0 || work.path.length > 0)
@@ -293,6 +298,12 @@ function batchItems(scheme: Scheme<unknown>, work: SignWork): BatchSignItem[] {
   const max = MAX_BATCH_BY_SCHEME.get(scheme.name) ?? 1;
   if (work.batch.length > max)
     throw new PermanentFailure("bad-work-item", `a ${scheme.name} batch holds at most ${max} messages`);
+  const components = work.batch.reduce((n, item) => n + item.path.length, 0);
+  if (components > MAX_PATH_COMPONENTS_PER_REQUEST)
+    throw new PermanentFailure(
+      "bad-work-item",
+      `a signing request derives at most ${MAX_PATH_COMPONENTS_PER_REQUEST} path components in all; this batch has ${components}`,
+    );
   return work.batch.map((item) => {
     const path = item.path.length > 0 ? [...item.path] : undefined;
     scheme.checkSignInput(item.message, path);

@@ -6,4 +6,5 @@ export { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 export * from "./gen/custody/v1/health_pb.js";
 export * from "./gen/custody/v1/session_pb.js";
 export * from "./gen/custody/v1/work_pb.js";
+export * from "./limits.js";
 export * from "./subjects.js";
