@@ -57,7 +57,7 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
  * (33-byte compressed with its real y parity; for ECDSA the public key itself) and chain code,
  * x-only for BIP340. A string is the reason none exists.
  */
-export function signingKeyOf(key: KeyRecord, path: readonly number[]): { hex: string } | string {
+function signingKeyOf(key: KeyRecord, path: readonly number[]): { hex: string } | string {
   if (key.publicKey === undefined) return "the key has no public key";
   if (path.length === 0) return { hex: key.publicKey };
   // ECDSA records derive from the public key itself. HDKey refuses a missing or malformed chain code
@@ -73,6 +73,26 @@ export function signingKeyOf(key: KeyRecord, path: readonly number[]): { hex: st
   }
   const child = node.publicKey!;
   return { hex: hex(key.scheme === "bip340" ? child.subarray(1) : child) };
+}
+
+/** The signing key along a path (see {@link signingKeyOf}), or why there is none. */
+export type SigningKeys = (path: readonly number[]) => { hex: string } | string;
+
+/**
+ * {@link signingKeyOf} for `key`, memoised by path: one request derives each distinct path once,
+ * however many of its items repeat it.
+ */
+export function signingKeysOf(key: KeyRecord): SigningKeys {
+  const memo = new Map<string, { hex: string } | string>();
+  return (path) => {
+    const id = path.join("/");
+    let k = memo.get(id);
+    if (k === undefined) {
+      k = signingKeyOf(key, path);
+      memo.set(id, k);
+    }
+    return k;
+  };
 }
 
 /** Ed25519 (RFC 8032) by OpenSSL; false for any malformed input. */
@@ -160,7 +180,7 @@ export function checkSignatureResult(
   const req = op.request!;
   if (req.items !== undefined)
     return refuse("bad-result-operation", "a signing batch takes every signature of the batch");
-  return checkSignature(key, req, req.epoch, sig, new Map());
+  return checkSignature(key, req, req.epoch, sig, signingKeysOf(key));
 }
 
 /** Outcome of {@link checkBatchResult}: the key each signature verified under, or the first refusal. */
@@ -187,7 +207,7 @@ export function checkBatchResult(
       "bad-result-count",
       `${sigs.length} signatures for a batch of ${req.items.length} messages`,
     );
-  const keys = new Map<string, { hex: string } | string>();
+  const keys = signingKeysOf(key);
   const publicKeys: string[] = [];
   for (let i = 0; i < sigs.length; i++) {
     const r = checkSignature(key, req.items[i]!, req.epoch, sigs[i]!, keys);
@@ -199,14 +219,14 @@ export function checkBatchResult(
 
 /**
  * One signature against its target: epoch, key (derived, Taproot-tweaked) and an independent
- * verification. `keys` caches the signing key per path across the calls of one batch.
+ * verification. `keys` gives the signing key per path, memoised across the calls of one batch.
  */
 function checkSignature(
   key: KeyRecord,
   target: SignTarget,
   epoch: number,
   sig: ReportedSignature,
-  keys: Map<string, { hex: string } | string>,
+  keys: SigningKeys,
 ): ResultCheck {
   if (sig.epoch !== epoch)
     return refuse("bad-result-epoch", `result for epoch ${sig.epoch}, the operation signs at epoch ${epoch}`);
@@ -214,12 +234,7 @@ function checkSignature(
   const message = bytes(target.message);
   if (typeof path === "string" || message === undefined)
     return refuse("bad-result-operation", "the operation's message or path is malformed");
-  const cacheKey = path.join("/");
-  let signing = keys.get(cacheKey);
-  if (signing === undefined) {
-    signing = signingKeyOf(key, path);
-    keys.set(cacheKey, signing);
-  }
+  const signing = keys(path);
   if (typeof signing === "string") return refuse("bad-result-key", signing);
   let expected = signing;
   if (target.taproot !== undefined) {

@@ -10,6 +10,7 @@ import {
   ClientRequestSchema,
   create,
   DkgWorkSchema,
+  MAX_PATH_COMPONENTS_PER_REQUEST,
   operationEventSubject,
   RefreshWorkSchema,
   requestSubject,
@@ -30,7 +31,7 @@ import { parsePath } from "./paths.js";
 import { RateLimiter } from "./rate-limiter.js";
 import type { KeyRecord, OperationRecord, OperationType, SignItemRecord, TaprootView } from "./records.js";
 import type { Repository } from "./repository.js";
-import { signingKeyOf } from "./result-check.js";
+import { type SigningKeys, signingKeysOf } from "./result-check.js";
 import { taprootView } from "./taproot.js";
 
 /** Schemes the service accepts, with their message rules. */
@@ -70,7 +71,7 @@ export interface ServiceDeps {
   readonly tenant: string;
   /** Parties the deployment has (for DKG); default: whatever is live. */
   readonly parties?: readonly number[];
-  /** Signing rate per credential. Default 50/s, bursts of 100. */
+  /** Signing rate per credential, in messages (a batch of n costs n). Default 50/s, bursts of 100. */
   readonly signRate?: { readonly perSecond: number; readonly burst: number };
 }
 
@@ -143,8 +144,11 @@ export class CustodyService {
   /**
    * Starts a signing operation with `threshold` live parties of the key: of `message` (with
    * `path`), or of every item of `messages` (each with its own path) as one batch, one work item
-   * and one protocol session (up to {@link MAX_BATCH_BY_SCHEME} items). A batch counts once
-   * against the signing rate.
+   * and one protocol session (up to {@link MAX_BATCH_BY_SCHEME} items). Every message costs one
+   * token of the credential's signing rate; a batch larger than the burst is admitted from a full
+   * bucket and leaves the credential in debt (see {@link RateLimiter}).
+   * @throws Problem `rate-limited`; `invalid-request`, among others for paths beyond
+   *   {@link MAX_PATH_COMPONENTS_PER_REQUEST} components in all
    */
   async sign(
     actor: Actor,
@@ -154,7 +158,7 @@ export class CustodyService {
   ): Promise<OperationRecord> {
     const key = await this.activeKey(actor, keyId);
     this.authorize(actor, { kind: "sign", keyId });
-    const wait = this.signLimiter.take(actor.claims.sub);
+    const wait = this.signLimiter.take(actor.claims.sub, input.messages?.length ?? 1);
     if (wait > 0)
       throw new Problem(
         "rate-limited",
@@ -419,6 +423,7 @@ function taprootOutput(
   key: KeyRecord,
   path: readonly number[],
   taproot: { merkleRoot?: string },
+  keys: SigningKeys,
 ): TaprootView {
   if (key.scheme !== "bip340")
     throw new Problem(
@@ -428,7 +433,7 @@ function taprootOutput(
   const root = taproot.merkleRoot;
   if (root !== undefined && !/^[0-9a-fA-F]{64}$/.test(root))
     throw new Problem("invalid-request", "taproot.merkleRoot must be 32 bytes of hex");
-  const internal = signingKeyOf(key, path);
+  const internal = keys(path);
   const view = typeof internal === "string" ? undefined : taprootView(internal.hex, root?.toLowerCase());
   if (view === undefined) throw new Problem("invalid-request", "this key has no Taproot output key here");
   return view;
@@ -459,21 +464,43 @@ interface ParsedItem {
 
 /**
  * The messages of a sign request, checked against `key`'s scheme: exactly one of `message` and
- * `messages`, a batch within its scheme's size and without a top-level path.
+ * `messages`, a batch within its scheme's size and without a top-level path, and at most
+ * {@link MAX_PATH_COMPONENTS_PER_REQUEST} path components in all, counted before anything is
+ * derived. A Taproot request derives each distinct path once.
  * @throws Problem `invalid-request`, naming the batch item at fault
  */
 function signItems(key: KeyRecord, input: SignInput): ParsedItem[] {
   if ((input.message === undefined) === (input.messages === undefined))
     throw new Problem("invalid-request", "give either message or messages");
-  if (input.messages === undefined) return [signItem(key, input.message!, input.path, input.taproot, "")];
-  if (input.path !== undefined)
-    throw new Problem("invalid-request", "a batch gives each of its messages its own path");
-  const max = MAX_BATCH_BY_SCHEME[key.scheme as SchemeName] ?? 0;
-  if (input.messages.length < 1 || input.messages.length > max)
-    throw new Problem("invalid-request", `a ${key.scheme} batch holds 1 to ${max} messages`, {
-      maxBatch: max,
-    });
-  return input.messages.map((m, i) => signItem(key, m.message, m.path, input.taproot, `messages[${i}]: `));
+  let parsed: Omit<ParsedItem, "record">[];
+  if (input.messages === undefined) parsed = [signItem(key, input.message!, input.path, "")];
+  else {
+    if (input.path !== undefined)
+      throw new Problem("invalid-request", "a batch gives each of its messages its own path");
+    const max = MAX_BATCH_BY_SCHEME[key.scheme as SchemeName] ?? 0;
+    if (input.messages.length < 1 || input.messages.length > max)
+      throw new Problem("invalid-request", `a ${key.scheme} batch holds 1 to ${max} messages`, {
+        maxBatch: max,
+      });
+    parsed = input.messages.map((m, i) => signItem(key, m.message, m.path, `messages[${i}]: `));
+  }
+  const components = parsed.reduce((n, p) => n + p.path.length, 0);
+  if (components > MAX_PATH_COMPONENTS_PER_REQUEST)
+    throw new Problem(
+      "invalid-request",
+      `a request derives at most ${MAX_PATH_COMPONENTS_PER_REQUEST} path components in all; this one has ${components}`,
+      { maxPathComponents: MAX_PATH_COMPONENTS_PER_REQUEST },
+    );
+  const raw = input.messages ?? [{ message: input.message!, path: input.path }];
+  const keys = signingKeysOf(key);
+  return parsed.map((p, i) => ({
+    ...p,
+    record: {
+      message: raw[i]!.message.toLowerCase(),
+      path: raw[i]!.path,
+      taproot: input.taproot === undefined ? undefined : taprootOutput(key, p.path, input.taproot, keys),
+    },
+  }));
 }
 
 /** One message and path, checked as a single signing checks them; `where` prefixes every refusal. */
@@ -481,9 +508,8 @@ function signItem(
   key: KeyRecord,
   hexMessage: string,
   pathText: string | undefined,
-  taprootOption: { merkleRoot?: string } | undefined,
   where: string,
-): ParsedItem {
+): Omit<ParsedItem, "record"> {
   const refuse = (why: string) => new Problem("invalid-request", `${where}${why}`);
   if (!/^([0-9a-fA-F]{2})*$/.test(hexMessage)) throw refuse("message must be hex");
   const message = Buffer.from(hexMessage, "hex");
@@ -498,8 +524,7 @@ function signItem(
       throw refuse("ed25519 keys do not support derivation paths");
     path = parsed;
   }
-  const taproot = taprootOption === undefined ? undefined : taprootOutput(key, path, taprootOption);
-  return { message, path, record: { message: hexMessage.toLowerCase(), path: pathText, taproot } };
+  return { message, path };
 }
 
 function shuffle<T>(xs: readonly T[]): T[] {
