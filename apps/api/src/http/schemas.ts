@@ -39,7 +39,7 @@ export const SignBody = Type.Object(
           minItems: 1,
           maxItems: 256,
           description:
-            "A signing batch instead of `message`: every message is signed (with its own path) in one operation and one protocol session, and the operation's `signatures` lists them in this order. At most 256 messages (ecdsa-secp256k1: 32).",
+            "A signing batch instead of `message`: every message is signed (with its own path) in one operation and one protocol session, and the operation's `signatures` lists them in this order. At most 256 messages (ecdsa-secp256k1: 32) and 1024 path components in all; each message counts against the signing rate limit.",
         },
       ),
     ),
