@@ -136,7 +136,8 @@ function messageHex(o: { message?: string; messageFile?: string }): string {
 
 /**
  * The messages of `custody sign --batch FILE` (`-`: stdin): a JSON array of `{ "message": hex,
- * "path"?: "m/…" }` (or of hex strings), `0x` allowed.
+ * "path"?: "m/…" }` (or of hex strings), `0x` allowed. A path that is given must be one: `""` is
+ * refused, not read as the root key (leave `path` out for that).
  */
 function batchMessages(file: string): { message: string; path?: string }[] {
   let v: unknown;
@@ -150,7 +151,14 @@ function batchMessages(file: string): { message: string; path?: string }[] {
     const item = typeof m === "string" ? { message: m } : (m as { message?: unknown; path?: unknown });
     if (typeof item?.message !== "string" || (item.path !== undefined && typeof item.path !== "string"))
       throw new Error(`--batch: item ${i} is not { "message": hex, "path"?: string }`);
-    return { message: item.message.replace(/^0x/i, ""), ...(item.path ? { path: item.path } : {}) };
+    if (item.path !== undefined && item.path !== "m" && !item.path.startsWith("m/"))
+      throw new Error(
+        `--batch: item ${i} has path ${JSON.stringify(item.path.slice(0, 32))}, not a BIP32 path m/…`,
+      );
+    return {
+      message: item.message.replace(/^0x/i, ""),
+      ...(item.path !== undefined ? { path: item.path } : {}),
+    };
   });
 }
 
@@ -269,8 +277,8 @@ export function registerClientCommands(program: Command): void {
             merkleRoot?: string;
           },
       ) => {
+        if (o.batch !== undefined) return signBatch(o);
         const c = client(o);
-        if (o.batch !== undefined) return signBatch(c, o);
         const message = messageHex(o);
         if (o.merkleRoot !== undefined && !o.taproot) throw new Error("--merkle-root needs --taproot");
         const taproot = o.taproot
@@ -311,9 +319,11 @@ export function registerClientCommands(program: Command): void {
     ),
   );
 
-  /** `custody sign --batch`: one operation for every message; prints the signatures in order. */
+  /**
+   * `custody sign --batch`: one operation for every message; prints the signatures in order. The
+   * file is checked before any credential is loaded or request sent.
+   */
   async function signBatch(
-    c: CustodyClient,
     o: GlobalOpts &
       Idem & {
         key: string;
@@ -334,6 +344,7 @@ export function registerClientCommands(program: Command): void {
         : { merkleRoot: o.merkleRoot.replace(/^0x/i, "") }
       : undefined;
     const messages = batchMessages(o.batch!);
+    const c = client(o);
     const started = await c.signBatch(
       o.key,
       { messages, ...(taproot ? { taproot } : {}) },
