@@ -22,20 +22,24 @@ const keys = new Map<string, KeyObject | null>();
 const MAX_KEYS = 1024;
 
 /** The OpenSSL key of `raw` if strict decoding accepts it and it is not of small order, else null. */
+function importKey(raw: Uint8Array): KeyObject | null {
+  try {
+    if (ed25519.Point.fromBytes(raw, false).isSmallOrder()) return null;
+    return createPublicKey({
+      key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(raw).toString("base64url") },
+      format: "jwk",
+    });
+  } catch {
+    return null;
+  }
+}
+
+/** {@link importKey}, once per key. */
 function openSslKey(raw: Uint8Array): KeyObject | null {
   const id = Buffer.from(raw).toString("hex");
   const cached = keys.get(id);
   if (cached !== undefined) return cached;
-  let key: KeyObject | null = null;
-  try {
-    if (!ed25519.Point.fromBytes(raw, false).isSmallOrder())
-      key = createPublicKey({
-        key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(raw).toString("base64url") },
-        format: "jwk",
-      });
-  } catch {
-    key = null;
-  }
+  const key = importKey(raw);
   if (keys.size >= MAX_KEYS) keys.delete(keys.keys().next().value!);
   keys.set(id, key);
   return key;
@@ -50,7 +54,7 @@ export function verifyEd25519Strict(
   message: Uint8Array,
   publicKey: Uint8Array,
 ): boolean {
-  if (signature.length !== 64 || publicKey.length !== 32) return false;
+  if (signature.length !== 64) return false;
   const key = openSslKey(publicKey);
   if (key === null) return false;
   return (

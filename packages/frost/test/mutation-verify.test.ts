@@ -73,13 +73,33 @@ describe("ed25519 final verification: OpenSSL with noble's strict verdict", () =
       false,
       false,
     ],
-    ["non-canonical R (y = p + 1)", concatBytes(le(p + 1n), valid.subarray(32)), m, A, false, false],
+    [
+      "non-canonical R (y = p + 1), equation false",
+      concatBytes(le(p + 1n), valid.subarray(32)),
+      m,
+      A,
+      false,
+      false,
+    ],
+    // The identity under its two non-canonical encodings, S = k·a: both equations hold (ZIP-215 accepts).
+    ...[le(p + 1n), le(1n + 2n ** 255n)].map(
+      (R): [string, Uint8Array, Uint8Array, Uint8Array, boolean, boolean] => [
+        `non-canonical R = identity (${R[31] === 0x80 ? "x = 0 with the sign bit" : "y = p + 1"}), equations true`,
+        sign(R, 0n),
+        m,
+        A,
+        false,
+        false,
+      ],
+    ),
     ["other message", valid, new Uint8Array(32), A, false, false],
   ];
   for (const [name, sig, msg, key, strict, alone] of cases) {
     it(`${name}: ${strict ? "accepted" : "refused"}`, () => {
       assert.equal(ed25519.verify(sig, msg, key, { zip215: false }), strict, "noble strict");
       assert.equal(openssl(sig, msg, key), alone, "OpenSSL alone");
+      if (name.endsWith("equations true"))
+        assert.equal(ed25519.verify(sig, msg, key, { zip215: true }), true);
       assert.equal(ed25519Suite.verify(sig, msg, key), strict);
       assert.equal(ed25519Suite.verify(sig, msg, key), strict, "cached key, same verdict");
     });
