@@ -149,5 +149,5 @@ test("signBatch gives instance i its own item's message and path, under its own 
       [[2], [0, 7], "kept"],
     ],
   );
-  seen.forEach((s, i) => assert.deepEqual(s.sessionId, batchInstanceSessionId(sessionId, 2, i)));
+  for (const [i, s] of seen.entries()) assert.deepEqual(s.sessionId, batchInstanceSessionId(sessionId, 2, i));
 });
