@@ -118,6 +118,7 @@ const GROUPS = {
       "apps/worker/dist/test/authorization.test.js",
       "apps/worker/dist/test/jobs.test.js",
       "apps/worker/dist/test/batch-jobs.test.js",
+      "apps/worker/dist/test/batch-budget.test.js",
       "apps/worker/dist/test/trust-anchor.test.js",
       "apps/worker/dist/test/pair-lock.test.js",
     ],
@@ -133,6 +134,7 @@ const GROUPS = {
     tests: [
       "apps/api/dist/test/result-check.test.js",
       "apps/api/dist/test/batch-result-check.test.js",
+      "apps/api/dist/test/sign-limits.test.js",
       "apps/api/dist/test/aggregator.test.js",
       "apps/api/dist/test/auth.test.js",
     ],
