@@ -43,9 +43,10 @@ import {
 } from "../src/index.js";
 
 /**
- * One round: a broadcast of `self` and a point-to-point `10·self` to each peer. The result is
- * `self + Σ broadcasts + Σ point-to-point values`, so a point-to-point message taken for a
- * broadcast (or the reverse) changes it or never completes the round.
+ * One round: a broadcast of `self` and a point-to-point `10·self + to` to each peer `to`. The
+ * result is `self + Σ broadcasts + Σ point-to-point values`, so a point-to-point message taken for
+ * a broadcast (or the reverse) changes it or never completes the round, and one delivered to the
+ * wrong peer conflicts with that peer's own.
  */
 function toy(self: PartyId, parties: readonly PartyId[]) {
   const peers = parties.filter((p) => p !== self);
@@ -63,7 +64,12 @@ function toy(self: PartyId, parties: readonly PartyId[]) {
   return () =>
     next(r1, [
       { round: 1, from: self, to: "all" as const, payload: new Writer().u32(self).finish() },
-      ...peers.map((to) => ({ round: 1, from: self, to, payload: new Writer().u32(10 * self).finish() })),
+      ...peers.map((to) => ({
+        round: 1,
+        from: self,
+        to,
+        payload: new Writer().u32(10 * self + to).finish(),
+      })),
     ]);
 }
 
@@ -326,7 +332,7 @@ test(
     // Unreachable: party 3 sends its messages but never subscribes to its inbox. Party 1 has its
     // result and waits for its own deliveries, which give up at the round deadline (before the
     // silence watchdog, which counts from party 3's later messages).
-    const unreachable = run(1, "op_edge_unreachable", [1, 3], 2500);
+    const unreachable = run(1, "op_edge_unreachable", [1, 3], 8000);
     unreachable.catch(() => {});
     const a = await joinAsParty3("op_edge_unreachable", [1]);
     await sleep(1500);
@@ -386,8 +392,8 @@ test(
         for (const env of honestTo(j, to))
           assert.equal(await ackError(messageSubject(j.sidHex, to, 3), env), "");
       const [o1, o2] = await Promise.all([p1, p2]);
-      assert.equal(o1.result, 1 + 2 + 3 + 20 + 30);
-      assert.equal(o2.result, 2 + 1 + 3 + 10 + 30);
+      assert.equal(o1.result, 1 + 2 + 3 + 21 + 30);
+      assert.equal(o2.result, 2 + 1 + 3 + 12 + 30);
     } finally {
       box.sub.unsubscribe();
     }
@@ -399,8 +405,8 @@ test(
   TEST_TIMEOUT,
   async () => {
     const [o2, o12] = await Promise.all([run(2, "op_edge_ids", [2, 12]), run(12, "op_edge_ids", [2, 12])]);
-    assert.equal(o2.result, 2 + 12 + 120);
-    assert.equal(o12.result, 12 + 2 + 20);
+    assert.equal(o2.result, 2 + 12 + 122);
+    assert.equal(o12.result, 12 + 2 + 32);
   },
 );
 
@@ -451,6 +457,7 @@ test(
       await assert.rejects(run(1, "op_edge_nojoin", [1, 2], 5000, noJoin), (e: unknown) => {
         assert.ok(e instanceof TransportError, String(e));
         assert.equal(e.code, "disconnected");
+        assert.deepEqual([...e.culprits], [], "a refused subscription is nobody's fault");
         assert.match(e.message, /join subscription/);
         return true;
       });
@@ -459,6 +466,7 @@ test(
       await assert.rejects(run(1, "op_edge_noinbox", [1, 2], 5000, noInbox), (e: unknown) => {
         assert.ok(e instanceof TransportError, String(e));
         assert.equal(e.code, "disconnected");
+        assert.deepEqual([...e.culprits], [], "a refused subscription is nobody's fault");
         assert.match(e.message, /inbox subscription/);
         return true;
       });
@@ -489,7 +497,52 @@ test(
     await assert.rejects(session, (e: unknown) => {
       assert.ok(e instanceof TransportError, String(e));
       assert.equal(e.code, "disconnected");
+      assert.deepEqual([...e.culprits], [], "a refused subscription is nobody's fault");
       return true;
     });
+  },
+);
+
+test(
+  "a peer whose nonce changes before the session starts (a restart during the join) is simply taken at its new one",
+  TEST_TIMEOUT,
+  async () => {
+    const op = "op_edge_early_restart";
+    const genuine = new Map<number, JoinInfo>();
+    const tap = harness().subscribe(joinWildcard(op), {
+      callback: (_e, m) => {
+        const j = fromBinary(JoinSchema, m.data);
+        if (j.workerId === `w${j.party}`) genuine.set(j.party, { nonce: j.nonce, kxPublic: j.kxPublic });
+      },
+    });
+    const envelopes: Uint8Array[] = [];
+    const inbox = harness().subscribe("custody.s.*.m.3.1", {
+      callback: (_e, m: Msg) => {
+        envelopes.push(fromBinary(EnvelopeSchema, m.data).sessionId);
+        m.respond(toBinary(EnvelopeAckSchema, create(EnvelopeAckSchema, {})));
+      },
+    });
+    const p1 = run(1, op, [1, 2, 3], 30_000);
+    p1.catch(() => {});
+    let p2: Promise<unknown> | undefined;
+    try {
+      await until("party 1's join", () => genuine.has(1));
+      // Party 3 joins, "restarts" with a new nonce while party 2 is still missing, then party 2 comes.
+      harness().publish(joinSubject(op, 3), signedJoin(op, 3).bytes);
+      const restarted = signedJoin(op, 3);
+      await harness().flush();
+      await sleep(200);
+      harness().publish(joinSubject(op, 3), restarted.bytes);
+      await harness().flush();
+      await sleep(200);
+      p2 = run(2, op, [1, 2, 3], 30_000);
+      p2.catch(() => {});
+      await until("party 1's round-1 envelope to party 3", () => envelopes.length > 0);
+      genuine.set(3, { nonce: restarted.nonce, kxPublic: restarted.eph.publicKey });
+      assert.equal(bytesToHex(envelopes[0]!), bytesToHex(deriveSessionId(op, genuine)));
+    } finally {
+      tap.unsubscribe();
+      inbox.unsubscribe();
+    }
   },
 );
