@@ -292,7 +292,16 @@ process.on("exit", save);
 async function startStack(StackClass, workers, label) {
   const dir = mkdtempSync(join(tmpdir(), "custody-bench-"));
   const profileEnv = env.BENCH_PROFILE ? { NODE_OPTIONS: `--import=${profiler(label)}` } : {};
-  const stack = await StackClass.start({ dir, parties: 3, workers, output: "files", env: profileEnv });
+  // The load generator signs as one credential: lift the API's per-credential signing rate (50
+  // messages per second by default), which would otherwise cap the batched phase.
+  const unlimited = { CUSTODY_API_SIGN_RATE: "1000000", CUSTODY_API_SIGN_BURST: "1000000" };
+  const stack = await StackClass.start({
+    dir,
+    parties: 3,
+    workers,
+    output: "files",
+    env: { ...unlimited, ...profileEnv },
+  });
   return {
     stack,
     stop: async () => {

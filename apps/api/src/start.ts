@@ -47,6 +47,8 @@ export interface ApiConfig {
   readonly eventsKeepAliveMs?: number;
   /** Where to serve Prometheus metrics (`/metrics`); none when absent. */
   readonly metrics?: MetricsListen;
+  /** Per-credential signing rate in messages (default 50 per second, burst 100). */
+  readonly signRate?: { readonly perSecond: number; readonly burst: number };
   /** HTTPS for the API's listener (reloaded on SIGHUP); plain HTTP when absent. */
   readonly https?: TlsFiles;
 }
@@ -89,6 +91,7 @@ export async function startApi(config: ApiConfig): Promise<RunningApi> {
     audit,
     log: logger,
     webhooks: signer ? { signer, render: operationView, policy: config.webhookPolicy } : undefined,
+    signRate: config.signRate,
   });
   const registry = await TenantRegistry.open(nc);
   const revocations = new RevocationLists({

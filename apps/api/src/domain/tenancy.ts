@@ -77,6 +77,8 @@ export interface TenancyOptions {
   readonly audit: AuditLog;
   readonly log: Logger;
   readonly webhooks?: WebhookOptions;
+  /** Per-credential signing rate of every tenant's service (messages; the service's default when absent). */
+  readonly signRate?: { readonly perSecond: number; readonly burst: number };
 }
 
 /** The use cases, routed to the caller's tenant. */
@@ -174,7 +176,7 @@ export class Tenancy implements CustodyApi {
     deadLetters.onSettled((id) => {
       for (const l of this.settledListeners) l(id);
     });
-    const service = new CustodyService({ nc, js, repo, liveness: o.liveness, tenant });
+    const service = new CustodyService({ nc, js, repo, liveness: o.liveness, tenant, signRate: o.signRate });
     const jsm = await js.jetstreamManager(false);
     const head = async () => (await jsm.streams.info(`KV_${OPERATIONS_BUCKET}`)).state.last_seq;
     const webhooks = await this.webhooksOn(nc, repo, head, log).catch(async (e: unknown) => {

@@ -56,6 +56,12 @@ export const SETTINGS = {
     s("https-key", "path", "the PEM private key of --https-cert"),
     s("https-client-ca", "path", "require client certificates signed by this PEM CA (mutual TLS)"),
     s("metrics", "string", "serve Prometheus metrics at http://host:port/metrics"),
+    s("sign-rate", "int", "messages each credential may sign per second (a batch of n costs n)", {
+      default: "50",
+    }),
+    s("sign-burst", "int", "messages a credential may sign at once before the rate applies", {
+      default: "100",
+    }),
     s("webhook-first-retry-ms", "int", "first webhook retry delay (ms)", {
       env: "CUSTODY_WEBHOOK_FIRST_RETRY_MS",
     }),

@@ -82,6 +82,7 @@ export function registerServeCommands(program: Command): void {
         eventsKeepAliveMs: s.optInt("events-keepalive-ms"),
         https: httpsOf(s),
         metrics: s.opt("metrics") ? parseListen(s.str("metrics")) : undefined,
+        signRate: signRateOf(s),
       });
       onSignals(() => api.stop());
       if (s.bool("print-url")) {
@@ -128,6 +129,15 @@ export function registerServeCommands(program: Command): void {
       onSignals(() => w.stop(true));
     },
   );
+}
+
+/** The per-credential signing rate (messages); both values must be at least 1. */
+function signRateOf(s: Settings): { perSecond: number; burst: number } {
+  const perSecond = s.int("sign-rate");
+  const burst = s.int("sign-burst");
+  if (perSecond < 1 || burst < 1)
+    throw new ConfigError("bad-value", "sign-rate and sign-burst must be at least 1");
+  return { perSecond, burst };
 }
 
 /** The HTTPS files of `custody api`, or none: a certificate needs its key. */
