@@ -8,7 +8,14 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { keyIdOf, operationIdOf } from "@custody/core";
 import { createAuthority, createClientKey, issueCredential, type Role } from "@custody/credentials";
-import { ClientRequestSchema, create, SignItemSchema, SignWorkSchema, type WorkItem } from "@custody/proto";
+import {
+  ClientRequestSchema,
+  create,
+  SignItemSchema,
+  SignWorkSchema,
+  TaprootTweakSchema,
+  type WorkItem,
+} from "@custody/proto";
 import { PermanentFailure } from "@custody/runtime";
 import { checkClientRequest, MAX_REQUEST_AGE_MS } from "../src/authorization.js";
 import { Client, TENANT } from "./harness.js";
@@ -234,6 +241,36 @@ describe("a party checks every work item against the client's signed request", {
     );
   });
 
+  test("the Taproot option of a signing is the request's: present, absent, or another merkle root", () => {
+    const base = sign();
+    const root = "ab".repeat(32);
+    const withTweak = (merkleRoot?: string): WorkItem => ({
+      ...base,
+      op: {
+        case: "sign",
+        value: create(SignWorkSchema, {
+          ...(base.op.value as object),
+          taproot: create(TaprootTweakSchema, {
+            merkleRoot: merkleRoot ? Buffer.from(merkleRoot, "hex") : new Uint8Array(),
+          }),
+        }),
+      },
+    });
+    const hexMessage = Buffer.from(MESSAGE).toString("hex");
+    const check = (item: WorkItem, body: unknown) =>
+      checkClientRequest(resigned(item, "POST", `/v1/keys/${KEY}/sign`, body), AUTHORITIES);
+    assert.doesNotThrow(() => check(withTweak(), { message: hexMessage, taproot: {} }));
+    assert.doesNotThrow(() => check(withTweak(root), { message: hexMessage, taproot: { merkleRoot: root } }));
+    for (const [item, body] of [
+      [withTweak(), { message: hexMessage }],
+      [base, { message: hexMessage, taproot: {} }],
+      [withTweak(root), { message: hexMessage, taproot: {} }],
+      [withTweak(), { message: hexMessage, taproot: { merkleRoot: root } }],
+      [withTweak(root), { message: hexMessage, taproot: { merkleRoot: "cd".repeat(32) } }],
+    ] as const)
+      assert.throws(() => check(item, body), refused(/taproot option differs/));
+  });
+
   test("a signing batch: every message and path, in order, are the request's", () => {
     const msgs = [Uint8Array.of(1), Uint8Array.of(2, 3), Uint8Array.of(4)];
     const paths = [[], [0, 5], [7]];
@@ -296,6 +333,11 @@ describe("a party checks every work item against the client's signed request", {
       () => check(batchOf(msgs, paths, MESSAGE), { messages: signed }),
       refused(/message outside its items/),
     );
+    const withPath: WorkItem = {
+      ...work,
+      op: { case: "sign", value: create(SignWorkSchema, { ...(work.op.value as object), path: [0] }) },
+    };
+    assert.throws(() => check(withPath, { messages: signed }), refused(/message outside its items/));
   });
 
   test("a refresh: target is the request's", () => {
