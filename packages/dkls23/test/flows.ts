@@ -29,6 +29,25 @@ export function signAndVerify(shares: Map<number, EcdsaShare>, signers: number[]
   verifyIndependently(sigs[0]!, message, expectedKey);
 }
 
+/**
+ * Each pair's zero-share seed is the XOR of both contributions: the same at both ends, never all
+ * zero, and another for every pair (a seed anyone could compute would unmask the zero shares).
+ */
+function checkSeeds(shares: Map<number, EcdsaShare>): void {
+  const seeds = new Set<string>();
+  for (const [i, s] of shares)
+    for (const [j, pair] of s.pairs) {
+      assert.deepEqual(pair.seed, shares.get(j)!.pairs.get(i)!.seed, `seed of pair ${i},${j}`);
+      assert.ok(
+        pair.seed.some((b) => b !== 0),
+        `seed of pair ${i},${j} is not zero`,
+      );
+      seeds.add(bytesToHex(pair.seed));
+    }
+  const n = shares.size;
+  assert.equal(seeds.size, (n * (n - 1)) / 2, "a seed per pair");
+}
+
 /** DKG output checks, signing by every listed subset, with derivation and after a storage round trip. */
 export function checkAndSign(shares: Map<number, EcdsaShare>, subsets: number[][]): void {
   const pk = shares.get(1)!.publicKey;
@@ -37,6 +56,7 @@ export function checkAndSign(shares: Map<number, EcdsaShare>, subsets: number[][
     assert.deepEqual(s.chainCode, shares.get(1)!.chainCode);
     assert.deepEqual(s.transcript, shares.get(1)!.transcript);
   }
+  checkSeeds(shares);
   checkInterpolation(shares, subsets);
   for (const S of subsets) signAndVerify(shares, S);
   signAndVerify(shares, subsets[0]!, [0, 7, 2147483647]);
@@ -60,7 +80,9 @@ export function refreshAndSign(shares: Map<number, EcdsaShare>, subsets: number[
       shares.get(p)!.pairs.get(p === 1 ? 2 : 1)!.delta,
     );
     assert.equal(s.epoch, 1);
+    for (const [j, pair] of s.pairs) assert.notDeepEqual(pair.seed, shares.get(p)!.pairs.get(j)!.seed);
   }
+  checkSeeds(fresh);
   checkInterpolation(fresh, subsets);
   signAndVerify(fresh, subsets[0]!);
   signAndVerify(fresh, subsets[0]!, [1, 2]);

@@ -88,9 +88,6 @@ export interface BaseOtReceiverMsg {
   readonly inst: readonly ReceiverInstance[];
 }
 
-/** Encoded size of {@link BaseOtReceiverMsg}. */
-export const BASE_OT_RECEIVER_MSG_BYTES = 32 + KAPPA * (6 * 33 + 3 * 32);
-
 function hk(T: Uint8Array, k: number, seed: Uint8Array): Point {
   const msg = new Uint8Array(32 + 4 + 32);
   msg.set(T, 0);
