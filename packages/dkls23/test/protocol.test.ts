@@ -22,7 +22,12 @@ test("2-of-2: DKG → sign → refresh → sign (with and without derivation)", 
 });
 
 test("2-of-3: DKG → sign with every subset (with and without derivation, restored shares)", () => {
-  checkAndSign(mustKeygen(2, 3), [
+  const three = mustKeygen(2, 3);
+  // The chain code and the confirmation transcript digest every party's contributions: two runs
+  // never share them.
+  assert.notDeepEqual(three.get(1)!.chainCode, twoOfTwo().get(1)!.chainCode);
+  assert.notDeepEqual(three.get(1)!.transcript, twoOfTwo().get(1)!.transcript);
+  checkAndSign(three, [
     [1, 2],
     [1, 3],
     [2, 3],
