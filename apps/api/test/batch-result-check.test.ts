@@ -122,4 +122,29 @@ describe("signing batch results", () => {
     const wrong = sigs.map((s, i) => (i === 2 ? sigs[1]! : s));
     refusedWith(checkBatchResult(ecKey, batchOp(ecItems), 1, wrong), "bad-result-key", /^signature 2: /);
   });
+
+  test("paths whose indices run together (m/1/23, m/12/3) are told apart: each item checks its own child", () => {
+    const d = createHash("sha256").update("batch paths").digest();
+    const chainCode = createHash("sha256").update("batch paths chain").digest();
+    const root = new HDKey({ privateKey: d, chainCode });
+    const ecKey = keyRecord("ecdsa-secp256k1", hex(root.publicKey!), { chainCode: hex(chainCode) });
+    const items = ["m/1/23", "m/12/3"].map((path, i) => ({
+      message: hex(createHash("sha256").update(`p${i}`).digest()),
+      path,
+    }));
+    const signUnder = (path: string, message: string) => {
+      const child = root.derive(path);
+      return {
+        signature: hex(ecc.sign(Buffer.from(message, "hex"), child.privateKey!)),
+        publicKey: hex(child.publicKey!),
+        epoch: EPOCH,
+      };
+    };
+    const good = items.map((it) => signUnder(it.path, it.message));
+    const ok = checkBatchResult(ecKey, batchOp(items), 1, good);
+    assert.equal(ok.ok, true, ok.ok ? "" : ok.message);
+    // Item 1 signed under item 0's child (m/1/23) instead of its own (m/12/3).
+    const swapped = [good[0]!, signUnder("m/1/23", items[1]!.message)];
+    refusedWith(checkBatchResult(ecKey, batchOp(items), 1, swapped), "bad-result-key", /^signature 1: /);
+  });
 });
