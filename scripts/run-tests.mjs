@@ -39,11 +39,21 @@ if (!/^[1-9][0-9]*$/.test(timeoutMs)) {
   console.error(`TEST_TIMEOUT_MS must be a positive number of milliseconds, not ${timeoutMs}`);
   process.exit(1);
 }
-// The pure protocol and client packages never start a broker or a stack: their CPU-bound files run
-// two at a time. Everything else (brokers, stacks, timing-sensitive sessions) runs one file at a time.
+// Three phases. The pure protocol and client packages never start a broker or a stack, and the
+// broker-backed unit suites of the API, worker, runtime and store start one broker each and no
+// stack: both run two files at a time. The end-to-end suites (stacks of processes) and the session
+// transport's timing tests run one file at a time.
 const PURE = ["core", "frost", "dkls23", "credentials", "sdk", "proto"].map((p) => join("packages", p, ""));
+const UNIT = [
+  ...["runtime", "store", "natsd"].map((p) => join("packages", p, "")),
+  ...["api", "worker"].map((a) => join("apps", a, "")),
+];
+const SERIAL = [join("packages", "runtime", "dist", "test", "session-transport")];
 const pure = selected.filter((f) => PURE.some((p) => f.startsWith(p)));
-const rest = selected.filter((f) => !pure.includes(f));
+const unit = selected.filter(
+  (f) => UNIT.some((p) => f.startsWith(p)) && !SERIAL.some((s) => f.startsWith(s)),
+);
+const rest = selected.filter((f) => !pure.includes(f) && !unit.includes(f));
 const run = (files, n) =>
   files.length === 0
     ? 0
@@ -58,6 +68,6 @@ const run = (files, n) =>
         ],
         { stdio: "inherit" },
       ).status ?? 1);
-const failedPure = run(pure, Math.max(2, Number(concurrency)));
-const failedRest = run(rest, concurrency);
-process.exit(failedPure || failedRest);
+const parallel = Math.max(2, Number(concurrency));
+const failed = [run(pure, parallel), run(unit, parallel), run(rest, concurrency)];
+process.exit(failed.find((s) => s !== 0) ?? 0);
