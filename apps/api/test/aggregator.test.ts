@@ -36,7 +36,7 @@ import { provisionControl, provisionTenant } from "@custody/runtime";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import pino from "pino";
-import { onItsSubject, ResultAggregator } from "../src/domain/aggregator.js";
+import { onItsSubject, ResultAggregator, UnusableResultError } from "../src/domain/aggregator.js";
 import type { KeyRecord, OperationRecord } from "../src/domain/records.js";
 import { Repository } from "../src/domain/repository.js";
 
@@ -290,8 +290,11 @@ describe("result aggregator", { timeout: 120_000 }, () => {
     assert.equal(done.signature?.der, undefined);
   });
 
-  test("results of unknown operations are errors (retried); fail() ends only pending operations", async () => {
-    await assert.rejects(agg.apply(result("op_unknown", 1, activatedOutcome(0))), /unknown operation/);
+  test("results of unknown operations are unusable (dropped); fail() ends only pending operations", async () => {
+    await assert.rejects(
+      agg.apply(result("op_unknown", 1, activatedOutcome(0))),
+      (e: unknown) => e instanceof UnusableResultError && /unknown operation/.test(e.message),
+    );
     const k = await newKey();
     const dkg = await newOp(k, {});
     await agg.fail(dkg.id, { code: "dead-letter", message: "gave up", culprits: [] });
@@ -393,6 +396,31 @@ describe("result aggregator", { timeout: 120_000 }, () => {
       assert.ok(Date.parse(cur.updatedAt) >= Date.parse(cur.createdAt));
     } finally {
       await agg.stop();
+    }
+  });
+  test("results for operations that exist nowhere are dropped at once, so they hold up no other result", async () => {
+    // Results reach the API instances one at a time: a result retried for its 30 deliveries would
+    // hold up every other one for half a minute (a party could stall the tenant this way).
+    const k = await newKey();
+    const dkg = await newOp(k, {});
+    const js = jetstream(nc);
+    const bin = (r: WorkResult) => toBinary(WorkResultSchema, r);
+    // A fresh consumer loop (the shared one was stopped by the test before).
+    const loop = new ResultAggregator(nc, js, repo, pino({ level: "silent" }));
+    await loop.start();
+    try {
+      for (const party of [1, 2, 3])
+        await js.publish(
+          resultSubject(`op_nowhere_${party}`, party),
+          bin(result(`op_nowhere_${party}`, party, storedOutcome({ party }))),
+        );
+      await js.publish(resultSubject(dkg.id, 1), bin(result(dkg.id, 1, storedOutcome({ party: 1 }))));
+      const deadline = Date.now() + 8_000;
+      while ((await op(dkg.id)).reports[1] !== "stored" && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+      assert.equal((await op(dkg.id)).reports[1], "stored", "the real result was applied within 8 s");
+    } finally {
+      await loop.stop();
     }
   });
 });

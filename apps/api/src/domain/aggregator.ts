@@ -72,6 +72,14 @@ const unknownKey: Refusal = {
 };
 /** Deliveries of one result before it is dropped as unusable. */
 const MAX_RESULT_DELIVERIES = 30;
+
+/**
+ * A result that can never apply (its operation does not exist even at the stream leader). Dropped
+ * at once: results reach the API instances one at a time, so a retried one holds up all others.
+ */
+export class UnusableResultError extends Error {
+  override readonly name = "UnusableResultError";
+}
 /** Order of the phases of a running operation (a phase never moves back). */
 const PHASE_RANK: Record<ProgressPhase, number> = {
   queued: 0,
@@ -142,7 +150,10 @@ export class ResultAggregator {
           else this.log.warn({ subject: msg.subject }, "result on a subject it does not belong on: dropped");
           msg.ack();
         } catch (e) {
-          if (msg.info.deliveryCount >= MAX_RESULT_DELIVERIES) {
+          if (e instanceof UnusableResultError) {
+            this.log.warn({ err: String(e), subject: msg.subject }, "unusable result: dropped");
+            msg.term();
+          } else if (msg.info.deliveryCount >= MAX_RESULT_DELIVERIES) {
             this.log.error({ err: String(e), subject: msg.subject }, "could not apply a result: dropped");
             msg.term();
           } else {
@@ -192,8 +203,13 @@ export class ResultAggregator {
   async apply(r: WorkResult): Promise<void> {
     const op = await this.repo.getOperation(parentOf(r.operationId));
     // The record is written before the work item is published, so a result cannot precede it; a
-    // miss is a replica that has not caught up yet (retried) or garbage (dropped after retries).
-    if (!op) throw new Error(`result for an unknown operation ${r.operationId}`);
+    // miss is a replica that has not caught up yet (retried) or garbage (the leader has no record
+    // either: dropped at once).
+    if (!op) {
+      if (!(await this.repo.operationOnLeader(parentOf(r.operationId))))
+        throw new UnusableResultError(`result for an unknown operation ${r.operationId}`);
+      throw new Error(`result for operation ${r.operationId} before its record reached this replica`);
+    }
     if (op.status !== "pending") return;
     const party = String(r.party);
     const o = r.outcome;

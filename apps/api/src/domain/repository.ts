@@ -4,6 +4,7 @@
  * @module
  */
 import { IDEMPOTENCY_BUCKET, KEYS_BUCKET, OPERATIONS_BUCKET } from "@custody/proto";
+import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { type KV, Kvm, type KvWatchEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { decodeRecord, encodeRecord, type KeyRecord, type OperationRecord } from "./records.js";
@@ -25,6 +26,7 @@ export class Repository {
     private readonly keys: KV,
     private readonly ops: KV,
     private readonly idem: KV,
+    private readonly jsm: JetStreamManager,
   ) {}
 
   /** Opens the (provisioned) buckets. */
@@ -34,6 +36,7 @@ export class Repository {
       await kvm.open(KEYS_BUCKET),
       await kvm.open(OPERATIONS_BUCKET),
       await kvm.open(IDEMPOTENCY_BUCKET),
+      await jetstreamManager(nc, { checkAPI: false }),
     );
   }
 
@@ -64,6 +67,17 @@ export class Repository {
     change: (k: KeyRecord) => KeyRecord | undefined,
   ): Promise<KeyRecord | undefined> {
     return this.cas(this.keys, id, change);
+  }
+
+  /**
+   * Whether the stream leader holds a record of operation `id` (a read that no lagging replica
+   * answers, unlike {@link getOperation}'s direct get).
+   */
+  async operationOnLeader(id: string): Promise<boolean> {
+    const m = await this.jsm.streams.getMessage(`KV_${OPERATIONS_BUCKET}`, {
+      last_by_subj: `$KV.${OPERATIONS_BUCKET}.${id}`,
+    });
+    return m !== null;
   }
 
   /** An operation by id. */
