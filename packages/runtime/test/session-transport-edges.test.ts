@@ -24,13 +24,12 @@ import {
   messageSubject,
   toBinary,
 } from "@custody/proto";
-import { errors, type Msg, type NatsConnection } from "@nats-io/transport-node";
+import type { Msg, NatsConnection } from "@nats-io/transport-node";
 import { bytesToHex, randomBytes } from "@noble/hashes/utils.js";
 import {
   connectNats,
   createPartyIdentity,
   deriveSessionId,
-  envelopeSigningBytes,
   ephemeralKeyPair,
   inProcessHost,
   type JoinInfo,
@@ -41,6 +40,7 @@ import {
   signAs,
   TransportError,
 } from "../src/index.js";
+import { signedEnvelope, sleep, unanswered } from "./transport-harness.js";
 
 /**
  * One round: a broadcast of `self` and a point-to-point `10·self + to` to each peer `to`. The
@@ -75,7 +75,6 @@ function toy(self: PartyId, parties: readonly PartyId[]) {
 
 const WAIT_MS = 10_000;
 const TEST_TIMEOUT = { timeout: 120_000 };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let server: NatsServer;
 let dir: string;
@@ -183,31 +182,14 @@ async function joinAsParty3(operationId: string, peers: number[]): Promise<Joine
 }
 
 /** A round-1 envelope from party 3, validly signed over exactly these fields. */
-function fromParty3(sid: Uint8Array, to: number, payload: Uint8Array, encrypted: boolean) {
-  return toBinary(
-    EnvelopeSchema,
-    create(EnvelopeSchema, {
-      sessionId: sid,
-      round: 1,
-      from: 3,
-      to,
-      payload,
-      encrypted,
-      signature: signAs(ids.get(3)!, envelopeSigningBytes(sid, 1, 3, to, encrypted, payload)),
-    }),
-  );
-}
+const fromParty3 = (sid: Uint8Array, to: number, payload: Uint8Array, encrypted: boolean) =>
+  toBinary(EnvelopeSchema, signedEnvelope(ids.get(3)!, sid, to, payload, encrypted));
 
 /** Party 3's honest round-1 messages to `to`: the broadcast and the sealed point-to-point value. */
 const honestTo = (j: Joined, to: number) => [
   fromParty3(j.sid, 0, new Writer().u32(3).finish(), false),
   fromParty3(j.sid, to, j.cipher.seal(to, 1, new Writer().u32(30).finish()), true),
 ];
-
-function unanswered(e: unknown): boolean {
-  if (e instanceof errors.NoRespondersError || e instanceof errors.TimeoutError) return true;
-  return e instanceof errors.RequestError && unanswered(e.cause);
-}
 
 /** Sends from the harness and returns the ack's error text ("" accepted); retries only while nobody listens. */
 async function ackError(subject: string, data: Uint8Array): Promise<string> {

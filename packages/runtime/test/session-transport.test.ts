@@ -22,13 +22,12 @@ import {
   messageSubject,
   toBinary,
 } from "@custody/proto";
-import { errors, type Msg, type NatsConnection } from "@nats-io/transport-node";
+import type { Msg, NatsConnection } from "@nats-io/transport-node";
 import { bytesToHex, randomBytes } from "@noble/hashes/utils.js";
 import {
   connectNats,
   createPartyIdentity,
   deriveSessionId,
-  envelopeSigningBytes,
   ephemeralKeyPair,
   inProcessHost,
   type JoinInfo,
@@ -39,6 +38,7 @@ import {
   signAs,
   TransportError,
 } from "../src/index.js";
+import { signedEnvelope, sleep, unanswered } from "./transport-harness.js";
 
 /** Toy protocol: one broadcast round; result = sum of everybody's byte. */
 function toy(self: PartyId, parties: readonly PartyId[], value: number) {
@@ -64,14 +64,6 @@ function toy(self: PartyId, parties: readonly PartyId[], value: number) {
 const WAIT_MS = 10_000;
 /** Per-test bound, so a hang fails instead of stalling the run. */
 const TEST_TIMEOUT = { timeout: 120_000 };
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** True for the errors of a request nobody answered (yet): no responders, or no reply in time. */
-function unanswered(e: unknown): boolean {
-  if (e instanceof errors.NoRespondersError || e instanceof errors.TimeoutError) return true;
-  return e instanceof errors.RequestError && unanswered(e.cause);
-}
 
 /**
  * Sends `data` from the harness connection and returns the reply. Retries only while nobody answers
@@ -166,17 +158,8 @@ async function joinAsParty3(
 }
 
 /** A round-1 envelope from party 3 (the harness), signed with party 3's identity. */
-function fromParty3(sid: Uint8Array, to: number, payload: Uint8Array, encrypted: boolean) {
-  return create(EnvelopeSchema, {
-    sessionId: sid,
-    round: 1,
-    from: 3,
-    to,
-    payload,
-    encrypted,
-    signature: signAs(ids.get(3)!, envelopeSigningBytes(sid, 1, 3, to, encrypted, payload)),
-  });
-}
+const fromParty3 = (sid: Uint8Array, to: number, payload: Uint8Array, encrypted: boolean) =>
+  signedEnvelope(ids.get(3)!, sid, to, payload, encrypted);
 
 let server: NatsServer;
 let dir: string;
