@@ -14,6 +14,7 @@ export {
 } from "./batch.js";
 export { equalBytes } from "./bytes.js";
 export { DecodeError, decodeWith, Reader, Writer } from "./codec.js";
+export { verifyEd25519 } from "./ed25519.js";
 export type { AbortKind } from "./errors.js";
 export { check, ProtocolError } from "./errors.js";
 export type { HashPart } from "./hash.js";

@@ -3,6 +3,7 @@
  * @module
  */
 
+export { verifyEd25519 } from "@custody/core";
 export type { Action } from "./authorize.js";
 export { allows, authorize } from "./authorize.js";
 export type { VerifiedCredential } from "./chain.js";
@@ -17,7 +18,6 @@ export {
 } from "./credential.js";
 export type { AuthCode } from "./errors.js";
 export { AuthError } from "./errors.js";
-export { verifyEd25519 } from "./keys.js";
 export { canonicalPath } from "./path.js";
 export type { SignedRequest } from "./request.js";
 export {

@@ -10,7 +10,7 @@
  *   the BIP341 output key of either when signing with the Taproot option (`sign/taproot.ts`).
  * @module
  */
-import { frame, type HashPart } from "@custody/core";
+import { frame, type HashPart, verifyEd25519 } from "@custody/core";
 import { mulAddUnsafe } from "@noble/curves/abstract/curve.js";
 import type { FROST } from "@noble/curves/abstract/frost.js";
 import { getMinHashLength, type IField, mapHashToField } from "@noble/curves/abstract/modular.js";
@@ -25,7 +25,6 @@ import {
 } from "@noble/curves/utils.js";
 import { sha256, sha512 } from "@noble/hashes/sha2.js";
 import { utf8ToBytes } from "@noble/hashes/utils.js";
-import { verifyEd25519Strict } from "./ed25519-verify.js";
 
 /** A group element: the structural subset of noble's point classes the protocol uses. */
 export interface GroupElement {
@@ -108,7 +107,7 @@ export interface Ciphersuite {
   publicKey(groupKey: GroupElement): Uint8Array;
   /**
    * Standard single-key verification (RFC 8032 strict / BIP340) of a final signature (Ed25519:
-   * OpenSSL, with noble's strict verdict; see `ed25519-verify.ts`).
+   * OpenSSL, with noble's strict verdict: `verifyEd25519` of @custody/core).
    */
   verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
 }
@@ -285,7 +284,7 @@ export const ed25519Suite: Ciphersuite = makeSuite({
   Point: ed25519.Point,
   pointLength: 32,
   publicKey: (p) => p.toBytes(),
-  verify: verifyEd25519Strict,
+  verify: (sig, msg, pk) => verifyEd25519(pk, msg, sig),
 });
 
 /** FROST over secp256k1 producing BIP340 signatures under a 32-byte x-only key. */
