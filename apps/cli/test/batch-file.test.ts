@@ -16,8 +16,9 @@ const dir = mkdtempSync(join(tmpdir(), "custody-batch-file-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs `custody sign --batch` on `items` with no credential; the exit status and the JSON error. */
+let files = 0;
 function signBatch(items: unknown) {
-  const file = join(dir, `batch-${Math.random().toString(36).slice(2)}.json`);
+  const file = join(dir, `batch-${++files}.json`);
   writeFileSync(file, JSON.stringify(items));
   const cli = spawnSync(
     process.execPath,
