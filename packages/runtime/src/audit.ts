@@ -52,9 +52,21 @@ export function chainHash(prev: string, entry: AuditEntry): string {
   return bytesToHex(sha256(frame("custody/audit/v1", [prev, JSON.stringify(entry)])));
 }
 
-/** Appends entries to the chain (serialised within this process, CAS across processes). */
+/** The chain's last link as this process knows it: its stream sequence and hash. */
+interface ChainHead {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+/**
+ * Appends entries to the chain (serialised within this process, CAS across processes). The head
+ * this process wrote last is remembered, so an append is one publish expecting that sequence; only
+ * when another writer got in between (`wrong last sequence`), or a publish failed, is the head read
+ * again from the stream.
+ */
 export class AuditLog {
   private queue: Promise<void> = Promise.resolve();
+  private head: ChainHead | undefined;
 
   constructor(
     private readonly js: JetStreamClient,
@@ -72,17 +84,26 @@ export class AuditLog {
     return verifyAuditRange(this.js, from, limit);
   }
 
-  private async write(entry: AuditEntry): Promise<void> {
+  /** The stream's last link (genesis at sequence 0 for an empty stream). */
+  private async readHead(): Promise<ChainHead> {
     const stream = await this.js.streams.get(AUDIT_STREAM);
+    const last = await stream.getMessage({ last_by_subj: auditSubject }).catch(() => null);
+    if (!last) return { seq: 0, hash: GENESIS };
+    return { seq: last.seq, hash: (JSON.parse(new TextDecoder().decode(last.data)) as AuditRecord).hash };
+  }
+
+  private async write(entry: AuditEntry): Promise<void> {
     for (let attempt = 0; attempt < 50; attempt++) {
-      const last = await stream.getMessage({ last_by_subj: auditSubject }).catch(() => null);
-      const prev = last ? (JSON.parse(new TextDecoder().decode(last.data)) as AuditRecord).hash : GENESIS;
-      const record: AuditRecord = { prev, hash: chainHash(prev, entry), entry };
+      const head = this.head ?? (await this.readHead());
+      // Forgotten until this publish is acknowledged: a failed or unanswered one may or may not be stored.
+      this.head = undefined;
+      const record: AuditRecord = { prev: head.hash, hash: chainHash(head.hash, entry), entry };
       try {
-        await this.js.publish(auditSubject, enc.encode(JSON.stringify(record)), {
-          expect: { lastSequence: last?.seq ?? 0 },
+        const ack = await this.js.publish(auditSubject, enc.encode(JSON.stringify(record)), {
+          expect: { lastSequence: head.seq },
           timeout: 5000,
         });
+        this.head = { seq: ack.seq, hash: record.hash };
         return;
       } catch (e) {
         if (!(e instanceof JetStreamApiError) || !String(e.message).includes("wrong last sequence")) throw e;
