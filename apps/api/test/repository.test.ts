@@ -58,3 +58,46 @@ test("nonces are accepted once", async () => {
   assert.equal(await nonces.remember("n1"), false);
   assert.equal(await nonces.remember("n2"), true);
 });
+
+const pendingOp = (id: string) => ({
+  id,
+  type: "sign" as const,
+  status: "pending" as const,
+  keyId: "key_x",
+  tenant: "t",
+  participants: [1, 2],
+  reports: {},
+  createdAt: new Date().toISOString(),
+  updatedAt: new Date().toISOString(),
+});
+
+test("an update from a record just read writes without reading it again", async () => {
+  await repo.createOperation(pendingOp("op_basis"));
+  const basis = await repo.getOperation("op_basis");
+  const reads: string[] = [];
+  const spy = nc.subscribe("$JS.API.DIRECT.GET.>", { callback: (_e, m) => void reads.push(m.subject) });
+  const spyGet = nc.subscribe("$JS.API.STREAM.MSG.GET.>", {
+    callback: (_e, m) => void reads.push(m.subject),
+  });
+  await nc.flush();
+  const after = await repo.updateOperation("op_basis", (o) => ({ ...o, reports: { 1: "signed" } }), basis);
+  await nc.flush();
+  spy.unsubscribe();
+  spyGet.unsubscribe();
+  assert.deepEqual(reads, []);
+  assert.deepEqual(after?.reports, { 1: "signed" });
+  assert.deepEqual((await repo.getOperation("op_basis"))?.reports, { 1: "signed" });
+});
+
+test("an update from a stale record applies the change to the current one", async () => {
+  await repo.createOperation(pendingOp("op_stale"));
+  const stale = await repo.getOperation("op_stale");
+  await repo.updateOperation("op_stale", (o) => ({ ...o, reports: { ...o.reports, 1: "signed" } }));
+  const after = await repo.updateOperation(
+    "op_stale",
+    (o) => ({ ...o, reports: { ...o.reports, 2: "skipped" } }),
+    stale,
+  );
+  assert.deepEqual(after?.reports, { 1: "signed", 2: "skipped" });
+  assert.deepEqual((await repo.getOperation("op_stale"))?.reports, { 1: "signed", 2: "skipped" });
+});

@@ -184,12 +184,17 @@ export class ResultAggregator {
   private async update(
     id: string,
     change: (cur: OperationRecord) => OperationRecord | undefined,
+    basis?: OperationRecord,
   ): Promise<OperationRecord | undefined> {
     let before: OperationRecord | undefined;
-    const after = await this.repo.updateOperation(id, (cur) => {
-      before = cur;
-      return change(cur);
-    });
+    const after = await this.repo.updateOperation(
+      id,
+      (cur) => {
+        before = cur;
+        return change(cur);
+      },
+      basis,
+    );
     if (after && before && this.onPhaseLeft) {
       const from = progressOf(before);
       const to = progressOf(after);
@@ -224,10 +229,14 @@ export class ResultAggregator {
           { party, report: "failed" },
         );
       case "skipped":
-        await this.update(op.id, (cur) => ({
-          ...cur,
-          reports: { ...cur.reports, [party]: "skipped" },
-        }));
+        await this.update(
+          op.id,
+          (cur) => ({
+            ...cur,
+            reports: { ...cur.reports, [party]: "skipped" },
+          }),
+          op,
+        );
         return;
       case "signature":
         return this.signature(op, r.party, {
@@ -280,25 +289,28 @@ export class ResultAggregator {
     },
   ) {
     const { epoch, publicKey, chainCode, derivationKey, session, confirmation } = r;
-    const updated = await this.update(op.id, (cur) =>
-      cur.status !== "pending" || cur.reports[party] === "stored"
-        ? undefined
-        : {
-            ...cur,
-            reports: { ...cur.reports, [party]: "stored" },
-            sessions: {
-              ...cur.sessions,
-              [party]: `${session}:${publicKey}:${chainCode}:${derivationKey}:${epoch}`,
+    const updated = await this.update(
+      op.id,
+      (cur) =>
+        cur.status !== "pending" || cur.reports[party] === "stored"
+          ? undefined
+          : {
+              ...cur,
+              reports: { ...cur.reports, [party]: "stored" },
+              sessions: {
+                ...cur.sessions,
+                [party]: `${session}:${publicKey}:${chainCode}:${derivationKey}:${epoch}`,
+              },
+              confirmations: { ...cur.confirmations, [party]: confirmation },
+              progress: advance(cur, "stored", {
+                stored: cur.participants.filter(
+                  (p) => String(p) === party || cur.reports[String(p)] === "stored",
+                ).length,
+                of: cur.participants.length,
+              }),
+              updatedAt: now(),
             },
-            confirmations: { ...cur.confirmations, [party]: confirmation },
-            progress: advance(cur, "stored", {
-              stored: cur.participants.filter(
-                (p) => String(p) === party || cur.reports[String(p)] === "stored",
-              ).length,
-              of: cur.participants.length,
-            }),
-            updatedAt: now(),
-          },
+      op,
     );
     if (updated?.status !== "pending") return;
     const stored = updated.participants.filter((p) => updated.reports[String(p)] === "stored");
@@ -341,16 +353,20 @@ export class ResultAggregator {
       this.log.warn({ operationId: op.id, party, phase }, "progress report ignored");
       return;
     }
-    await this.update(op.id, (cur) => {
-      const p = progressOf(cur);
-      if (cur.status !== "pending" || (attempt <= p.attempt && PHASE_RANK[p.phase] >= PHASE_RANK.session))
-        return undefined;
-      return {
-        ...cur,
-        progress: advance(cur, "session", { attempt: Math.max(attempt, p.attempt) }),
-        updatedAt: now(),
-      };
-    });
+    await this.update(
+      op.id,
+      (cur) => {
+        const p = progressOf(cur);
+        if (cur.status !== "pending" || (attempt <= p.attempt && PHASE_RANK[p.phase] >= PHASE_RANK.session))
+          return undefined;
+        return {
+          ...cur,
+          progress: advance(cur, "session", { attempt: Math.max(attempt, p.attempt) }),
+          updatedAt: now(),
+        };
+      },
+      op,
+    );
   }
 
   /** Asks every party to activate the shares of `session` at `epoch`, with every party's confirmation. */
@@ -422,14 +438,17 @@ export class ResultAggregator {
   private async rejected(op: OperationRecord, party: number, code: string) {
     this.log.warn({ operationId: op.id, party, code }, "party result refused");
     this.onRejectedResult?.(op, party, code);
-    await this.update(op.id, (cur) =>
-      cur.status !== "pending"
-        ? undefined
-        : {
-            ...cur,
-            reports: { ...cur.reports, [String(party)]: `rejected:${code}` },
-            updatedAt: now(),
-          },
+    await this.update(
+      op.id,
+      (cur) =>
+        cur.status !== "pending"
+          ? undefined
+          : {
+              ...cur,
+              reports: { ...cur.reports, [String(party)]: `rejected:${code}` },
+              updatedAt: now(),
+            },
+      op,
     );
   }
 
@@ -464,10 +483,13 @@ export class ResultAggregator {
 
   /** The operation succeeds when every party reported it activated the new epoch. */
   private async activated(op: OperationRecord, party: string) {
-    const updated = await this.update(op.id, (cur) =>
-      cur.status !== "pending" || cur.reports[party] === "activated"
-        ? undefined
-        : { ...cur, reports: { ...cur.reports, [party]: "activated" }, updatedAt: now() },
+    const updated = await this.update(
+      op.id,
+      (cur) =>
+        cur.status !== "pending" || cur.reports[party] === "activated"
+          ? undefined
+          : { ...cur, reports: { ...cur.reports, [party]: "activated" }, updatedAt: now() },
+      op,
     );
     if (updated?.status !== "pending") return;
     if (!updated.participants.every((p) => updated.reports[String(p)] === "activated")) return;
@@ -480,18 +502,22 @@ export class ResultAggregator {
     report?: { party: string; report: string },
   ): Promise<void> {
     let transitioned = false;
-    const done = await this.update(op.id, (cur) => {
-      transitioned = cur.status === "pending";
-      return !transitioned
-        ? undefined
-        : {
-            ...cur,
-            ...outcome,
-            reports: report ? { ...cur.reports, [report.party]: report.report } : cur.reports,
-            progress: advance(cur, outcome.status === "succeeded" ? "succeeded" : "failed"),
-            updatedAt: now(),
-          };
-    });
+    const done = await this.update(
+      op.id,
+      (cur) => {
+        transitioned = cur.status === "pending";
+        return !transitioned
+          ? undefined
+          : {
+              ...cur,
+              ...outcome,
+              reports: report ? { ...cur.reports, [report.party]: report.report } : cur.reports,
+              progress: advance(cur, outcome.status === "succeeded" ? "succeeded" : "failed"),
+              updatedAt: now(),
+            };
+      },
+      op,
+    );
     if (!done || done.status === "pending") return;
     if (transitioned) this.onTerminal?.(done);
     if (done.status === "failed") {

@@ -29,6 +29,9 @@ export class Repository {
     private readonly jsm: JetStreamManager,
   ) {}
 
+  /** The revision each operation record returned by {@link getOperation} was read at. */
+  private readonly readAt = new WeakMap<OperationRecord, number>();
+
   /** Opens the (provisioned) buckets. */
   static async open(nc: NatsConnection): Promise<Repository> {
     const kvm = new Kvm(nc);
@@ -83,7 +86,10 @@ export class Repository {
   /** An operation by id. */
   async getOperation(id: string): Promise<OperationRecord | undefined> {
     const e = await this.ops.get(id);
-    return e && e.operation === "PUT" ? decodeRecord<OperationRecord>(e.value) : undefined;
+    if (e?.operation !== "PUT") return undefined;
+    const op = decodeRecord<OperationRecord>(e.value);
+    this.readAt.set(op, e.revision);
+    return op;
   }
 
   /**
@@ -112,12 +118,21 @@ export class Repository {
     await this.ops.create(op.id, encodeRecord(op));
   }
 
-  /** Read-modify-write of an operation with CAS. */
+  /**
+   * Read-modify-write of an operation with CAS. With `basis`, a record of `id` just returned by
+   * {@link getOperation}, the first attempt starts from it instead of reading again (a stale basis
+   * only costs the refused write and a read). `change` returns a new record and never alters the
+   * one it is given (which may be the caller's basis). A `change` that declines the basis is not
+   * tried on a fresher record: give a basis only where what `change` declines never reverts (an
+   * ended operation, a report or phase already recorded).
+   */
   async updateOperation(
     id: string,
     change: (op: OperationRecord) => OperationRecord | undefined,
+    basis?: OperationRecord,
   ): Promise<OperationRecord | undefined> {
-    return this.cas(this.ops, id, change);
+    const revision = basis && basis.id === id ? this.readAt.get(basis) : undefined;
+    return this.cas(this.ops, id, change, revision === undefined ? undefined : { value: basis!, revision });
   }
 
   /**
@@ -148,19 +163,29 @@ export class Repository {
     }
   }
 
-  private async cas<T>(kv: KV, id: string, change: (v: T) => T | undefined): Promise<T | undefined> {
+  private async cas<T>(
+    kv: KV,
+    id: string,
+    change: (v: T) => T | undefined,
+    basis?: { readonly value: T; readonly revision: number },
+  ): Promise<T | undefined> {
     for (let attempt = 0; attempt < 20; attempt++) {
-      const e = await kv.get(id);
-      if (e?.operation !== "PUT") return undefined;
-      const next = change(decodeRecord<T>(e.value));
-      if (!next) return decodeRecord<T>(e.value);
+      const cur = attempt === 0 && basis ? basis : await this.read<T>(kv, id);
+      if (!cur) return undefined;
+      const next = change(cur.value);
+      if (!next) return cur.value;
       try {
-        await kv.update(id, encodeRecord(next as object), e.revision);
+        await kv.update(id, encodeRecord(next as object), cur.revision);
         return next;
       } catch (err) {
         if (!String(err).includes("wrong last sequence")) throw err;
       }
     }
     throw new ConcurrentUpdateError(`could not update ${id}`);
+  }
+
+  private async read<T>(kv: KV, id: string): Promise<{ value: T; revision: number } | undefined> {
+    const e = await kv.get(id);
+    return e?.operation === "PUT" ? { value: decodeRecord<T>(e.value), revision: e.revision } : undefined;
   }
 }
