@@ -181,7 +181,7 @@ async function prepare(stack, schemeName) {
   const sign = async () => {
     const s0 = performance.now();
     const op = await api.wait(
-      await api.sign(created.keyId, { message: randomBytes(32).toString("hex") }),
+      await api.sign(created.keyId, { message: randomBytes(32).toString("hex") }, { waitSeconds: 60 }),
       120_000,
     );
     if (op.status !== "succeeded") throw new Error(`sign failed: ${JSON.stringify(op.error)}`);
@@ -192,7 +192,7 @@ async function prepare(stack, schemeName) {
   const signBatch = async (size) => {
     const s0 = performance.now();
     const messages = Array.from({ length: size }, () => ({ message: randomBytes(32).toString("hex") }));
-    const op = await api.wait(await api.signBatch(created.keyId, { messages }), 300_000);
+    const op = await api.wait(await api.signBatch(created.keyId, { messages }, { waitSeconds: 60 }), 300_000);
     if (op.status !== "succeeded") throw new Error(`batch failed: ${JSON.stringify(op.error)}`);
     if (op.signatures?.length !== size) throw new Error("batch without every signature");
     return performance.now() - s0;

@@ -1,6 +1,6 @@
 /**
  * The API's contract as a client relies on it: problem+json errors with stable types, idempotent
- * retries, no-quorum answers, OpenAPI, signed targets with characters fetch re-encodes, credential
+ * retries, a sign answer held for its end (`Prefer: wait`), no-quorum answers, OpenAPI, signed targets with characters fetch re-encodes, credential
  * revocation (and 503 when the list cannot be read), and a stack restart that keeps every key and
  * every revocation.
  */
@@ -102,6 +102,24 @@ test("bad input is 400 problem+json with a stable type", async () => {
     "invalid-request",
   );
   await expectProblem(raw("GET", "/v1/operations/op_x?wait=500"), 400, "invalid-request");
+});
+
+test("Prefer: wait holds a sign request's answer for its end: 200 with the signature, in one request", async () => {
+  const message = randomBytes(32).toString("hex");
+  const held = await raw("POST", `/v1/keys/${keyId}/sign`, { message }, { prefer: "respond-async, wait=20" });
+  assert.equal(held.status, 200, JSON.stringify(held.body));
+  assert.equal(held.headers.get("preference-applied"), "wait=20");
+  assert.equal(held.body.status, "succeeded");
+  assert.ok(verifyEd25519(publicKey, Buffer.from(message, "hex"), held.body.signature.signature));
+  // Without the preference the answer is the pending operation, as before.
+  const started = await raw("POST", `/v1/keys/${keyId}/sign`, { message });
+  assert.equal(started.status, 202);
+  assert.equal(started.body.status, "pending");
+  assert.equal(started.headers.get("preference-applied"), null);
+  // The SDK asks for it and needs no second request when the operation ended in time.
+  const op = await api.sign(keyId, { message }, { waitSeconds: 20 });
+  assert.equal(op.status, "succeeded");
+  assert.ok(verifyEd25519(publicKey, Buffer.from(message, "hex"), op.signature!.signature));
 });
 
 test("unknown key, operation or route is 404", async () => {

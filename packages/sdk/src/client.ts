@@ -30,6 +30,11 @@ export interface RequestOptions {
    * call's retries; pass your own (e.g. from {@link newIdempotencyKey}, stored) to resume after a crash.
    */
   idempotencyKey?: string;
+  /**
+   * Asks the API to hold its answer up to this many seconds (at most 60) for the operation's end
+   * (`Prefer: wait=N`), so the returned operation has usually ended already. Default: no wait.
+   */
+  waitSeconds?: number;
 }
 
 /** Options of a call that waits for its operation. */
@@ -43,6 +48,12 @@ export interface ClientIdentity {
   readonly seed: string;
   readonly credential: string;
 }
+
+/** `o` with the answer held for the operation's end, up to its timeout (30 s at most per request). */
+const held = (o: WaitOptions): WaitOptions => ({
+  ...o,
+  waitSeconds: o.waitSeconds ?? Math.min(30, Math.max(1, Math.floor((o.timeoutMs ?? 120_000) / 1000))),
+});
 
 /** Options of a {@link CustodyClient}. */
 export interface ClientOptions {
@@ -85,7 +96,13 @@ export class CustodyClient {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
   }
 
-  private async call<T>(method: string, path: string, body?: unknown, idempotencyKey?: string): Promise<T> {
+  private async call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    idempotencyKey?: string,
+    waitSeconds?: number,
+  ): Promise<T> {
     const text = body === undefined ? undefined : JSON.stringify(body);
     const bytes = new TextEncoder().encode(text ?? "");
     // Sent exactly as signed: the canonical target passes through fetch unchanged.
@@ -101,6 +118,9 @@ export class CustodyClient {
         headers: {
           ...(text !== undefined ? { "content-type": "application/json" } : {}),
           ...(idempotencyKey !== undefined ? { "idempotency-key": idempotencyKey } : {}),
+          ...(waitSeconds !== undefined && waitSeconds > 0
+            ? { prefer: `wait=${Math.ceil(waitSeconds)}` }
+            : {}),
           ...auth,
         },
         body: text,
@@ -125,11 +145,17 @@ export class CustodyClient {
 
   /** Starts DKG of a new key. */
   createKey(input: CreateKeyInput, o?: RequestOptions) {
-    return this.call<Operation>("POST", "/v1/keys", input, o?.idempotencyKey ?? newIdempotencyKey());
+    return this.call<Operation>(
+      "POST",
+      "/v1/keys",
+      input,
+      o?.idempotencyKey ?? newIdempotencyKey(),
+      o?.waitSeconds,
+    );
   }
   /** Runs DKG of a new key and returns the key. @throws OperationError when the DKG fails or times out */
   async createKeyAndWait(input: CreateKeyInput, o: WaitOptions = {}): Promise<Key> {
-    const done = await this.waitForSuccess(await this.createKey(input, o), o.timeoutMs);
+    const done = await this.waitForSuccess(await this.createKey(input, held(o)), o.timeoutMs);
     return this.getKey(done.keyId);
   }
   /** All keys. */
@@ -147,11 +173,12 @@ export class CustodyClient {
       `/v1/keys/${encodeURIComponent(keyId)}/sign`,
       input,
       o?.idempotencyKey ?? newIdempotencyKey(),
+      o?.waitSeconds,
     );
   }
   /** Signs and returns the signature. @throws OperationError when signing fails or times out */
   async signAndWait(keyId: string, input: SignInput, o: WaitOptions = {}): Promise<Signature> {
-    const done = await this.waitForSuccess(await this.sign(keyId, input, o), o.timeoutMs);
+    const done = await this.waitForSuccess(await this.sign(keyId, input, held(o)), o.timeoutMs);
     if (!done.signature) throw new OperationError(done);
     return done.signature;
   }
@@ -165,6 +192,7 @@ export class CustodyClient {
       `/v1/keys/${encodeURIComponent(keyId)}/sign`,
       input,
       o?.idempotencyKey ?? newIdempotencyKey(),
+      o?.waitSeconds,
     );
   }
   /**
@@ -172,7 +200,7 @@ export class CustodyClient {
    * @throws OperationError when signing fails or times out
    */
   async signBatchAndWait(keyId: string, input: SignBatchInput, o: WaitOptions = {}): Promise<Signature[]> {
-    const done = await this.waitForSuccess(await this.signBatch(keyId, input, o), o.timeoutMs);
+    const done = await this.waitForSuccess(await this.signBatch(keyId, input, held(o)), o.timeoutMs);
     if (done.signatures?.length !== input.messages.length) throw new OperationError(done);
     return done.signatures;
   }
@@ -183,6 +211,7 @@ export class CustodyClient {
       `/v1/keys/${encodeURIComponent(keyId)}/refresh`,
       undefined,
       o?.idempotencyKey ?? newIdempotencyKey(),
+      o?.waitSeconds,
     );
   }
   /** One operation, waiting up to `waitSeconds` for its end. */
@@ -218,8 +247,9 @@ export class CustodyClient {
     const query = limit === undefined ? "" : `?limit=${limit}`;
     return (await this.call<{ operations: Operation[] }>("GET", `/v1/dead-letters${query}`)).operations;
   }
-  /** Follows an operation until it is no longer pending or `timeoutMs` passed. */
+  /** Follows an operation until it is no longer pending or `timeoutMs` passed (an ended one is returned as is). */
   async wait(op: Operation | string, timeoutMs = 120_000): Promise<Operation> {
+    if (typeof op !== "string" && op.status !== "pending") return op;
     const id = typeof op === "string" ? op : op.id;
     const deadline = Date.now() + timeoutMs;
     for (;;) {

@@ -71,7 +71,7 @@ export const openapiOptions: FastifyDynamicSwaggerOptions = {
     info: {
       title: "Custody API",
       version: "0.1.0",
-      description: `Threshold keys (DKG), threshold signing and proactive refresh. Long work returns 202 with an operation to follow; errors are RFC 9457 problem+json.\n${AUTH_DESCRIPTION}`,
+      description: `Threshold keys (DKG), threshold signing and proactive refresh. Long work returns 202 with an operation to follow (or, with \`Prefer: wait=N\`, 200 once it ended within N seconds); errors are RFC 9457 problem+json.\n${AUTH_DESCRIPTION}`,
     },
     components: {
       securitySchemes: Object.fromEntries(
@@ -116,7 +116,7 @@ const SUCCESS: Record<number, string> = {
   200: "OK",
   201: "Created",
   204: "No content",
-  202: "Accepted: the returned operation runs on; follow it with GET /v1/operations/{id}?wait=…",
+  202: "Accepted: the returned operation runs on; follow it with GET /v1/operations/{id}?wait=…, or send `Prefer: wait=N` to have the answer held for its end",
 };
 
 /** A response description: the success meaning, or the problem types the status can carry. */

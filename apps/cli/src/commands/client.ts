@@ -78,6 +78,9 @@ function printKey(k: Key, json?: boolean) {
   if (k.taproot) console.log(`  taproot     ${k.taproot.address} (BIP86 output key ${k.taproot.outputKey})`);
 }
 
+/** How long a signing request asks the API to hold its answer for the end (`Prefer: wait`). */
+const heldSeconds = (opts: GlobalOpts) => Math.min(30, Number(opts.timeout ?? 120));
+
 async function finish(c: CustodyClient, op: Operation, opts: GlobalOpts): Promise<Operation> {
   console.error(`operation ${op.id} (custody operations show ${op.id})`);
   const done = await c.wait(op, Number(opts.timeout ?? 120) * 1000);
@@ -289,7 +292,7 @@ export function registerClientCommands(program: Command): void {
         const started = await c.sign(
           o.key,
           { message, path: o.path, ...(taproot ? { taproot } : {}) },
-          { idempotencyKey: idempotencyKey(o) },
+          { idempotencyKey: idempotencyKey(o), waitSeconds: heldSeconds(o) },
         );
         const done = await finish(c, started, o);
         const s = done.signature!;
@@ -348,7 +351,7 @@ export function registerClientCommands(program: Command): void {
     const started = await c.signBatch(
       o.key,
       { messages, ...(taproot ? { taproot } : {}) },
-      { idempotencyKey: idempotencyKey(o) },
+      { idempotencyKey: idempotencyKey(o), waitSeconds: heldSeconds(o) },
     );
     const done = await finish(c, started, o);
     const sigs = done.signatures ?? [];

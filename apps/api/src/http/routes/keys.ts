@@ -1,14 +1,37 @@
 /**
- * Key routes: create (DKG), list, show, sign, refresh.
+ * Key routes: create (DKG), list, show, sign, refresh. The three that start an operation answer 202
+ * with it pending; with `Prefer: wait=N` (RFC 7240) they hold the answer up to N seconds for its
+ * end and answer 200 once it ended, so a client signs with one request instead of two.
  * @module
  */
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { OperationRecord } from "../../domain/records.js";
 import { actorOf } from "../actor.js";
+import { MAX_PREFERRED_WAIT_S, preferredWaitSeconds } from "../prefer.js";
 import { presentKey, presentOperation } from "../present.js";
 import { CreateKeyBody, Key, KeyParams, Operation, problemResponses, SignBody } from "../schemas.js";
 
-const idempotency = Type.Object({ "idempotency-key": Type.Optional(Type.String({ maxLength: 200 })) });
+const idempotency = Type.Object({
+  "idempotency-key": Type.Optional(Type.String({ maxLength: 200 })),
+  prefer: Type.Optional(
+    Type.String({
+      maxLength: 200,
+      description: `\`wait=N\` (RFC 7240): hold the answer up to N seconds (at most ${MAX_PREFERRED_WAIT_S}) for the operation's end`,
+    }),
+  ),
+});
+
+/** The started operation: 202 while pending, 200 once it ended (after the preferred wait, if any). */
+async function answer(app: FastifyInstance, req: FastifyRequest, reply: FastifyReply, op: OperationRecord) {
+  req.auditOperationId = op.id;
+  const wait = preferredWaitSeconds(req.headers.prefer);
+  const cur =
+    wait > 0 && op.status === "pending" ? await app.custody.operation(actorOf(req), op.id, wait * 1000) : op;
+  if (wait > 0) reply.header("preference-applied", `wait=${wait}`);
+  return reply.code(cur.status === "pending" ? 202 : 200).send(presentOperation(cur));
+}
 
 /** Registers /v1/keys routes. */
 export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -20,13 +43,16 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ["keys"],
         body: CreateKeyBody,
         headers: idempotency,
-        response: { 202: Operation, ...problemResponses },
+        response: { 200: Operation, 202: Operation, ...problemResponses },
       },
     },
     async (req, reply) => {
-      const op = await app.custody.createKey(actorOf(req), req.body, req.headers["idempotency-key"]);
-      req.auditOperationId = op.id;
-      return reply.code(202).send(presentOperation(op));
+      return answer(
+        app,
+        req,
+        reply,
+        await app.custody.createKey(actorOf(req), req.body, req.headers["idempotency-key"]),
+      );
     },
   );
 
@@ -64,7 +90,7 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: KeyParams,
         body: SignBody,
         headers: idempotency,
-        response: { 202: Operation, ...problemResponses },
+        response: { 200: Operation, 202: Operation, ...problemResponses },
       },
     },
     async (req, reply) => {
@@ -74,8 +100,7 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         req.body,
         req.headers["idempotency-key"],
       );
-      req.auditOperationId = op.id;
-      return reply.code(202).send(presentOperation(op));
+      return answer(app, req, reply, op);
     },
   );
 
@@ -87,13 +112,12 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ["keys"],
         params: KeyParams,
         headers: idempotency,
-        response: { 202: Operation, ...problemResponses },
+        response: { 200: Operation, 202: Operation, ...problemResponses },
       },
     },
     async (req, reply) => {
       const op = await app.custody.refresh(actorOf(req), req.params.id, req.headers["idempotency-key"]);
-      req.auditOperationId = op.id;
-      return reply.code(202).send(presentOperation(op));
+      return answer(app, req, reply, op);
     },
   );
 };
