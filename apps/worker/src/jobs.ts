@@ -322,7 +322,6 @@ const signatureResult = (sig: SignatureOutput, epoch: number) =>
 
 async function sign(env: JobEnv, ctx: WorkContext, work: SignWork): Promise<WorkResult> {
   const { item } = ctx;
-  if (!work.signers.includes(env.party)) return skipped(item, env.party, "not in the signer set");
   const scheme = schemeOf(env, item);
   const path = work.path.length > 0 ? work.path : undefined;
   const items = batchItems(scheme, work);
@@ -470,12 +469,16 @@ async function activate(env: JobEnv, ctx: WorkContext, work: ActivateWork): Prom
   return record();
 }
 
+const digestOf = (item: WorkItem) =>
+  requestDigest({ tenant: item.tenant, credential: item.client!.credential, nonce: item.client!.nonce });
+
+const replayed = (e: unknown) => {
+  throw e instanceof ReplayError ? new PermanentFailure("replayed-request", e.message) : e;
+};
+
 async function withClaim(env: JobEnv, item: WorkItem, run: () => Promise<WorkResult>): Promise<WorkResult> {
-  const c = item.client!;
-  const digest = requestDigest({ tenant: item.tenant, credential: c.credential, nonce: c.nonce });
-  await env.served.claim(digest, item.operationId).catch((e: unknown) => {
-    throw e instanceof ReplayError ? new PermanentFailure("replayed-request", e.message) : e;
-  });
+  const digest = digestOf(item);
+  await env.served.claim(digest, item.operationId).catch(replayed);
   let out: WorkResult;
   try {
     out = await run();
@@ -503,6 +506,12 @@ export async function runJob(env: JobEnv, ctx: WorkContext): Promise<WorkResult>
     case "dkg":
       return withClaim(env, ctx.item, () => dkg(env, ctx, op.value));
     case "sign":
+      // Outside the signer set the party only takes note: the request is served at once (one
+      // write), so no later work item can make this party sign it.
+      if (!op.value.signers.includes(env.party)) {
+        await env.served.serve(digestOf(ctx.item), ctx.item.operationId).catch(replayed);
+        return skipped(ctx.item, env.party, "not in the signer set");
+      }
       return withClaim(env, ctx.item, () => sign(env, ctx, op.value));
     case "refresh":
       return withClaim(env, ctx.item, () => refresh(env, ctx, op.value));

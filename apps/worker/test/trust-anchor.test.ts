@@ -160,6 +160,24 @@ describe("parties are the trust anchor", { timeout: 300_000 }, () => {
     await assert.rejects(runJob(envs.get(3)!, ctxOf(again)), isCode("unauthorized-request", /operation id/));
   });
 
+  test("a party outside the signer set serves the request at once: the same request naming it a signer is a replay", async () => {
+    const { keyId } = await newKey();
+    const item = client.sign(keyId, SCHEME, 0, [1, 3], randomBytes(8));
+    assert.equal((await runJob(envs.get(2)!, ctxOf(item))).outcome.case, "skipped");
+    // Redelivered: still only noted.
+    assert.equal((await runJob(envs.get(2)!, ctxOf(item))).outcome.case, "skipped");
+    // The broker (or the API) rewrites the signer set of the same request to include party 2.
+    const work = item.op.value as { signers: number[] };
+    const rewritten = create(WorkItemSchema, {
+      ...item,
+      op: { case: "sign", value: { ...work, signers: [1, 2] } as never },
+    });
+    await assert.rejects(
+      runJob(envs.get(2)!, ctxOf(rewritten)),
+      isCode("replayed-request", /already served/),
+    );
+  });
+
   test("after a refresh activates, the old epoch is purged at every party and never signs or refreshes again", async () => {
     const { keyId, publicKey } = await newKey();
     // A refresh into epoch 1 stores its shares but is never activated (it failed elsewhere).

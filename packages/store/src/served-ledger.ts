@@ -35,30 +35,52 @@ export class ServedLedger {
   /**
    * Claims request `digest` for `operationId`, or accepts a claim the same operation made before
    * (a redelivered work item). Throws ReplayError for another operation's or a served request.
+   * Create-only first: an unused request costs one write, and only a taken one is read.
    */
   async claim(digest: Uint8Array, operationId: string): Promise<void> {
-    const k = hex(digest);
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const e = await this.kv.get(k);
-      if (e?.operation === "PUT") {
-        const s = decode(e.value);
-        if (s.op !== operationId)
-          throw new ReplayError("the client request was already used by another operation");
-        if (s.done) throw new ReplayError("the client request was already served");
-        return;
-      }
-      try {
-        await this.kv.create(k, encode({ op: operationId, done: false }));
-        return;
-      } catch (err) {
-        if (!/wrong last sequence|key exists/i.test(String(err))) throw err;
-      }
-    }
-    throw new ReplayError("the client request is being claimed concurrently");
+    const found = await this.record(digest, operationId, false);
+    if (found === "served") throw new ReplayError("the client request was already served");
+  }
+
+  /**
+   * Claims request `digest` for `operationId` and marks it served at once, for work this party only
+   * takes note of (a signing it is not a signer of): one write. Throws ReplayError for another
+   * operation's request; the same operation's again (a redelivery) is, or stays, served.
+   */
+  async serve(digest: Uint8Array, operationId: string): Promise<void> {
+    if ((await this.record(digest, operationId, true)) === "claimed") await this.served(digest, operationId);
   }
 
   /** Marks request `digest` served by `operationId` (after the party contributed its result). */
   async served(digest: Uint8Array, operationId: string): Promise<void> {
     await this.kv.put(hex(digest), encode({ op: operationId, done: true }));
+  }
+
+  /**
+   * Creates the entry (`created`), or finds the same operation's (`claimed` or `served`); another
+   * operation's is a ReplayError.
+   */
+  private async record(
+    digest: Uint8Array,
+    operationId: string,
+    done: boolean,
+  ): Promise<"created" | "claimed" | "served"> {
+    const k = hex(digest);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await this.kv.create(k, encode({ op: operationId, done }));
+        return "created";
+      } catch (err) {
+        if (!/wrong last sequence|key exists/i.test(String(err))) throw err;
+      }
+      const e = await this.kv.get(k);
+      // Gone again between the two (expired or deleted): try to create it once more.
+      if (e?.operation !== "PUT") continue;
+      const s = decode(e.value);
+      if (s.op !== operationId)
+        throw new ReplayError("the client request was already used by another operation");
+      return s.done ? "served" : "claimed";
+    }
+    throw new ReplayError("the client request is being claimed concurrently");
   }
 }

@@ -160,3 +160,18 @@ test("the served-request ledger lets a request be claimed by one operation and s
   await served.served(d, "op_x");
   await assert.rejects(served.claim(d, "op_x"), ReplayError);
 });
+
+test("a request only taken note of is served at once: no operation claims it afterwards", async () => {
+  const served = await ServedLedger.open(nc, 1);
+  const d = randomBytes(32);
+  await served.serve(d, "op_x");
+  await served.serve(d, "op_x"); // redelivery of the same work item
+  await assert.rejects(served.claim(d, "op_x"), /already served/);
+  await assert.rejects(served.claim(d, "op_y"), /another operation/);
+  await assert.rejects(served.serve(d, "op_y"), /another operation/);
+  // A request this party claimed for an operation and is then told to only note is served too.
+  const e = randomBytes(32);
+  await served.claim(e, "op_z");
+  await served.serve(e, "op_z");
+  await assert.rejects(served.claim(e, "op_z"), /already served/);
+});
