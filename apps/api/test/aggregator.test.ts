@@ -255,6 +255,21 @@ describe("result aggregator", { timeout: 120_000 }, () => {
     assert.equal((await key(k.id)).status, "failed");
   });
 
+  test("a skip arriving after the end changes nothing, even when this instance last saw the operation pending", async () => {
+    const k = await newKey();
+    const dkg = await newOp(k, {});
+    // This instance sees the operation pending (a progress report), then another instance ends it.
+    await agg.apply(result(dkg.id, 1, progressOutcome(1)));
+    const elsewhere = await Repository.open(nc);
+    const other = new ResultAggregator(nc, jetstream(nc), elsewhere, pino({ level: "silent" }));
+    const failure = create(FailureSchema, { code: "protocol-timeout", message: "slow", culprits: [] });
+    await other.apply(result(dkg.id, 2, { case: "failure", value: failure }));
+    const ended = await (await Repository.open(nc)).getOperation(dkg.id);
+    assert.equal(ended?.status, "failed");
+    await agg.apply(result(dkg.id, 3, { case: "skipped", value: create(SkippedSchema, { reason: "x" }) }));
+    assert.deepEqual(await (await Repository.open(nc)).getOperation(dkg.id), ended);
+  });
+
   test("a signature the API's own check refuses is audited and fails only that party's report", async () => {
     const k = await newKey({ status: "active", publicKey: ED_PUBLIC, epoch: 1 });
     const message = "68656c6c6f";

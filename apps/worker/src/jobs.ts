@@ -13,9 +13,10 @@
  * - Activation needs every party's signed confirmation of the same stored share; only then does
  *   the party switch epochs and purge every other share of the key.
  * - A `security` abort while signing bans the culprit's pairwise state ({@link PairGuard}).
- * - Every session attempt is announced first on the party's progress subject (phase `session`,
- *   the delivery count as attempt): a plain publish the result stream keeps, advisory only, so
- *   it never holds up the session and the API folds repeats into one.
+ * - Every session attempt (a single signature's only when it is a retry) is announced first on
+ *   the party's progress subject (phase `session`, the delivery count as attempt): a plain publish
+ *   the result stream keeps, advisory only, so it never holds up the session and the API folds
+ *   repeats into one.
  * @module
  */
 import {
@@ -135,6 +136,15 @@ const refOf = (env: JobEnv, item: WorkItem): KeyRef => ({
   scheme: item.scheme,
 });
 
+/**
+ * Whether a session attempt is announced: always for DKG, refresh and signing batches; for a
+ * single signature (a session of some 100 ms, whose announcement would cost the API as much as
+ * its result) only when it is a retry.
+ */
+export function announcesSession(spec: SessionSpec, deliveryCount: number): boolean {
+  return spec.op !== "sign" || deliveryCount > 1;
+}
+
 async function session(
   env: JobEnv,
   ctx: WorkContext,
@@ -142,11 +152,13 @@ async function session(
   spec: SessionSpec,
   admission?: Admission,
 ) {
-  const report = result(ctx.item, env.party, {
-    case: "progress",
-    value: create(ProgressSchema, { phase: "session", attempt: ctx.deliveryCount }),
-  });
-  env.nc.publish(progressSubject(ctx.item.operationId, env.party), toBinary(WorkResultSchema, report));
+  if (announcesSession(spec, ctx.deliveryCount)) {
+    const report = result(ctx.item, env.party, {
+      case: "progress",
+      value: create(ProgressSchema, { phase: "session", attempt: ctx.deliveryCount }),
+    });
+    env.nc.publish(progressSubject(ctx.item.operationId, env.party), toBinary(WorkResultSchema, report));
+  }
   const threaded = (env.inThread ?? defaultInThread)(spec);
   const build = (sessionId: Uint8Array): SessionHost<SessionOutput> =>
     threaded

@@ -22,7 +22,7 @@ import {
 } from "@custody/proto";
 import { PermanentFailure, signAs, TransportError } from "@custody/runtime";
 import { Kvm } from "@nats-io/kv";
-import { classify, confirmationBytes, type JobEnv, runJob } from "../src/jobs.js";
+import { announcesSession, classify, confirmationBytes, type JobEnv, runJob } from "../src/jobs.js";
 import { SCHEMES } from "../src/schemes.js";
 import { Bench, type Client, ctxOf } from "./harness.js";
 
@@ -319,5 +319,22 @@ describe("job paths", { timeout: 180_000 }, () => {
     assert.equal(classify(sealed)?.code, "share-unreadable");
     assert.equal(classify(new Error("network")), undefined);
     assert.equal(classify("not an error"), undefined);
+  });
+
+  test("which session attempts are announced: every one but a single signature's first", () => {
+    const base = { scheme: "ed25519", self: 1, signers: [1, 2], share: new Uint8Array() };
+    const single = { op: "sign" as const, ...base, message: new Uint8Array(32) };
+    const batch = { op: "sign-batch" as const, ...base, items: [{ message: new Uint8Array(32) }] };
+    const keygen = { op: "keygen" as const, scheme: "ed25519", self: 1, parties: [1, 2, 3], threshold: 2 };
+    const refresh = { op: "refresh" as const, scheme: "ed25519", self: 1, share: new Uint8Array() };
+    assert.deepEqual(
+      [single, batch, keygen, refresh].map((spec) => [announcesSession(spec, 1), announcesSession(spec, 2)]),
+      [
+        [false, true],
+        [true, true],
+        [true, true],
+        [true, true],
+      ],
+    );
   });
 });

@@ -170,7 +170,7 @@ export class ResultAggregator {
    * work item), with the same side effects as a party's failure. No-op once it left `pending`.
    */
   async fail(operationId: string, error: OperationError): Promise<void> {
-    const op = await this.repo.getOperation(parentOf(operationId));
+    const op = await this.repo.knownOperation(parentOf(operationId));
     if (op?.status === "pending") await this.finish(op, { status: "failed", error });
   }
 
@@ -206,7 +206,7 @@ export class ResultAggregator {
 
   /** Applies one party result (idempotent). */
   async apply(r: WorkResult): Promise<void> {
-    const op = await this.repo.getOperation(parentOf(r.operationId));
+    const op = await this.repo.knownOperation(parentOf(r.operationId));
     // The record is written before the work item is published, so a result cannot precede it; a
     // miss is a replica that has not caught up yet (retried) or garbage (the leader has no record
     // either: dropped at once).
@@ -229,12 +229,14 @@ export class ResultAggregator {
           { party, report: "failed" },
         );
       case "skipped":
+        // A sign's non-signers skip by definition (participants are the signers): nothing to record.
+        if (op.type === "sign") return;
         await this.update(
           op.id,
-          (cur) => ({
-            ...cur,
-            reports: { ...cur.reports, [party]: "skipped" },
-          }),
+          (cur) =>
+            cur.status !== "pending" || cur.reports[party] === "skipped"
+              ? undefined
+              : { ...cur, reports: { ...cur.reports, [party]: "skipped" } },
           op,
         );
         return;

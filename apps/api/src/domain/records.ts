@@ -103,7 +103,7 @@ export interface OperationRecord {
   tenant: string;
   /** Parties that take part (signers for sign, all parties for DKG and refresh). */
   participants: number[];
-  /** Per-party reported outcome: `stored`, `activated`, `signed`, `skipped`, `failed`, `rejected`. */
+  /** Per-party reported outcome: `stored`, `activated`, `signed`, `skipped` (not for a sign: its parties are its signers), `failed`, `rejected`. */
   reports: Record<string, string>;
   /** Per-party session ids (DKG and refresh), to check that all parties ran the same session. */
   sessions?: Record<string, string>;

@@ -9,6 +9,9 @@ import { type KV, Kvm, type KvWatchEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { decodeRecord, encodeRecord, type KeyRecord, type OperationRecord } from "./records.js";
 
+/** Operation records a repository keeps as last read or written (see {@link Repository.knownOperation}). */
+const RECENT_OPERATIONS = 512;
+
 /** A running watch of the operations bucket. */
 export interface OperationWatch {
   readonly entries: AsyncIterable<{ readonly revision: number; readonly operation?: OperationRecord }>;
@@ -29,8 +32,12 @@ export class Repository {
     private readonly jsm: JetStreamManager,
   ) {}
 
-  /** The revision each operation record returned by {@link getOperation} was read at. */
+  /** The revision each operation record this repository returned was read or written at. */
   private readonly readAt = new WeakMap<OperationRecord, number>();
+  /** The operation records this process last read or wrote, least recently used first. */
+  private readonly recent = new Map<string, OperationRecord>();
+  /** Key schemes seen, oldest first. */
+  private readonly schemes = new Map<string, string>();
 
   /** Opens the (provisioned) buckets. */
   static async open(nc: NatsConnection): Promise<Repository> {
@@ -46,7 +53,21 @@ export class Repository {
   /** A key by id. */
   async getKey(id: string): Promise<KeyRecord | undefined> {
     const e = await this.keys.get(id);
-    return e && e.operation === "PUT" ? decodeRecord<KeyRecord>(e.value) : undefined;
+    if (e?.operation !== "PUT") return undefined;
+    const k = decodeRecord<KeyRecord>(e.value);
+    this.rememberScheme(k);
+    return k;
+  }
+
+  /** The scheme of key `id` (fixed at its creation, so remembered once seen), `undefined` for an unknown key. */
+  async keyScheme(id: string): Promise<string | undefined> {
+    return this.schemes.get(id) ?? (await this.getKey(id))?.scheme;
+  }
+
+  private rememberScheme(k: KeyRecord): void {
+    if (this.schemes.size >= RECENT_OPERATIONS && !this.schemes.has(k.id))
+      this.schemes.delete(this.schemes.keys().next().value!);
+    this.schemes.set(k.id, k.scheme);
   }
 
   /** Every key (ordered by creation time). */
@@ -62,6 +83,7 @@ export class Repository {
   /** Creates a key record; fails if it exists. */
   async createKey(k: KeyRecord): Promise<void> {
     await this.keys.create(k.id, encodeRecord(k));
+    this.rememberScheme(k);
   }
 
   /** Read-modify-write of a key with CAS; `change` returns undefined to leave it as is. */
@@ -85,10 +107,28 @@ export class Repository {
 
   /** An operation by id. */
   async getOperation(id: string): Promise<OperationRecord | undefined> {
+    const ended = this.recent.get(id);
+    if (ended && ended.status !== "pending") return this.remember(ended);
     const e = await this.ops.get(id);
     if (e?.operation !== "PUT") return undefined;
-    const op = decodeRecord<OperationRecord>(e.value);
-    this.readAt.set(op, e.revision);
+    return this.remember(decodeRecord<OperationRecord>(e.value), e.revision);
+  }
+
+  /**
+   * Operation `id` as this process last read or wrote it, pending or not (it may be behind the
+   * bucket), else read: a basis for {@link updateOperation} (see there), never an answer to a client.
+   */
+  async knownOperation(id: string): Promise<OperationRecord | undefined> {
+    const known = this.recent.get(id);
+    return known ? this.remember(known) : this.getOperation(id);
+  }
+
+  /** Keeps `op` (at `revision`, if given) as the most recently used record of its id. */
+  private remember(op: OperationRecord, revision?: number): OperationRecord {
+    if (revision !== undefined) this.readAt.set(op, revision);
+    this.recent.delete(op.id);
+    this.recent.set(op.id, op);
+    if (this.recent.size > RECENT_OPERATIONS) this.recent.delete(this.recent.keys().next().value!);
     return op;
   }
 
@@ -115,7 +155,7 @@ export class Repository {
 
   /** Creates an operation record; fails if it exists. */
   async createOperation(op: OperationRecord): Promise<void> {
-    await this.ops.create(op.id, encodeRecord(op));
+    this.remember(structuredClone(op), await this.ops.create(op.id, encodeRecord(op)));
   }
 
   /**
@@ -132,7 +172,13 @@ export class Repository {
     basis?: OperationRecord,
   ): Promise<OperationRecord | undefined> {
     const revision = basis && basis.id === id ? this.readAt.get(basis) : undefined;
-    return this.cas(this.ops, id, change, revision === undefined ? undefined : { value: basis!, revision });
+    return this.cas(
+      this.ops,
+      id,
+      change,
+      revision === undefined ? undefined : { value: basis!, revision },
+      (op, rev) => this.remember(op, rev),
+    );
   }
 
   /**
@@ -168,14 +214,16 @@ export class Repository {
     id: string,
     change: (v: T) => T | undefined,
     basis?: { readonly value: T; readonly revision: number },
+    seen: (value: T, revision: number) => void = () => {},
   ): Promise<T | undefined> {
     for (let attempt = 0; attempt < 20; attempt++) {
       const cur = attempt === 0 && basis ? basis : await this.read<T>(kv, id);
       if (!cur) return undefined;
+      if (cur !== basis) seen(cur.value, cur.revision);
       const next = change(cur.value);
       if (!next) return cur.value;
       try {
-        await kv.update(id, encodeRecord(next as object), cur.revision);
+        seen(next, await kv.update(id, encodeRecord(next as object), cur.revision));
         return next;
       } catch (err) {
         if (!String(err).includes("wrong last sequence")) throw err;

@@ -152,8 +152,8 @@ export class Tenancy implements CustodyApi {
     aggregator.onTerminal = (op) => {
       audit(op, "outcome", op.status, op.error?.code);
       if (metrics)
-        void repo.getKey(op.keyId).then(
-          (k) => metrics.operationFinished(op, k?.scheme ?? "unknown"),
+        void repo.keyScheme(op.keyId).then(
+          (scheme) => metrics.operationFinished(op, scheme ?? "unknown"),
           () => metrics.operationFinished(op, "unknown"),
         );
     };
