@@ -1,14 +1,15 @@
 // `npm run bench`: the protocols in process (DKG, refresh, sign of every scheme) and the whole stack
 // end to end (API + NATS + workers): latency p50/p95 and throughput at 1, 16 and 64 in flight, and
 // the CPU every process spends per signature (read from /proc/<pid>/stat before and after), next to
-// the in-process protocol CPU measured in the same run (ratios, since these machines are noisy).
+// the in-process protocol CPU measured in the same run (ratios, since these machines are noisy), and
+// the broker messages of every process per signature (nats-server /connz).
 // Writes bench-results/bench-<time>.json and bench-results/latest.json and prints a summary.
 //
 // Environment:
 //   BENCH_QUICK=1            a short run (fewer signatures, fewer in-process runs)
 //   BENCH_WORKERS=1,2,4      the throughput figure with that many workers per party (first = full run)
 //   BENCH_BASELINE=<dir>     also runs the end-to-end figures on the build in <dir> (a git worktree of
-//                            another commit, built with `npx tsc -b`), one after the other in this run
+//                            another commit: scripts/bench-baseline.sh <commit> <dir>), side by side
 //   BENCH_SCHEMES=ed25519,…  the schemes to run end to end (default all three)
 //   BENCH_PROFILE=<dir>      the stack's node processes write CPU profiles (--cpu-prof) into <dir>
 //   BENCH_SEQUENTIAL, BENCH_TOTAL, BENCH_LOCAL, BENCH_DKLS_SIGNS   override the run sizes
@@ -16,7 +17,8 @@
 //   BENCH_BATCH=256, BENCH_BATCHES=8   messages per signing batch (capped per scheme), batches per load
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -99,6 +101,38 @@ function cpuPerSignature(before, after, signatures) {
     loadGeneratorMs: round((after.client - before.client) / signatures, 2),
     coresBusy: round((total + after.client - before.client) / (after.at - before.at), 2),
   };
+}
+
+/**
+ * Broker messages so far of every process's connections (nats-server `/connz`: messages it sent
+ * to the server plus those the server delivered to it), keyed by process name (a connection's
+ * name up to its `@tenant` suffix; the API's revocation-list connections count as the API's).
+ */
+async function brokerMessages(stack) {
+  const out = new Map();
+  for (const server of stack.broker.servers) {
+    const res = await fetch(`${server.monitorUrl}/connz?limit=10000`);
+    for (const c of (await res.json()).connections ?? []) {
+      const name = String(c.name ?? "?")
+        .split("@")[0]
+        .replace(/^api-.*/, "api");
+      out.set(name, (out.get(name) ?? 0) + c.in_msgs + c.out_msgs);
+    }
+  }
+  return out;
+}
+
+/** Broker messages per signature of every process between two {@link brokerMessages} readings. */
+function messagesPerSignature(before, after, signatures) {
+  const perProcess = {};
+  let total = 0;
+  for (const [name, m1] of after) {
+    const d = m1 - (before.get(name) ?? 0);
+    if (d <= 0) continue;
+    perProcess[name] = round(d / signatures, 1);
+    total += d;
+  }
+  return { perProcess, total: round(total / signatures, 1) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -227,6 +261,7 @@ async function batchPhase(stack, signBatch, inFlight, batches, size) {
 
 /** `total` signatures, `inFlight` at a time: throughput, latency and CPU per signature of every process. */
 async function phase(stack, sign, inFlight, total) {
+  const messagesBefore = await brokerMessages(stack);
   const before = snapshot(stack);
   const latencies = [];
   let next = 0;
@@ -236,12 +271,14 @@ async function phase(stack, sign, inFlight, total) {
     }),
   );
   const after = snapshot(stack);
+  const messagesAfter = await brokerMessages(stack);
   return {
     inFlight,
     total,
     opsPerSecond: round((total * 1000) / (after.at - before.at), 2),
     latencyMs: stats(latencies),
     cpuPerSignature: cpuPerSignature(before, after, total),
+    brokerMessagesPerSignature: messagesPerSignature(messagesBefore, messagesAfter, total),
   };
 }
 
@@ -412,6 +449,16 @@ results.inProcess["ecdsa-secp256k1"] = {
 const builds = [["current", Stack]];
 if (env.BENCH_BASELINE) {
   const base = resolve(env.BENCH_BASELINE);
+  // The baseline's processes must run the baseline's own workspace packages: a `node_modules`
+  // symlinked whole from this checkout resolves `@custody/*` to this build instead.
+  const fromBase = createRequire(join(base, "apps/cli/package.json"));
+  for (const pkg of ["@custody/api", "@custody/worker", "@custody/runtime", "@custody/frost"]) {
+    const at = realpathSync(fromBase.resolve(pkg));
+    if (!at.startsWith(`${realpathSync(base)}/`))
+      throw new Error(
+        `BENCH_BASELINE: ${pkg} resolves to ${at}, outside ${base}; prepare it with scripts/bench-baseline.sh`,
+      );
+  }
   const mod = await import(pathToFileURL(join(base, "apps/cli/dist/src/index.js")).href);
   let commit = "";
   try {
@@ -534,6 +581,7 @@ for (const [label] of builds) {
         "per process",
         "load gen",
         "cores busy",
+        "broker msgs/sig (api, parties)",
       ],
       Object.entries(perScheme).flatMap(([name, r]) =>
         (r.phases ?? []).map((p) => [
@@ -549,10 +597,19 @@ for (const [label] of builds) {
             .join(", "),
           p.cpuPerSignature.loadGeneratorMs,
           p.cpuPerSignature.coresBusy,
+          brokerColumn(p.brokerMessagesPerSignature),
         ]),
       ),
     );
   }
+}
+/** `total (api N, parties N)` of a phase's broker messages per signature. */
+function brokerColumn(m) {
+  if (!m) return "-";
+  const parties = Object.entries(m.perProcess)
+    .filter(([k]) => k.startsWith("party"))
+    .reduce((sum, [, v]) => sum + v, 0);
+  return `${m.total} (api ${m.perProcess.api ?? 0}, parties ${round(parties)})`;
 }
 console.log(
   "\nPer signature, against the in-process protocol CPU (all signers, one thread), and the baseline:",

@@ -162,7 +162,9 @@ export class WorkLoop {
         earlier ?? (await this.o.handler({ item, deliveryCount, signal: this.controller.signal }));
       if (earlier) log.info(ctxLog, "result already published: not running again");
       else await publishResult(this.js, result);
-      await msg.ackAck().catch(() => msg.ack());
+      // A plain ack, not a confirmed one: the result is durable already, so a lost ack only means
+      // a redelivery, which finds that result and does not run again.
+      msg.ack();
       log.info({ ...ctxLog, outcome: result.outcome.case }, "work item done");
       tell({ outcome: "done", code: result.outcome.case });
     } catch (e) {
