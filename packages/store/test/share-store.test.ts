@@ -165,6 +165,7 @@ test("a request only taken note of is served at once: no operation claims it aft
   const served = await ServedLedger.open(nc, 1);
   const d = randomBytes(32);
   await served.serve(d, "op_x");
+  await assert.rejects(served.claim(d, "op_x"), /already served/);
   await served.serve(d, "op_x"); // redelivery of the same work item
   await assert.rejects(served.claim(d, "op_x"), /already served/);
   await assert.rejects(served.claim(d, "op_y"), /another operation/);
