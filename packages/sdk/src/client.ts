@@ -52,8 +52,11 @@ export interface ClientIdentity {
 /** `o` with the answer held for the operation's end, up to its timeout (30 s at most per request). */
 const held = (o: WaitOptions): WaitOptions => ({
   ...o,
-  waitSeconds: o.waitSeconds ?? Math.min(30, Math.max(1, Math.floor((o.timeoutMs ?? 120_000) / 1000))),
+  waitSeconds: o.waitSeconds ?? Math.min(30, Math.floor((o.timeoutMs ?? 120_000) / 1000)),
 });
+
+/** Milliseconds left until `deadline`. */
+const left = (deadline: number) => Math.max(0, deadline - Date.now());
 
 /** Options of a {@link CustodyClient}. */
 export interface ClientOptions {
@@ -155,7 +158,8 @@ export class CustodyClient {
   }
   /** Runs DKG of a new key and returns the key. @throws OperationError when the DKG fails or times out */
   async createKeyAndWait(input: CreateKeyInput, o: WaitOptions = {}): Promise<Key> {
-    const done = await this.waitForSuccess(await this.createKey(input, held(o)), o.timeoutMs);
+    const deadline = Date.now() + (o.timeoutMs ?? 120_000);
+    const done = await this.waitForSuccess(await this.createKey(input, held(o)), left(deadline));
     return this.getKey(done.keyId);
   }
   /** All keys. */
@@ -178,7 +182,8 @@ export class CustodyClient {
   }
   /** Signs and returns the signature. @throws OperationError when signing fails or times out */
   async signAndWait(keyId: string, input: SignInput, o: WaitOptions = {}): Promise<Signature> {
-    const done = await this.waitForSuccess(await this.sign(keyId, input, held(o)), o.timeoutMs);
+    const deadline = Date.now() + (o.timeoutMs ?? 120_000);
+    const done = await this.waitForSuccess(await this.sign(keyId, input, held(o)), left(deadline));
     if (!done.signature) throw new OperationError(done);
     return done.signature;
   }
@@ -200,7 +205,8 @@ export class CustodyClient {
    * @throws OperationError when signing fails or times out
    */
   async signBatchAndWait(keyId: string, input: SignBatchInput, o: WaitOptions = {}): Promise<Signature[]> {
-    const done = await this.waitForSuccess(await this.signBatch(keyId, input, held(o)), o.timeoutMs);
+    const deadline = Date.now() + (o.timeoutMs ?? 120_000);
+    const done = await this.waitForSuccess(await this.signBatch(keyId, input, held(o)), left(deadline));
     if (done.signatures?.length !== input.messages.length) throw new OperationError(done);
     return done.signatures;
   }

@@ -105,12 +105,19 @@ export class Repository {
     return m !== null;
   }
 
-  /** An operation by id. */
+  /**
+   * An operation by id: read from the bucket, unless this process holds it ended (an ended
+   * operation never changes) or holds a newer revision than the replica answered.
+   */
   async getOperation(id: string): Promise<OperationRecord | undefined> {
-    const ended = this.recent.get(id);
-    if (ended && ended.status !== "pending") return this.remember(ended);
+    const known = this.recent.get(id);
+    if (known && known.status !== "pending") return this.remember(known);
     const e = await this.ops.get(id);
-    if (e?.operation !== "PUT") return undefined;
+    // A replica behind this process's own write (a direct get any replica may answer) gives way
+    // to that write: read-your-writes.
+    const knownAt = known ? this.readAt.get(known) : undefined;
+    if (e?.operation !== "PUT" || (knownAt !== undefined && e.revision < knownAt))
+      return known ? this.remember(known) : undefined;
     return this.remember(decodeRecord<OperationRecord>(e.value), e.revision);
   }
 

@@ -250,7 +250,9 @@ export class CustodyService {
     );
     if (slot?.refreshing !== id) {
       const error = { code: "conflict", message: "another refresh of this key started first", culprits: [] };
-      await this.d.repo.updateOperation(id, (o) => ({ ...o, status: "failed", error, updatedAt: now() }));
+      await this.d.repo.updateOperation(id, (o) =>
+        o.status === "pending" ? { ...o, status: "failed", error, updatedAt: now() } : undefined,
+      );
       throw new Problem("conflict", error.message);
     }
     await this.enqueue(
@@ -401,7 +403,10 @@ export class CustodyService {
         culprits: [],
       };
       await this.d.repo
-        .updateOperation(op.id, (o) => ({ ...o, status: "failed", error, updatedAt: now() }))
+        .updateOperation(op.id, (o) =>
+          // A lost pub-ack may hide an item that was stored and has run: never undo its outcome.
+          o.status === "pending" ? { ...o, status: "failed", error, updatedAt: now() } : undefined,
+        )
         .catch(() => {});
       if (kind === "dkg")
         await this.d.repo

@@ -81,9 +81,14 @@ function printKey(k: Key, json?: boolean) {
 /** How long a signing request asks the API to hold its answer for the end (`Prefer: wait`). */
 const heldSeconds = (opts: GlobalOpts) => Math.min(30, Number(opts.timeout ?? 120));
 
-async function finish(c: CustodyClient, op: Operation, opts: GlobalOpts): Promise<Operation> {
+async function finish(
+  c: CustodyClient,
+  op: Operation,
+  opts: GlobalOpts,
+  startedAt = Date.now(),
+): Promise<Operation> {
   console.error(`operation ${op.id} (custody operations show ${op.id})`);
-  const done = await c.wait(op, Number(opts.timeout ?? 120) * 1000);
+  const done = await c.wait(op, Math.max(0, startedAt + Number(opts.timeout ?? 120) * 1000 - Date.now()));
   if (done.status === "pending")
     throw new Error(`operation ${done.id} still pending after ${opts.timeout ?? 120}s`);
   if (done.status === "failed") {
@@ -289,12 +294,13 @@ export function registerClientCommands(program: Command): void {
             ? {}
             : { merkleRoot: o.merkleRoot.replace(/^0x/i, "") }
           : undefined;
+        const startedAt = Date.now();
         const started = await c.sign(
           o.key,
           { message, path: o.path, ...(taproot ? { taproot } : {}) },
           { idempotencyKey: idempotencyKey(o), waitSeconds: heldSeconds(o) },
         );
-        const done = await finish(c, started, o);
+        const done = await finish(c, started, o, startedAt);
         const s = done.signature!;
         if (o.json) {
           return console.log(
@@ -348,12 +354,13 @@ export function registerClientCommands(program: Command): void {
       : undefined;
     const messages = batchMessages(o.batch!);
     const c = client(o);
+    const startedAt = Date.now();
     const started = await c.signBatch(
       o.key,
       { messages, ...(taproot ? { taproot } : {}) },
       { idempotencyKey: idempotencyKey(o), waitSeconds: heldSeconds(o) },
     );
-    const done = await finish(c, started, o);
+    const done = await finish(c, started, o, startedAt);
     const sigs = done.signatures ?? [];
     if (o.json) return console.log(JSON.stringify({ operationId: done.id, signatures: sigs }));
     sigs.forEach((s, i) => {

@@ -109,6 +109,8 @@ const plugin: FastifyPluginAsync<BackpressurePluginOptions> = async (app, o) => 
         retryAfter,
       );
   });
+  // A route that holds its answer (`Prefer: wait`) counts its operation before holding it.
+  app.decorate("acceptedOperation", (id: string) => accepted.add(id));
   app.addHook("onSend", async (req, reply, payload) => {
     if (reply.statusCode !== 202 || req.method !== "POST" || !WORK_ROUTES.has(req.routeOptions.url ?? ""))
       return payload;
@@ -119,5 +121,12 @@ const plugin: FastifyPluginAsync<BackpressurePluginOptions> = async (app, o) => 
     return payload;
   });
 };
+declare module "fastify" {
+  interface FastifyInstance {
+    /** Counts operation `id` as accepted by this instance (pending bound); without the plugin, absent. */
+    acceptedOperation?: (id: string) => void;
+  }
+}
+
 /** The backpressure plugin (its hooks apply to the whole application); register it before the routes. */
 export const backpressure = fp(plugin, { name: "custody-backpressure" });

@@ -17,18 +17,30 @@ const idempotency = Type.Object({
   "idempotency-key": Type.Optional(Type.String({ maxLength: 200 })),
   prefer: Type.Optional(
     Type.String({
-      maxLength: 200,
       description: `\`wait=N\` (RFC 7240): hold the answer up to N seconds (at most ${MAX_PREFERRED_WAIT_S}) for the operation's end`,
     }),
   ),
 });
 
-/** The started operation: 202 while pending, 200 once it ended (after the preferred wait, if any). */
+/**
+ * The started operation: 202 while pending, 200 once it ended (after the preferred wait, if any).
+ * The wait is advisory: the operation is accepted (and counted against the pending bound) before
+ * it, and a failure while waiting answers the accepted operation as it was, never an error.
+ */
 async function answer(app: FastifyInstance, req: FastifyRequest, reply: FastifyReply, op: OperationRecord) {
   req.auditOperationId = op.id;
   const wait = preferredWaitSeconds(req.headers.prefer);
-  const cur =
-    wait > 0 && op.status === "pending" ? await app.custody.operation(actorOf(req), op.id, wait * 1000) : op;
+  let cur = op;
+  if (wait > 0 && op.status === "pending") {
+    app.acceptedOperation?.(op.id);
+    cur = await app.custody.operation(actorOf(req), op.id, wait * 1000).catch((e: unknown) => {
+      req.log.warn(
+        { operationId: op.id, err: String(e) },
+        "waiting for the operation failed; answering it pending",
+      );
+      return op;
+    });
+  }
   if (wait > 0) reply.header("preference-applied", `wait=${wait}`);
   return reply.code(cur.status === "pending" ? 202 : 200).send(presentOperation(cur));
 }
