@@ -255,6 +255,14 @@ describe("result aggregator", { timeout: 120_000 }, () => {
     assert.equal((await key(k.id)).status, "failed");
   });
 
+  test("a sign's non-signer skip is not recorded (its parties are its signers)", async () => {
+    const k = await newKey({ status: "active", publicKey: ED_PUBLIC, epoch: 0 });
+    const s = await newOp(k, { type: "sign", participants: [1, 2], request: { message: "00", epoch: 0 } });
+    const before = await op(s.id);
+    await agg.apply(result(s.id, 3, { case: "skipped", value: create(SkippedSchema, { reason: "x" }) }));
+    assert.deepEqual(await (await Repository.open(nc)).getOperation(s.id), before);
+  });
+
   test("a skip arriving after the end changes nothing, even when this instance last saw the operation pending", async () => {
     const k = await newKey();
     const dkg = await newOp(k, {});

@@ -7,6 +7,7 @@ test("wait=N is read among other preferences, in any case, quoted or not, capped
   assert.equal(preferredWaitSeconds("wait=10"), 10);
   assert.equal(preferredWaitSeconds("respond-async, Wait = 7"), 7);
   assert.equal(preferredWaitSeconds('wait="5"'), 5);
+  assert.equal(preferredWaitSeconds('wait="15"'), 15);
   assert.equal(preferredWaitSeconds("wait=3; foo=bar"), 3);
   assert.equal(preferredWaitSeconds(["handling=lenient", "wait=4"]), 4);
   assert.equal(preferredWaitSeconds("wait=0"), 0);

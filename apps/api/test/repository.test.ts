@@ -101,3 +101,23 @@ test("an update from a stale record applies the change to the current one", asyn
   assert.deepEqual(after?.reports, { 1: "signed", 2: "skipped" });
   assert.deepEqual((await repo.getOperation("op_stale"))?.reports, { 1: "signed", 2: "skipped" });
 });
+
+test("a pending record this process holds is never the answer: another instance's end is read", async () => {
+  await repo.createOperation(pendingOp("op_elsewhere"));
+  assert.equal((await repo.getOperation("op_elsewhere"))?.status, "pending");
+  const other = await Repository.open(nc);
+  await other.updateOperation("op_elsewhere", (o) => ({ ...o, status: "succeeded" }));
+  assert.equal((await repo.getOperation("op_elsewhere"))?.status, "succeeded");
+  // Once ended it is answered from memory: an ended operation never changes.
+  const reads: string[] = [];
+  const spy = nc.subscribe("$JS.API.DIRECT.GET.>", { callback: (_e, m) => void reads.push(m.subject) });
+  const spyGet = nc.subscribe("$JS.API.STREAM.MSG.GET.>", {
+    callback: (_e, m) => void reads.push(m.subject),
+  });
+  await nc.flush();
+  assert.equal((await repo.getOperation("op_elsewhere"))?.status, "succeeded");
+  await nc.flush();
+  spy.unsubscribe();
+  spyGet.unsubscribe();
+  assert.deepEqual(reads, []);
+});
