@@ -25,6 +25,8 @@ test("no wait, or a malformed one, is no wait", () => {
     "wait=1.5",
     "wait=1=2",
     "wait=abc",
+    'wait=1"2"',
+    'wait="1"2',
     "await=3",
     "wait=9999999999",
   ])
