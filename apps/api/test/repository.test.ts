@@ -121,3 +121,38 @@ test("a pending record this process holds is never the answer: another instance'
   spyGet.unsubscribe();
   assert.deepEqual(reads, []);
 });
+
+test("a key's identity is remembered once its DKG completed, not before", async () => {
+  const t = new Date().toISOString();
+  const base = {
+    tenant: "t",
+    scheme: "ed25519",
+    threshold: 2,
+    parties: [1, 2, 3],
+    epoch: 0,
+    createdAt: t,
+    updatedAt: t,
+  };
+  await repo.createKey({ ...base, id: "key_new", status: "creating", operationId: "op_k" });
+  await repo.updateKey("key_new", (k) => ({ ...k, status: "active", publicKey: "ab".repeat(32) }));
+  // Still being created when last seen: read, and remembered now that it has its public key.
+  assert.equal((await repo.keyIdentity("key_new"))?.publicKey, "ab".repeat(32));
+  const reads: string[] = [];
+  const spy = nc.subscribe("$JS.API.DIRECT.GET.>", { callback: (_e, m) => void reads.push(m.subject) });
+  const spyGet = nc.subscribe("$JS.API.STREAM.MSG.GET.>", {
+    callback: (_e, m) => void reads.push(m.subject),
+  });
+  await nc.flush();
+  assert.deepEqual(await repo.keyIdentity("key_new"), {
+    id: "key_new",
+    scheme: "ed25519",
+    publicKey: "ab".repeat(32),
+    chainCode: undefined,
+    derivationKey: undefined,
+  });
+  await nc.flush();
+  spy.unsubscribe();
+  spyGet.unsubscribe();
+  assert.deepEqual(reads, []);
+  assert.equal(await repo.keyIdentity("key_unknown"), undefined);
+});

@@ -399,7 +399,7 @@ export class ResultAggregator {
 
   /** A party's signature becomes the result only if the API's own check passes; else that party's report fails. */
   private async signature(op: OperationRecord, party: number, sig: ReportedSignature) {
-    const key = await this.repo.getKey(op.keyId);
+    const key = await this.repo.keyIdentity(op.keyId);
     const check = key ? checkSignatureResult(key, op, party, sig) : unknownKey;
     if (!check.ok) return this.rejected(op, party, check.code);
     return this.finish(
@@ -417,7 +417,7 @@ export class ResultAggregator {
    * own check against its item; else that party's report fails.
    */
   private async signatureBatch(op: OperationRecord, party: number, sigs: ReportedSignature[]) {
-    const key = await this.repo.getKey(op.keyId);
+    const key = await this.repo.keyIdentity(op.keyId);
     const check = key ? checkBatchResult(key, op, party, sigs) : unknownKey;
     if (!check.ok) return this.rejected(op, party, check.code);
     const items = op.request?.items ?? [];

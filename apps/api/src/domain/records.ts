@@ -39,6 +39,9 @@ export interface KeyRecord {
   updatedAt: string;
 }
 
+/** What identifies a key and never changes once its DKG completed: what a signature is checked against. */
+export type KeyIdentity = Pick<KeyRecord, "id" | "scheme" | "publicKey" | "chainCode" | "derivationKey">;
+
 /** The failure of an operation. */
 export interface OperationError {
   code: string;

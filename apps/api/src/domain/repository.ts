@@ -7,7 +7,13 @@ import { IDEMPOTENCY_BUCKET, KEYS_BUCKET, OPERATIONS_BUCKET } from "@custody/pro
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { type KV, Kvm, type KvWatchEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { decodeRecord, encodeRecord, type KeyRecord, type OperationRecord } from "./records.js";
+import {
+  decodeRecord,
+  encodeRecord,
+  type KeyIdentity,
+  type KeyRecord,
+  type OperationRecord,
+} from "./records.js";
 
 /** Operation records a repository keeps as last read or written (see {@link Repository.knownOperation}). */
 const RECENT_OPERATIONS = 512;
@@ -36,8 +42,8 @@ export class Repository {
   private readonly readAt = new WeakMap<OperationRecord, number>();
   /** The operation records this process last read or wrote, least recently used first. */
   private readonly recent = new Map<string, OperationRecord>();
-  /** Key schemes seen, oldest first. */
-  private readonly schemes = new Map<string, string>();
+  /** Identities of keys whose DKG completed (they never change), oldest first. */
+  private readonly identities = new Map<string, KeyIdentity>();
 
   /** Opens the (provisioned) buckets. */
   static async open(nc: NatsConnection): Promise<Repository> {
@@ -55,19 +61,29 @@ export class Repository {
     const e = await this.keys.get(id);
     if (e?.operation !== "PUT") return undefined;
     const k = decodeRecord<KeyRecord>(e.value);
-    this.rememberScheme(k);
+    this.rememberIdentity(k);
     return k;
   }
 
-  /** The scheme of key `id` (fixed at its creation, so remembered once seen), `undefined` for an unknown key. */
-  async keyScheme(id: string): Promise<string | undefined> {
-    return this.schemes.get(id) ?? (await this.getKey(id))?.scheme;
+  /**
+   * The identity of key `id` (scheme, public key, chain code, derivation key): remembered once its
+   * DKG completed, since it never changes after; read until then. `undefined` for an unknown key.
+   */
+  async keyIdentity(id: string): Promise<KeyIdentity | undefined> {
+    return this.identities.get(id) ?? (await this.getKey(id));
   }
 
-  private rememberScheme(k: KeyRecord): void {
-    if (this.schemes.size >= RECENT_OPERATIONS && !this.schemes.has(k.id))
-      this.schemes.delete(this.schemes.keys().next().value!);
-    this.schemes.set(k.id, k.scheme);
+  /** The scheme of key `id` (fixed at its creation), `undefined` for an unknown key. */
+  async keyScheme(id: string): Promise<string | undefined> {
+    return (await this.keyIdentity(id))?.scheme;
+  }
+
+  private rememberIdentity(k: KeyRecord): void {
+    if (k.publicKey === undefined) return;
+    if (this.identities.size >= RECENT_OPERATIONS && !this.identities.has(k.id))
+      this.identities.delete(this.identities.keys().next().value!);
+    const { id, scheme, publicKey, chainCode, derivationKey } = k;
+    this.identities.set(id, { id, scheme, publicKey, chainCode, derivationKey });
   }
 
   /** Every key (ordered by creation time). */
@@ -83,7 +99,7 @@ export class Repository {
   /** Creates a key record; fails if it exists. */
   async createKey(k: KeyRecord): Promise<void> {
     await this.keys.create(k.id, encodeRecord(k));
-    this.rememberScheme(k);
+    this.rememberIdentity(k);
   }
 
   /** Read-modify-write of a key with CAS; `change` returns undefined to leave it as is. */

@@ -16,7 +16,7 @@ import { schnorr, secp256k1 } from "@noble/curves/secp256k1.js";
 import { HDKey } from "@scure/bip32";
 import * as ecc from "tiny-secp256k1";
 import { parsePath } from "./paths.js";
-import type { KeyRecord, OperationRecord, SignatureOutcome, SignItemRecord } from "./records.js";
+import type { KeyIdentity, OperationRecord, SignatureOutcome, SignItemRecord } from "./records.js";
 import { taprootView } from "./taproot.js";
 
 /** Why a party's signature result is refused. */
@@ -57,7 +57,7 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
  * (33-byte compressed with its real y parity; for ECDSA the public key itself) and chain code,
  * x-only for BIP340. A string is the reason none exists.
  */
-function signingKeyOf(key: KeyRecord, path: readonly number[]): { hex: string } | string {
+function signingKeyOf(key: KeyIdentity, path: readonly number[]): { hex: string } | string {
   if (key.publicKey === undefined) return "the key has no public key";
   if (path.length === 0) return { hex: key.publicKey };
   // ECDSA records derive from the public key itself. HDKey refuses a missing or malformed chain code
@@ -82,7 +82,7 @@ export type SigningKeys = (path: readonly number[]) => { hex: string } | string;
  * {@link signingKeyOf} for `key`, memoised by path: one request derives each distinct path once,
  * however many of its items repeat it.
  */
-export function signingKeysOf(key: KeyRecord): SigningKeys {
+export function signingKeysOf(key: KeyIdentity): SigningKeys {
   const memo = new Map<string, { hex: string } | string>();
   return (path) => {
     const id = path.join("/");
@@ -150,7 +150,7 @@ function checkEcdsa(
 type SignTarget = Pick<SignItemRecord, "message" | "path" | "taproot">;
 
 /** The operation's own checks before any signature: a signing of this key, by one of its signers. */
-function checkOperation(key: KeyRecord, op: OperationRecord, party: number): Refusal | undefined {
+function checkOperation(key: KeyIdentity, op: OperationRecord, party: number): Refusal | undefined {
   if (op.type !== "sign" || op.request === undefined || op.keyId !== key.id)
     return refuse("bad-result-operation", "the operation is not a signing of this key");
   if (!op.participants.includes(party))
@@ -170,7 +170,7 @@ function checkOperation(key: KeyRecord, op: OperationRecord, party: number): Ref
  * @returns `{ ok: true, publicKey }` with the hex key it verified under, or a typed refusal
  */
 export function checkSignatureResult(
-  key: KeyRecord,
+  key: KeyIdentity,
   op: OperationRecord,
   party: number,
   sig: ReportedSignature,
@@ -193,7 +193,7 @@ export type BatchResultCheck = { ok: true; publicKeys: string[] } | Refusal;
  * signature refuses the whole result. Pure; never throws.
  */
 export function checkBatchResult(
-  key: KeyRecord,
+  key: KeyIdentity,
   op: OperationRecord,
   party: number,
   sigs: readonly ReportedSignature[],
@@ -222,7 +222,7 @@ export function checkBatchResult(
  * verification. `keys` gives the signing key per path, memoised across the calls of one batch.
  */
 function checkSignature(
-  key: KeyRecord,
+  key: KeyIdentity,
   target: SignTarget,
   epoch: number,
   sig: ReportedSignature,
