@@ -59,6 +59,20 @@ test("nonces are accepted once", async () => {
   assert.equal(await nonces.remember("n2"), true);
 });
 
+/** Runs `f`, asserting that it reads nothing from a stream (no direct or stream message get). */
+async function withoutReads<T>(f: () => Promise<T>): Promise<T> {
+  const reads: string[] = [];
+  const spies = ["$JS.API.DIRECT.GET.>", "$JS.API.STREAM.MSG.GET.>"].map((subject) =>
+    nc.subscribe(subject, { callback: (_e, m) => void reads.push(m.subject) }),
+  );
+  await nc.flush();
+  const out = await f();
+  await nc.flush();
+  for (const s of spies) s.unsubscribe();
+  assert.deepEqual(reads, [], "no stream read");
+  return out;
+}
+
 const pendingOp = (id: string) => ({
   id,
   type: "sign" as const,
@@ -74,17 +88,9 @@ const pendingOp = (id: string) => ({
 test("an update from a record just read writes without reading it again", async () => {
   await repo.createOperation(pendingOp("op_basis"));
   const basis = await repo.getOperation("op_basis");
-  const reads: string[] = [];
-  const spy = nc.subscribe("$JS.API.DIRECT.GET.>", { callback: (_e, m) => void reads.push(m.subject) });
-  const spyGet = nc.subscribe("$JS.API.STREAM.MSG.GET.>", {
-    callback: (_e, m) => void reads.push(m.subject),
-  });
-  await nc.flush();
-  const after = await repo.updateOperation("op_basis", (o) => ({ ...o, reports: { 1: "signed" } }), basis);
-  await nc.flush();
-  spy.unsubscribe();
-  spyGet.unsubscribe();
-  assert.deepEqual(reads, []);
+  const after = await withoutReads(() =>
+    repo.updateOperation("op_basis", (o) => ({ ...o, reports: { 1: "signed" } }), basis),
+  );
   assert.deepEqual(after?.reports, { 1: "signed" });
   assert.deepEqual((await repo.getOperation("op_basis"))?.reports, { 1: "signed" });
 });
@@ -109,17 +115,7 @@ test("a pending record this process holds is never the answer: another instance'
   await other.updateOperation("op_elsewhere", (o) => ({ ...o, status: "succeeded" }));
   assert.equal((await repo.getOperation("op_elsewhere"))?.status, "succeeded");
   // Once ended it is answered from memory: an ended operation never changes.
-  const reads: string[] = [];
-  const spy = nc.subscribe("$JS.API.DIRECT.GET.>", { callback: (_e, m) => void reads.push(m.subject) });
-  const spyGet = nc.subscribe("$JS.API.STREAM.MSG.GET.>", {
-    callback: (_e, m) => void reads.push(m.subject),
-  });
-  await nc.flush();
-  assert.equal((await repo.getOperation("op_elsewhere"))?.status, "succeeded");
-  await nc.flush();
-  spy.unsubscribe();
-  spyGet.unsubscribe();
-  assert.deepEqual(reads, []);
+  assert.equal((await withoutReads(() => repo.getOperation("op_elsewhere")))?.status, "succeeded");
 });
 
 test("a key's identity is remembered once its DKG completed, not before", async () => {
@@ -137,22 +133,12 @@ test("a key's identity is remembered once its DKG completed, not before", async 
   await repo.updateKey("key_new", (k) => ({ ...k, status: "active", publicKey: "ab".repeat(32) }));
   // Still being created when last seen: read, and remembered now that it has its public key.
   assert.equal((await repo.keyIdentity("key_new"))?.publicKey, "ab".repeat(32));
-  const reads: string[] = [];
-  const spy = nc.subscribe("$JS.API.DIRECT.GET.>", { callback: (_e, m) => void reads.push(m.subject) });
-  const spyGet = nc.subscribe("$JS.API.STREAM.MSG.GET.>", {
-    callback: (_e, m) => void reads.push(m.subject),
-  });
-  await nc.flush();
-  assert.deepEqual(await repo.keyIdentity("key_new"), {
+  assert.deepEqual(await withoutReads(() => repo.keyIdentity("key_new")), {
     id: "key_new",
     scheme: "ed25519",
     publicKey: "ab".repeat(32),
     chainCode: undefined,
     derivationKey: undefined,
   });
-  await nc.flush();
-  spy.unsubscribe();
-  spyGet.unsubscribe();
-  assert.deepEqual(reads, []);
   assert.equal(await repo.keyIdentity("key_unknown"), undefined);
 });
