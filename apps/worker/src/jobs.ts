@@ -54,8 +54,8 @@ import {
   PermanentFailure,
   runSession,
   type SessionHost,
+  SessionThreadPool,
   signAs,
-  threadHost,
   verifyFrom,
   type WorkContext,
 } from "@custody/runtime";
@@ -104,17 +104,21 @@ export interface JobEnv {
   readonly roundTimeoutMs?: number;
   /** Join barrier timeout for sessions. */
   readonly joinTimeoutMs?: number;
-  /** Sessions that run in a worker thread (CPU-heavy); default: ECDSA key generation and refresh. */
+  /** Sessions that run in a worker thread (CPU-heavy); default: {@link defaultInThread}. */
   readonly inThread?: (spec: SessionSpec) => boolean;
 }
 
-const THREAD_SCRIPT = new URL("./session-thread.js", import.meta.url);
+/** The worker's session threads (reused while warm; idle ones never keep the process alive). */
+const THREADS = new SessionThreadPool(new URL("./session-thread.js", import.meta.url));
 
 /**
- * ECDSA DKG and refresh spend seconds in base OTs, and an ECDSA signing batch up to a second per
- * round: keep them off the event loop (a single ECDSA signature runs in process).
+ * ECDSA DKG and refresh spend seconds in base OTs, and a signing batch of any scheme up to seconds
+ * per round (256 FROST signatures, or 32 ECDSA ones): keep them off the event loop, so the worker
+ * goes on heartbeating and serving other sessions, and two batches use two cores. A single
+ * signature, and FROST key generation and refresh, run in process.
  */
-export const defaultInThread = (spec: SessionSpec) => spec.scheme === "ecdsa-secp256k1" && spec.op !== "sign";
+export const defaultInThread = (spec: SessionSpec) =>
+  spec.op === "sign-batch" || (spec.scheme === "ecdsa-secp256k1" && spec.op !== "sign");
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
@@ -162,7 +166,7 @@ async function session(
   const threaded = (env.inThread ?? defaultInThread)(spec);
   const build = (sessionId: Uint8Array): SessionHost<SessionOutput> =>
     threaded
-      ? threadHost<SessionOutput>(THREAD_SCRIPT, { spec, sessionId })
+      ? THREADS.host<SessionOutput>({ spec, sessionId })
       : inProcessHost(env.party, () => beginSession(env.schemes, spec, sessionId), 16);
   return runSession<SessionOutput>({
     nc: env.nc,

@@ -22,7 +22,14 @@ import {
 } from "@custody/proto";
 import { PermanentFailure, signAs, TransportError } from "@custody/runtime";
 import { Kvm } from "@nats-io/kv";
-import { announcesSession, classify, confirmationBytes, type JobEnv, runJob } from "../src/jobs.js";
+import {
+  announcesSession,
+  classify,
+  confirmationBytes,
+  defaultInThread,
+  type JobEnv,
+  runJob,
+} from "../src/jobs.js";
 import { SCHEMES } from "../src/schemes.js";
 import { Bench, type Client, ctxOf } from "./harness.js";
 
@@ -319,6 +326,20 @@ describe("job paths", { timeout: 180_000 }, () => {
     assert.equal(classify(sealed)?.code, "share-unreadable");
     assert.equal(classify(new Error("network")), undefined);
     assert.equal(classify("not an error"), undefined);
+  });
+
+  test("which sessions run in a worker thread: batches, and ECDSA key generation and refresh", () => {
+    const base = { self: 1, signers: [1, 2], share: new Uint8Array() };
+    const message = new Uint8Array(32);
+    const inThread = (scheme: string) => [
+      defaultInThread({ op: "sign", scheme, ...base, message }),
+      defaultInThread({ op: "sign-batch", scheme, ...base, items: [{ message }] }),
+      defaultInThread({ op: "keygen", scheme, self: 1, parties: [1, 2, 3], threshold: 2 }),
+      defaultInThread({ op: "refresh", scheme, self: 1, share: new Uint8Array() }),
+    ];
+    assert.deepEqual(inThread("ed25519"), [false, true, false, false]);
+    assert.deepEqual(inThread("bip340"), [false, true, false, false]);
+    assert.deepEqual(inThread("ecdsa-secp256k1"), [false, true, true, true]);
   });
 
   test("which session attempts are announced: every one but a single signature's first", () => {

@@ -57,7 +57,7 @@ export { deriveSessionId, MAX_ENVELOPE_BYTES, runSession } from "./session-trans
 export type { TenantEntry, TenantService } from "./tenants.js";
 export { TENANT_NAME, TenantRegistry, TenantServices } from "./tenants.js";
 export type { ThreadSessionFactory } from "./thread-host.js";
-export { serveSessionThread, threadHost } from "./thread-host.js";
+export { SessionThreadPool, serveSessionThread } from "./thread-host.js";
 export { transientNatsError } from "./transient.js";
 export type { JobOutcome, Logger, WorkContext, WorkHandler, WorkLoopOptions } from "./work-loop.js";
 export { PermanentFailure, WorkLoop } from "./work-loop.js";

@@ -1,84 +1,166 @@
 /**
- * Runs a protocol session in a worker thread, so CPU-heavy rounds (e.g. the base OTs of DKLs23 key
- * generation) never block the event loop: heartbeats, progress signals and other sessions keep going.
- * The thread script builds the session from a serialisable description with
- * {@link serveSessionThread}; messages and results cross the thread boundary by structured clone.
+ * Runs protocol sessions in worker threads, so CPU-heavy rounds (the base OTs of DKLs23 key
+ * generation, a signing batch) never block the event loop: heartbeats, progress signals and other
+ * sessions keep going, and two sessions use two cores. A {@link SessionThreadPool} keeps threads
+ * that finished a session and reuses them (a fresh thread spends hundreds of milliseconds loading
+ * and warming its code); a thread serves one session at a time. The thread script builds each
+ * session from a serialisable description with {@link serveSessionThread}; messages and results
+ * cross the thread boundary by structured clone.
  * @module
  */
 
-import { parentPort, Worker, workerData } from "node:worker_threads";
+import { parentPort, Worker } from "node:worker_threads";
 import { type PartyId, ProtocolError, type ProtocolMessage, Session, type Step } from "@custody/core";
 import type { SessionHost } from "./session-host.js";
 
 type Call =
+  | { id: number; op: "open"; init: unknown }
   | { id: number; op: "start" }
   | { id: number; op: "deliver"; msg: ProtocolMessage }
-  | { id: number; op: "missing" | "result" };
+  | { id: number; op: "missing" | "result" | "end" };
+/** A call without its id (each member of the union on its own). */
+type Request = Call extends infer C ? (C extends { id: number } ? Omit<C, "id"> : never) : never;
 type Reply =
   | { id: number; ok: true; value: unknown }
   | { id: number; ok: false; error: { kind?: string; message: string; culprits?: number[] } };
 
-/** Starts `script` (which calls {@link serveSessionThread}) with `init` as its input. */
-export function threadHost<T>(script: URL, init: unknown): SessionHost<T> {
-  const worker = new Worker(script, { workerData: init });
-  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  let nextId = 0;
-  let dead: Error | undefined;
-  worker.on("message", (r: Reply) => {
-    const p = pending.get(r.id);
-    if (!p) return;
-    pending.delete(r.id);
-    if (r.ok) p.resolve(r.value);
-    else if (r.error.kind)
-      p.reject(
-        new ProtocolError(r.error.kind as ProtocolError["kind"], r.error.message, r.error.culprits ?? []),
-      );
-    else p.reject(new Error(r.error.message));
-  });
-  const die = (e: Error) => {
-    dead = e;
-    for (const p of pending.values()) p.reject(e);
-    pending.clear();
-  };
-  worker.on("error", die);
-  worker.on("exit", (code) => die(new Error(`session thread exited (${code})`)));
-  const call = <V>(c: Omit<Call, "id">): Promise<V> => {
-    if (dead) return Promise.reject(dead);
-    const id = nextId++;
-    return new Promise<V>((resolve, reject) => {
-      pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      worker.postMessage({ ...c, id });
+/** One worker thread and its calls in flight. */
+class SessionThread {
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private nextId = 0;
+  /** Set once the thread failed or exited: it serves nothing more. */
+  dead: Error | undefined;
+
+  constructor(readonly worker: Worker) {
+    worker.on("message", (r: Reply) => {
+      const p = this.pending.get(r.id);
+      if (!p) return;
+      this.pending.delete(r.id);
+      if (r.ok) p.resolve(r.value);
+      else if (r.error.kind)
+        p.reject(
+          new ProtocolError(r.error.kind as ProtocolError["kind"], r.error.message, r.error.culprits ?? []),
+        );
+      else p.reject(new Error(r.error.message));
     });
-  };
-  return {
-    start: () => call<ProtocolMessage[]>({ op: "start" }),
-    deliver: (msg) => call<ProtocolMessage[]>({ op: "deliver", msg } as Omit<Call, "id">),
-    missing: () => call<PartyId[]>({ op: "missing" }),
-    result: () => call<{ value: T } | undefined>({ op: "result" }),
-    close: async () => {
-      worker.removeAllListeners("exit");
-      await worker.terminate();
-    },
-  };
+    worker.on("error", (e) => this.die(e));
+    worker.on("exit", (code) => this.die(new Error(`session thread exited (${code})`)));
+  }
+
+  /** Marks the thread dead and fails every call in flight with `e`. */
+  private die(e: Error): void {
+    this.dead ??= e;
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+
+  /** True when no call is in flight. */
+  get quiet(): boolean {
+    return this.pending.size === 0;
+  }
+
+  call<V>(c: Request): Promise<V> {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = this.nextId++;
+    return new Promise<V>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker.postMessage({ ...c, id });
+    });
+  }
+
+  /** Stops the thread; calls still in flight fail. */
+  async terminate(): Promise<void> {
+    this.die(new Error("session thread terminated"));
+    this.worker.removeAllListeners("exit");
+    await this.worker.terminate();
+  }
 }
 
-/** What a thread script provides: the party, the first step and the round bound, from `workerData`. */
+/** Worker threads running `script` (which calls {@link serveSessionThread}), reused while idle. */
+export class SessionThreadPool {
+  private readonly idle: SessionThread[] = [];
+
+  /** `maxIdle`: threads kept after their session (each holds its loaded code, tens of MB). */
+  constructor(
+    private readonly script: URL,
+    private readonly maxIdle = 2,
+  ) {}
+
+  /**
+   * A session built in a thread from `init`. Closing it returns the thread to the pool when it
+   * ended cleanly (no call in flight, the session dropped); a thread that failed, or was closed in
+   * the middle of a round, is terminated instead.
+   */
+  host<T>(init: unknown): SessionHost<T> {
+    const thread = this.idle.pop() ?? new SessionThread(new Worker(this.script));
+    thread.worker.ref();
+    const opened = thread.call<void>({ op: "open", init });
+    let closed = false;
+    // Once closed, this session's calls never reach the thread: it may already serve another.
+    const call = <V>(c: Request) =>
+      opened.then(() => (closed ? Promise.reject(new Error("session closed")) : thread.call<V>(c)));
+    return {
+      start: () => call<ProtocolMessage[]>({ op: "start" }),
+      deliver: (msg) => call<ProtocolMessage[]>({ op: "deliver", msg }),
+      missing: () => call<PartyId[]>({ op: "missing" }),
+      result: () => call<{ value: T } | undefined>({ op: "result" }),
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        await opened.catch(() => {});
+        if (!thread.dead && thread.quiet && this.idle.length < this.maxIdle) {
+          const ended = await thread.call<void>({ op: "end" }).then(
+            () => true,
+            () => false,
+          );
+          if (ended && !thread.dead) {
+            // An idle thread does not keep the process alive.
+            thread.worker.unref();
+            this.idle.push(thread);
+            return;
+          }
+        }
+        await thread.terminate();
+      },
+    };
+  }
+
+  /** Threads waiting for a session. */
+  get idleThreads(): number {
+    return this.idle.length;
+  }
+
+  /** Ends every idle thread (sessions still open end their own when closed). */
+  async close(): Promise<void> {
+    await Promise.all(this.idle.splice(0).map((t) => t.terminate()));
+  }
+}
+
+/** What a thread script provides for each session: the party, the first step and the round bound. */
 export type ThreadSessionFactory<T> = (init: unknown) => {
   self: PartyId;
   begin: () => Step<T>;
   maxRounds: number;
 };
 
-/** Serves one session inside a worker thread (call from the thread script). */
+/**
+ * Serves sessions inside a worker thread, one at a time (call from the thread script): `open`
+ * builds one from its description, `end` drops it (its state, secrets included, is left to the
+ * garbage collector, as for a session run in process).
+ */
 export function serveSessionThread<T>(factory: ThreadSessionFactory<T>): void {
   const port = parentPort;
   if (!port) throw new Error("serveSessionThread must run in a worker thread");
-  const { self, begin, maxRounds } = factory(workerData);
-  const session = new Session<T>(self, begin, { maxRounds });
+  let session: Session<T> | undefined;
   port.on("message", (c: Call) => {
     try {
       let value: unknown;
-      if (c.op === "start") value = session.start();
+      if (c.op === "open") {
+        const { self, begin, maxRounds } = factory(c.init);
+        session = new Session<T>(self, begin, { maxRounds });
+      } else if (c.op === "end") session = undefined;
+      else if (!session) throw new Error("no session is open in this thread");
+      else if (c.op === "start") value = session.start();
       else if (c.op === "deliver") value = session.deliver(c.msg);
       else if (c.op === "missing") value = session.missing();
       else value = session.done ? { value: session.result } : undefined;
