@@ -31,7 +31,10 @@ class SessionThread {
   /** Set once the thread failed or exited: it serves nothing more. */
   dead: Error | undefined;
 
-  constructor(readonly worker: Worker) {
+  constructor(
+    readonly worker: Worker,
+    private readonly onDead: (t: SessionThread) => void,
+  ) {
     worker.on("message", (r: Reply) => {
       const p = this.pending.get(r.id);
       if (!p) return;
@@ -44,6 +47,7 @@ class SessionThread {
       else p.reject(new Error(r.error.message));
     });
     worker.on("error", (e) => this.die(e));
+    worker.on("messageerror", (e) => this.die(e));
     worker.on("exit", (code) => this.die(new Error(`session thread exited (${code})`)));
   }
 
@@ -52,6 +56,7 @@ class SessionThread {
     this.dead ??= e;
     for (const p of this.pending.values()) p.reject(e);
     this.pending.clear();
+    this.onDead(this);
   }
 
   /** True when no call is in flight. */
@@ -76,15 +81,52 @@ class SessionThread {
   }
 }
 
-/** Worker threads running `script` (which calls {@link serveSessionThread}), reused while idle. */
+/**
+ * Worker threads running `script` (which calls {@link serveSessionThread}), reused while idle. An
+ * idle thread is terminated after `idleMs`, which also frees what its last session left in its heap.
+ */
 export class SessionThreadPool {
   private readonly idle: SessionThread[] = [];
+  private readonly expiry = new Map<SessionThread, NodeJS.Timeout>();
 
   /** `maxIdle`: threads kept after their session (each holds its loaded code, tens of MB). */
   constructor(
     private readonly script: URL,
     private readonly maxIdle = 2,
+    private readonly idleMs = 30_000,
   ) {}
+
+  /** An idle thread (never a dead one), or a new one. */
+  private take(): SessionThread {
+    for (let t = this.idle.pop(); t; t = this.idle.pop()) {
+      clearTimeout(this.expiry.get(t));
+      this.expiry.delete(t);
+      if (!t.dead) return t;
+    }
+    return new SessionThread(new Worker(this.script), (dead) => this.forget(dead));
+  }
+
+  /** Drops a thread from the idle list (it died, or expired). */
+  private forget(t: SessionThread): void {
+    const i = this.idle.indexOf(t);
+    if (i >= 0) this.idle.splice(i, 1);
+    clearTimeout(this.expiry.get(t));
+    this.expiry.delete(t);
+  }
+
+  /** Keeps `t` for the next session, or ends it when the pool is full. */
+  private async release(t: SessionThread): Promise<void> {
+    if (t.dead || this.idle.length >= this.maxIdle) return t.terminate();
+    // An idle thread does not keep the process alive.
+    t.worker.unref();
+    this.idle.push(t);
+    const timer = setTimeout(() => {
+      this.forget(t);
+      void t.terminate();
+    }, this.idleMs);
+    timer.unref();
+    this.expiry.set(t, timer);
+  }
 
   /**
    * A session built in a thread from `init`. Closing it returns the thread to the pool when it
@@ -92,7 +134,7 @@ export class SessionThreadPool {
    * the middle of a round, is terminated instead.
    */
   host<T>(init: unknown): SessionHost<T> {
-    const thread = this.idle.pop() ?? new SessionThread(new Worker(this.script));
+    const thread = this.take();
     thread.worker.ref();
     const opened = thread.call<void>({ op: "open", init });
     let closed = false;
@@ -108,19 +150,16 @@ export class SessionThreadPool {
         if (closed) return;
         closed = true;
         await opened.catch(() => {});
-        if (!thread.dead && thread.quiet && this.idle.length < this.maxIdle) {
-          const ended = await thread.call<void>({ op: "end" }).then(
+        const ended =
+          !thread.dead &&
+          thread.quiet &&
+          this.idle.length < this.maxIdle &&
+          (await thread.call<void>({ op: "end" }).then(
             () => true,
             () => false,
-          );
-          if (ended && !thread.dead) {
-            // An idle thread does not keep the process alive.
-            thread.worker.unref();
-            this.idle.push(thread);
-            return;
-          }
-        }
-        await thread.terminate();
+          ));
+        if (ended) await this.release(thread);
+        else await thread.terminate();
       },
     };
   }
@@ -132,7 +171,9 @@ export class SessionThreadPool {
 
   /** Ends every idle thread (sessions still open end their own when closed). */
   async close(): Promise<void> {
-    await Promise.all(this.idle.splice(0).map((t) => t.terminate()));
+    const idle = this.idle.splice(0);
+    for (const t of idle) this.forget(t);
+    await Promise.all(idle.map((t) => t.terminate()));
   }
 }
 
@@ -146,7 +187,7 @@ export type ThreadSessionFactory<T> = (init: unknown) => {
 /**
  * Serves sessions inside a worker thread, one at a time (call from the thread script): `open`
  * builds one from its description, `end` drops it (its state, secrets included, is left to the
- * garbage collector, as for a session run in process).
+ * garbage collector; the pool terminates a thread that stays idle, which frees it for certain).
  */
 export function serveSessionThread<T>(factory: ThreadSessionFactory<T>): void {
   const port = parentPort;

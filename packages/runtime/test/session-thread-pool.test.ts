@@ -1,7 +1,8 @@
 /**
  * The session thread pool: a thread that finished its session serves the next one (warm), two
- * sessions at once get two threads, and a thread closed in the middle of a call or one that died
- * is never handed out again.
+ * sessions at once get two threads, a closed session's calls never reach the thread again, a
+ * thread closed in the middle of a call or one that died (in a session or while idle) is never
+ * handed out again, at most `maxIdle` are kept, and an idle one ends after the idle time.
  */
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
@@ -13,8 +14,8 @@ after(() => pool.close());
 
 type Out = { thread: number; n: number };
 
-async function run(mode: "id" | "slow", n: number): Promise<Out> {
-  const host = pool.host<Out>({ mode, n });
+async function run(mode: "id" | "slow" | "exit-later", n: number, from = pool): Promise<Out> {
+  const host = from.host<Out>({ mode, n });
   try {
     await host.start();
     const r = await host.result();
@@ -75,8 +76,38 @@ describe("session thread pool", { timeout: 30_000 }, () => {
     assert.equal((await run("id", 5)).n, 5);
   });
 
-  test("at most maxIdle threads are kept", async () => {
-    await Promise.all([run("slow", 1), run("slow", 2), run("slow", 3)]);
+  test("at most maxIdle threads are kept, however many sessions close at once", async () => {
+    const hosts = [1, 2, 3, 4].map((n) => pool.host<Out>({ mode: "id", n }));
+    for (const h of hosts) {
+      await h.start();
+      assert.ok(await h.result());
+    }
+    await Promise.all(hosts.map((h) => h.close()));
     assert.equal(pool.idleThreads, 2);
+  });
+
+  test("a thread that dies while idle leaves the pool", async () => {
+    const own = new SessionThreadPool(SCRIPT, 2);
+    try {
+      await run("exit-later", 1, own);
+      assert.equal(own.idleThreads, 1);
+      await new Promise((r) => setTimeout(r, 600));
+      assert.equal(own.idleThreads, 0, "the dead thread is not kept");
+      assert.equal((await run("id", 2, own)).n, 2);
+    } finally {
+      await own.close();
+    }
+  });
+
+  test("an idle thread is ended after the idle time", async () => {
+    const own = new SessionThreadPool(SCRIPT, 2, 200);
+    try {
+      await run("id", 1, own);
+      assert.equal(own.idleThreads, 1);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(own.idleThreads, 0);
+    } finally {
+      await own.close();
+    }
   });
 });
