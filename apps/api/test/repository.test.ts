@@ -29,22 +29,24 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+const pendingOp = (id: string) => ({
+  id,
+  type: "sign" as const,
+  status: "pending" as const,
+  keyId: "key_x",
+  tenant: "t",
+  participants: [1, 2],
+  reports: {},
+  createdAt: new Date().toISOString(),
+  updatedAt: new Date().toISOString(),
+});
+
 test("an Idempotency-Key belongs to its first live claim; a dead claim is taken over once stale", async () => {
   assert.equal(await repo.claimIdempotencyKey("k1", "op_a"), "op_a");
   assert.equal(await repo.claimIdempotencyKey("k1", "op_b"), "op_a", "a fresh claim is kept");
   // op_a never wrote its operation record: once stale, the next request takes the key over.
   assert.equal(await repo.claimIdempotencyKey("k1", "op_c", 0), "op_c");
-  await repo.createOperation({
-    id: "op_c",
-    type: "sign",
-    status: "pending",
-    keyId: "key_x",
-    tenant: "t",
-    participants: [1, 2],
-    reports: {},
-    createdAt: new Date().toISOString(),
-    updatedAt: new Date().toISOString(),
-  });
+  await repo.createOperation(pendingOp("op_c"));
   assert.equal(
     await repo.claimIdempotencyKey("k1", "op_d", 0),
     "op_c",
@@ -72,18 +74,6 @@ async function withoutReads<T>(f: () => Promise<T>): Promise<T> {
   assert.deepEqual(reads, [], "no stream read");
   return out;
 }
-
-const pendingOp = (id: string) => ({
-  id,
-  type: "sign" as const,
-  status: "pending" as const,
-  keyId: "key_x",
-  tenant: "t",
-  participants: [1, 2],
-  reports: {},
-  createdAt: new Date().toISOString(),
-  updatedAt: new Date().toISOString(),
-});
 
 test("an update from a record just read writes without reading it again", async () => {
   await repo.createOperation(pendingOp("op_basis"));
