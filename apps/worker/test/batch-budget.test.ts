@@ -8,16 +8,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
-import { operationIdOf } from "@custody/core";
-import {
-  ClientRequestSchema,
-  create,
-  MAX_PATH_COMPONENTS_PER_REQUEST,
-  SignItemSchema,
-  SignWorkSchema,
-  type WorkItem,
-  WorkItemSchema,
-} from "@custody/proto";
+import { MAX_PATH_COMPONENTS_PER_REQUEST, type WorkItem } from "@custody/proto";
 import { PermanentFailure } from "@custody/runtime";
 import { type JobEnv, runJob } from "../src/jobs.js";
 import { Bench, type Client, ctxOf } from "./harness.js";
@@ -36,39 +27,12 @@ after(async () => {
   await bench?.stop();
 });
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+const _hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 /** A batch work item exactly as the client signed it: every message with its own path. */
 function batchItem(scheme: string, paths: number[][]): WorkItem {
   const items = paths.map((path) => ({ message: randomBytes(32), path }));
-  const body = {
-    messages: items.map((i) => ({ message: hex(i.message), path: `m/${i.path.join("/")}` })),
-  };
-  const req = client.request("POST", "/v1/keys/k_nowhere/sign", body);
-  return create(WorkItemSchema, {
-    operationId: operationIdOf({ tenant: client.tenant, credential: req.credential, nonce: req.nonce }),
-    keyId: "k_nowhere",
-    scheme,
-    tenant: client.tenant,
-    createdAtMs: BigInt(Date.now()),
-    client: create(ClientRequestSchema, {
-      credential: req.credential,
-      method: req.method,
-      path: req.path,
-      body: req.body,
-      timestampMs: BigInt(req.timestampMs),
-      nonce: req.nonce,
-      signature: req.signature,
-    }),
-    op: {
-      case: "sign",
-      value: create(SignWorkSchema, {
-        epoch: 0,
-        signers: [1, 2],
-        batch: items.map((i) => create(SignItemSchema, { message: i.message, path: i.path })),
-      }),
-    },
-  });
+  return client.signBatch("k_nowhere", scheme, 0, [1, 2], items);
 }
 
 const isCode = (code: string, text?: RegExp) => (e: unknown) => {

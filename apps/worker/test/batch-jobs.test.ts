@@ -7,15 +7,12 @@
 import assert from "node:assert/strict";
 import { createPublicKey, randomBytes, verify } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { operationIdOf, ProtocolError } from "@custody/core";
+import { ProtocolError } from "@custody/core";
 import {
   ActivateWorkSchema,
   activationOperationId,
-  ClientRequestSchema,
   create,
   ShareConfirmationSchema,
-  SignItemSchema,
-  SignWorkSchema,
   type WorkItem,
   WorkItemSchema,
   type WorkResult,
@@ -61,36 +58,7 @@ function batchItem(
   items: { message: Uint8Array; path?: number[] }[],
   edit: (work: { message: Uint8Array }) => void = () => {},
 ): WorkItem {
-  const body = {
-    messages: items.map((i) => ({
-      message: hex(i.message),
-      ...(i.path ? { path: `m/${i.path.join("/")}` } : {}),
-    })),
-  };
-  const req = client.request("POST", `/v1/keys/${keyId}/sign`, body);
-  const work = create(SignWorkSchema, {
-    epoch: 0,
-    signers: PARTIES,
-    batch: items.map((i) => create(SignItemSchema, { message: i.message, path: i.path ?? [] })),
-  });
-  edit(work);
-  return create(WorkItemSchema, {
-    operationId: operationIdOf({ tenant: client.tenant, credential: req.credential, nonce: req.nonce }),
-    keyId,
-    scheme,
-    tenant: client.tenant,
-    createdAtMs: BigInt(Date.now()),
-    client: create(ClientRequestSchema, {
-      credential: req.credential,
-      method: req.method,
-      path: req.path,
-      body: req.body,
-      timestampMs: BigInt(req.timestampMs),
-      nonce: req.nonce,
-      signature: req.signature,
-    }),
-    op: { case: "sign", value: work },
-  });
+  return client.signBatch(keyId, scheme, 0, PARTIES, items, edit);
 }
 
 /** A 2-of-2 key made by DKG and activated at both parties. */

@@ -8,16 +8,9 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
-import { operationIdOf, ProtocolError, type ProtocolMessage, runLocal } from "@custody/core";
+import { ProtocolError, type ProtocolMessage, runLocal } from "@custody/core";
 import { ecdsaScheme } from "@custody/dkls23";
-import {
-  ClientRequestSchema,
-  create,
-  SignItemSchema,
-  SignWorkSchema,
-  type WorkItem,
-  WorkItemSchema,
-} from "@custody/proto";
+import type { WorkItem } from "@custody/proto";
 import { inProcessHost, PermanentFailure, runSession } from "@custody/runtime";
 import { connect } from "@nats-io/transport-node";
 import { defaultInThread, runJob } from "../src/jobs.js";
@@ -50,37 +43,17 @@ before(async () => {
 });
 after(async () => bench?.stop());
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+const _hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 /** The batch work item an honest API publishes for a signed request of `messages`. */
 function batchItem(messages: Uint8Array[]): WorkItem {
-  const req = client.request("POST", `/v1/keys/${KEY}/sign`, {
-    messages: messages.map((m) => ({ message: hex(m) })),
-  });
-  return create(WorkItemSchema, {
-    operationId: operationIdOf({ tenant: client.tenant, credential: req.credential, nonce: req.nonce }),
-    keyId: KEY,
-    scheme: SCHEME,
-    tenant: client.tenant,
-    createdAtMs: BigInt(Date.now()),
-    client: create(ClientRequestSchema, {
-      credential: req.credential,
-      method: req.method,
-      path: req.path,
-      body: req.body,
-      timestampMs: BigInt(req.timestampMs),
-      nonce: req.nonce,
-      signature: req.signature,
-    }),
-    op: {
-      case: "sign",
-      value: create(SignWorkSchema, {
-        epoch: 0,
-        signers: [1, 2],
-        batch: messages.map((message) => create(SignItemSchema, { message })),
-      }),
-    },
-  });
+  return client.signBatch(
+    KEY,
+    SCHEME,
+    0,
+    [1, 2],
+    messages.map((message) => ({ message })),
+  );
 }
 
 /**

@@ -26,6 +26,8 @@ import {
   create,
   DkgWorkSchema,
   RefreshWorkSchema,
+  SignItemSchema,
+  type SignWork,
   SignWorkSchema,
   type WorkItem,
   WorkItemSchema,
@@ -174,6 +176,32 @@ export class Client {
       case: "sign",
       value: create(SignWorkSchema, { epoch, signers, message, path: indices }),
     });
+  }
+
+  /**
+   * The work item of a signing batch; `edit` may alter the work after the client signed its
+   * request (what a compromised API or broker would do).
+   */
+  signBatch(
+    keyId: string,
+    scheme: string,
+    epoch: number,
+    signers: number[],
+    items: readonly { message: Uint8Array; path?: readonly number[] }[],
+    edit: (work: SignWork) => void = () => {},
+  ): WorkItem {
+    const messages = items.map((i) => ({
+      message: Buffer.from(i.message).toString("hex"),
+      ...(i.path ? { path: `m/${i.path.join("/")}` } : {}),
+    }));
+    const req = this.request("POST", `/v1/keys/${keyId}/sign`, { messages });
+    const work = create(SignWorkSchema, {
+      epoch,
+      signers,
+      batch: items.map((i) => create(SignItemSchema, { message: i.message, path: [...(i.path ?? [])] })),
+    });
+    edit(work);
+    return item(req, this.tenant, keyId, scheme, { case: "sign", value: work });
   }
 
   /** The work item of a refresh (into `toEpoch`, default the next one). */

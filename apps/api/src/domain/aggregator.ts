@@ -180,15 +180,17 @@ export class ResultAggregator {
     await this.loop;
   }
 
-  /** A compare-and-set update of an operation that reports the phase it left, if it moved. */
+  /**
+   * A compare-and-set update of an operation, starting from `basis` (a record the repository
+   * returned), that reports the phase it left, if it moved.
+   */
   private async update(
-    id: string,
+    basis: OperationRecord,
     change: (cur: OperationRecord) => OperationRecord | undefined,
-    basis?: OperationRecord,
   ): Promise<OperationRecord | undefined> {
     let before: OperationRecord | undefined;
     const after = await this.repo.updateOperation(
-      id,
+      basis.id,
       (cur) => {
         before = cur;
         return change(cur);
@@ -231,13 +233,10 @@ export class ResultAggregator {
       case "skipped":
         // A sign's non-signers skip by definition (participants are the signers): nothing to record.
         if (op.type === "sign") return;
-        await this.update(
-          op.id,
-          (cur) =>
-            cur.status !== "pending" || cur.reports[party] === "skipped"
-              ? undefined
-              : { ...cur, reports: { ...cur.reports, [party]: "skipped" } },
-          op,
+        await this.update(op, (cur) =>
+          cur.status !== "pending" || cur.reports[party] === "skipped"
+            ? undefined
+            : { ...cur, reports: { ...cur.reports, [party]: "skipped" } },
         );
         return;
       case "signature":
@@ -291,28 +290,25 @@ export class ResultAggregator {
     },
   ) {
     const { epoch, publicKey, chainCode, derivationKey, session, confirmation } = r;
-    const updated = await this.update(
-      op.id,
-      (cur) =>
-        cur.status !== "pending" || cur.reports[party] === "stored"
-          ? undefined
-          : {
-              ...cur,
-              reports: { ...cur.reports, [party]: "stored" },
-              sessions: {
-                ...cur.sessions,
-                [party]: `${session}:${publicKey}:${chainCode}:${derivationKey}:${epoch}`,
-              },
-              confirmations: { ...cur.confirmations, [party]: confirmation },
-              progress: advance(cur, "stored", {
-                stored: cur.participants.filter(
-                  (p) => String(p) === party || cur.reports[String(p)] === "stored",
-                ).length,
-                of: cur.participants.length,
-              }),
-              updatedAt: now(),
+    const updated = await this.update(op, (cur) =>
+      cur.status !== "pending" || cur.reports[party] === "stored"
+        ? undefined
+        : {
+            ...cur,
+            reports: { ...cur.reports, [party]: "stored" },
+            sessions: {
+              ...cur.sessions,
+              [party]: `${session}:${publicKey}:${chainCode}:${derivationKey}:${epoch}`,
             },
-      op,
+            confirmations: { ...cur.confirmations, [party]: confirmation },
+            progress: advance(cur, "stored", {
+              stored: cur.participants.filter(
+                (p) => String(p) === party || cur.reports[String(p)] === "stored",
+              ).length,
+              of: cur.participants.length,
+            }),
+            updatedAt: now(),
+          },
     );
     if (updated?.status !== "pending") return;
     const stored = updated.participants.filter((p) => updated.reports[String(p)] === "stored");
@@ -337,7 +333,7 @@ export class ResultAggregator {
       });
     }
     await this.publishActivation(updated, key.scheme, epoch, session);
-    await this.update(updated.id, (cur) =>
+    await this.update(updated, (cur) =>
       cur.status !== "pending" || progressOf(cur).phase === "activating"
         ? undefined
         : { ...cur, progress: advance(cur, "activating"), updatedAt: now() },
@@ -355,20 +351,16 @@ export class ResultAggregator {
       this.log.warn({ operationId: op.id, party, phase }, "progress report ignored");
       return;
     }
-    await this.update(
-      op.id,
-      (cur) => {
-        const p = progressOf(cur);
-        if (cur.status !== "pending" || (attempt <= p.attempt && PHASE_RANK[p.phase] >= PHASE_RANK.session))
-          return undefined;
-        return {
-          ...cur,
-          progress: advance(cur, "session", { attempt: Math.max(attempt, p.attempt) }),
-          updatedAt: now(),
-        };
-      },
-      op,
-    );
+    await this.update(op, (cur) => {
+      const p = progressOf(cur);
+      if (cur.status !== "pending" || (attempt <= p.attempt && PHASE_RANK[p.phase] >= PHASE_RANK.session))
+        return undefined;
+      return {
+        ...cur,
+        progress: advance(cur, "session", { attempt: Math.max(attempt, p.attempt) }),
+        updatedAt: now(),
+      };
+    });
   }
 
   /** Asks every party to activate the shares of `session` at `epoch`, with every party's confirmation. */
@@ -440,17 +432,14 @@ export class ResultAggregator {
   private async rejected(op: OperationRecord, party: number, code: string) {
     this.log.warn({ operationId: op.id, party, code }, "party result refused");
     this.onRejectedResult?.(op, party, code);
-    await this.update(
-      op.id,
-      (cur) =>
-        cur.status !== "pending"
-          ? undefined
-          : {
-              ...cur,
-              reports: { ...cur.reports, [String(party)]: `rejected:${code}` },
-              updatedAt: now(),
-            },
-      op,
+    await this.update(op, (cur) =>
+      cur.status !== "pending"
+        ? undefined
+        : {
+            ...cur,
+            reports: { ...cur.reports, [String(party)]: `rejected:${code}` },
+            updatedAt: now(),
+          },
     );
   }
 
@@ -485,13 +474,10 @@ export class ResultAggregator {
 
   /** The operation succeeds when every party reported it activated the new epoch. */
   private async activated(op: OperationRecord, party: string) {
-    const updated = await this.update(
-      op.id,
-      (cur) =>
-        cur.status !== "pending" || cur.reports[party] === "activated"
-          ? undefined
-          : { ...cur, reports: { ...cur.reports, [party]: "activated" }, updatedAt: now() },
-      op,
+    const updated = await this.update(op, (cur) =>
+      cur.status !== "pending" || cur.reports[party] === "activated"
+        ? undefined
+        : { ...cur, reports: { ...cur.reports, [party]: "activated" }, updatedAt: now() },
     );
     if (updated?.status !== "pending") return;
     if (!updated.participants.every((p) => updated.reports[String(p)] === "activated")) return;
@@ -504,22 +490,18 @@ export class ResultAggregator {
     report?: { party: string; report: string },
   ): Promise<void> {
     let transitioned = false;
-    const done = await this.update(
-      op.id,
-      (cur) => {
-        transitioned = cur.status === "pending";
-        return !transitioned
-          ? undefined
-          : {
-              ...cur,
-              ...outcome,
-              reports: report ? { ...cur.reports, [report.party]: report.report } : cur.reports,
-              progress: advance(cur, outcome.status === "succeeded" ? "succeeded" : "failed"),
-              updatedAt: now(),
-            };
-      },
-      op,
-    );
+    const done = await this.update(op, (cur) => {
+      transitioned = cur.status === "pending";
+      return !transitioned
+        ? undefined
+        : {
+            ...cur,
+            ...outcome,
+            reports: report ? { ...cur.reports, [report.party]: report.report } : cur.reports,
+            progress: advance(cur, outcome.status === "succeeded" ? "succeeded" : "failed"),
+            updatedAt: now(),
+          };
+    });
     if (!done || done.status === "pending") return;
     if (transitioned) this.onTerminal?.(done);
     if (done.status === "failed") {

@@ -15,8 +15,15 @@ import {
   type OperationRecord,
 } from "./records.js";
 
-/** Operation records a repository keeps as last read or written (see {@link Repository.knownOperation}). */
-const RECENT_OPERATIONS = 512;
+/** Entries a repository keeps of each kind (operation records, key identities). */
+const REMEMBERED = 512;
+
+/** Sets `key` as the most recently used entry of `map`, dropping the least recently used past {@link REMEMBERED}. */
+function keep<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > REMEMBERED) map.delete(map.keys().next().value!);
+}
 
 /** A running watch of the operations bucket. */
 export interface OperationWatch {
@@ -42,7 +49,7 @@ export class Repository {
   private readonly readAt = new WeakMap<OperationRecord, number>();
   /** The operation records this process last read or wrote, least recently used first. */
   private readonly recent = new Map<string, OperationRecord>();
-  /** Identities of keys whose DKG completed (they never change), oldest first. */
+  /** Identities of keys whose DKG completed (they never change), least recently read first. */
   private readonly identities = new Map<string, KeyIdentity>();
 
   /** Opens the (provisioned) buckets. */
@@ -80,10 +87,8 @@ export class Repository {
 
   private rememberIdentity(k: KeyRecord): void {
     if (k.publicKey === undefined) return;
-    if (this.identities.size >= RECENT_OPERATIONS && !this.identities.has(k.id))
-      this.identities.delete(this.identities.keys().next().value!);
     const { id, scheme, publicKey, chainCode, derivationKey } = k;
-    this.identities.set(id, { id, scheme, publicKey, chainCode, derivationKey });
+    keep(this.identities, id, { id, scheme, publicKey, chainCode, derivationKey });
   }
 
   /** Every key (ordered by creation time). */
@@ -99,7 +104,6 @@ export class Repository {
   /** Creates a key record; fails if it exists. */
   async createKey(k: KeyRecord): Promise<void> {
     await this.keys.create(k.id, encodeRecord(k));
-    this.rememberIdentity(k);
   }
 
   /** Read-modify-write of a key with CAS; `change` returns undefined to leave it as is. */
@@ -149,9 +153,7 @@ export class Repository {
   /** Keeps `op` (at `revision`, if given) as the most recently used record of its id. */
   private remember(op: OperationRecord, revision?: number): OperationRecord {
     if (revision !== undefined) this.readAt.set(op, revision);
-    this.recent.delete(op.id);
-    this.recent.set(op.id, op);
-    if (this.recent.size > RECENT_OPERATIONS) this.recent.delete(this.recent.keys().next().value!);
+    keep(this.recent, op.id, op);
     return op;
   }
 
