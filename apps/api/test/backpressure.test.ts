@@ -26,6 +26,10 @@ async function app(o: { maxPending?: number; maxInFlight?: number }) {
     pending.add(id);
     return reply.code(202).send({ id });
   });
+  // Work answers that accept nothing: a refusal, and a 200 on another method of a work path.
+  a.post("/v1/keys", async (_req, reply) => reply.code(400).send({ id: `op_refused_${next++}` }));
+  a.put("/v1/keys/:id/sign", async (_req, reply) => reply.code(202).send({ id: `op_put_${next++}` }));
+  a.post("/v1/other", async (_req, reply) => reply.code(202).send({ id: `op_other_${next++}` }));
   a.get("/healthz", async () => ({ status: "ok" }));
   const settle = (id: string) => {
     pending.delete(id);
@@ -49,6 +53,19 @@ test("work beyond the pending bound gets 429 with Retry-After until an operation
   assert.equal(refused.json().type, "urn:custody:problem:rate-limited");
   settle("op_1");
   assert.equal((await sign(a)).statusCode, 202, "a settled operation frees its place");
+  assert.equal((await sign(a)).statusCode, 429);
+  await a.close();
+});
+
+test("only accepted work counts against the pending bound: refusals, other methods and routes do not", async () => {
+  const { a } = await app({ maxPending: 2 });
+  for (let i = 0; i < 3; i++) {
+    assert.equal((await a.inject({ method: "POST", url: "/v1/keys", payload: {} })).statusCode, 400);
+    assert.equal((await a.inject({ method: "PUT", url: "/v1/keys/k/sign", payload: {} })).statusCode, 202);
+    assert.equal((await a.inject({ method: "POST", url: "/v1/other", payload: {} })).statusCode, 202);
+  }
+  assert.equal((await sign(a)).statusCode, 202);
+  assert.equal((await sign(a)).statusCode, 202);
   assert.equal((await sign(a)).statusCode, 429);
   await a.close();
 });

@@ -43,6 +43,8 @@ const pending = (): OperationRecord => {
 
 /** What the stand-in's `operation` (the hold) does next: end the operation, fail, or stay pending. */
 type Hold = "ends" | "fails" | "pending";
+/** The waits the route asked the stand-in for, in ms. */
+const waits: number[] = [];
 let app: FastifyInstance;
 
 /** A fresh app (empty pending bound of 2) whose hold does `hold`. */
@@ -51,6 +53,7 @@ async function start(hold: Hold) {
   const service = {
     sign: async () => pending(),
     operation: async (_actor: unknown, id: string, waitMs: number) => {
+      waits.push(waitMs);
       if (hold === "fails")
         throw new Problem("unavailable", "the store did not answer in time; retry later", {}, 1);
       if (hold === "pending") {
@@ -95,8 +98,10 @@ async function sign(prefer?: string) {
 describe("Prefer: wait", { timeout: 30_000 }, () => {
   test("an operation that ends while held is 200; without the preference it is 202 pending", async () => {
     await start("ends");
+    waits.length = 0;
     const held = await sign("wait=5");
     assert.deepEqual([held.status, held.body.status, held.applied], [200, "succeeded", "wait=5"]);
+    assert.deepEqual(waits, [5000], "held for the preferred seconds");
     const plain = await sign();
     assert.deepEqual([plain.status, plain.body.status, plain.applied], [202, "pending", undefined]);
   });
