@@ -78,6 +78,8 @@ export interface StackOptions {
   readonly roundTimeoutMs?: number;
   /** Session join timeout (ms), passed to workers. */
   readonly joinTimeoutMs?: number;
+  /** Helper threads per ECDSA key-generation or refresh session, passed to workers. Default: theirs (auto). */
+  readonly jobThreads?: number;
   /** Ack wait of work items (ms); workers report progress at a third of it. Default 30 s. */
   readonly ackWaitMs?: number;
   /** Where children's output goes: "inherit" (dev) or log files under dir/logs (tests). */
@@ -200,9 +202,15 @@ export class Stack {
   apiMetricsUrl = "";
   private constructor(
     readonly options: Required<
-      Omit<StackOptions, "roundTimeoutMs" | "joinTimeoutMs" | "heartbeatMs" | "ackWaitMs" | "env">
+      Omit<
+        StackOptions,
+        "roundTimeoutMs" | "joinTimeoutMs" | "jobThreads" | "heartbeatMs" | "ackWaitMs" | "env"
+      >
     > &
-      Pick<StackOptions, "roundTimeoutMs" | "joinTimeoutMs" | "heartbeatMs" | "ackWaitMs" | "env">,
+      Pick<
+        StackOptions,
+        "roundTimeoutMs" | "joinTimeoutMs" | "jobThreads" | "heartbeatMs" | "ackWaitMs" | "env"
+      >,
     /** The nats-server processes (one, or the three nodes of the cluster). */
     readonly broker: NatsCluster,
     public apiUrl: string,
@@ -481,6 +489,7 @@ export class Stack {
     if (o.heartbeatMs) args.push("--heartbeat-ms", String(o.heartbeatMs));
     if (o.roundTimeoutMs) args.push("--round-timeout-ms", String(o.roundTimeoutMs));
     if (o.joinTimeoutMs) args.push("--join-timeout-ms", String(o.joinTimeoutMs));
+    if (o.jobThreads !== undefined) args.push("--job-threads", String(o.jobThreads));
     if (o.ackWaitMs) args.push("--progress-ms", String(Math.max(100, Math.floor(o.ackWaitMs / 3))));
     return this.spawnChild(workerName(party, worker), args);
   }

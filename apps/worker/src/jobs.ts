@@ -106,6 +106,11 @@ export interface JobEnv {
   readonly joinTimeoutMs?: number;
   /** Sessions that run in a worker thread (CPU-heavy); default: {@link defaultInThread}. */
   readonly inThread?: (spec: SessionSpec) => boolean;
+  /**
+   * Helper threads a session thread may use for a round's independent jobs (the base OTs of
+   * different counterparties in ECDSA key generation and refresh). Default 0: none.
+   */
+  readonly jobThreads?: number;
 }
 
 /** The worker's session threads (reused while warm; idle ones never keep the process alive). */
@@ -166,7 +171,7 @@ async function session(
   const threaded = (env.inThread ?? defaultInThread)(spec);
   const build = (sessionId: Uint8Array): SessionHost<SessionOutput> =>
     threaded
-      ? THREADS.host<SessionOutput>({ spec, sessionId })
+      ? THREADS.host<SessionOutput>({ spec, sessionId, jobThreads: env.jobThreads ?? 0 })
       : inProcessHost(env.party, () => beginSession(env.schemes, spec, sessionId), 16);
   return runSession<SessionOutput>({
     nc: env.nc,

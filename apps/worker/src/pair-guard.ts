@@ -104,6 +104,7 @@ export class PairGuard {
         start: () => step(() => inner.start()),
         deliver: (m) => step(() => inner.deliver(m)),
         missing: () => inner.missing(),
+        settle: () => step(() => inner.settle()),
         result: () => inner.result(),
         close: () => inner.close(),
       }),

@@ -6,7 +6,9 @@
  */
 import {
   type BatchSignItem,
+  inline,
   mapStep,
+  type ParallelMap,
   ProtocolError,
   type Scheme,
   type SignatureOutput,
@@ -64,11 +66,15 @@ export function taprootOf(work: SignWork): TaprootOption | undefined {
   return root.length === 0 ? {} : { merkleRoot: root };
 }
 
-/** The first step of the session described by `spec`, with its result encoded. */
+/**
+ * The first step of the session described by `spec`, with its result encoded. Key generation and
+ * refresh run their independent jobs through `parallel`.
+ */
 export function beginSession(
   schemes: ReadonlyMap<string, Scheme<unknown>>,
   spec: SessionSpec,
   sessionId: Uint8Array,
+  parallel: ParallelMap = inline,
 ): Step<SessionOutput> {
   const scheme = schemes.get(spec.scheme);
   if (!scheme) throw new Error(`scheme ${spec.scheme} is not supported`);
@@ -76,12 +82,18 @@ export function beginSession(
   switch (spec.op) {
     case "keygen":
       return mapStep(
-        scheme.keygen({ sessionId, self: spec.self, parties: spec.parties, threshold: spec.threshold }),
+        scheme.keygen({
+          sessionId,
+          self: spec.self,
+          parties: spec.parties,
+          threshold: spec.threshold,
+          parallel,
+        }),
         asShare,
       );
     case "refresh":
       return mapStep(
-        scheme.refresh({ sessionId, self: spec.self, share: scheme.decodeShare(spec.share) }),
+        scheme.refresh({ sessionId, self: spec.self, share: scheme.decodeShare(spec.share), parallel }),
         asShare,
       );
     case "sign": {

@@ -68,6 +68,8 @@ export interface WorkerConfig {
   readonly joinTimeoutMs?: number;
   /** Interval of in-progress signals on a running work item. Default 10 s. */
   readonly progressMs?: number;
+  /** Helper threads per key-generation or refresh session (see `JobEnv.jobThreads`). Default 0. */
+  readonly jobThreads?: number;
   readonly tls?: { readonly caFile: string; readonly certFile: string; readonly keyFile: string };
   /** Schemes to serve; default all. */
   readonly schemes?: ReadonlyMap<string, Scheme<unknown>>;
@@ -135,6 +137,7 @@ async function serveTenant(s: Shared, tenant: string, jwt: () => string): Promis
       schemes: config.schemes ?? SCHEMES,
       roundTimeoutMs: config.roundTimeoutMs,
       joinTimeoutMs: config.joinTimeoutMs,
+      jobThreads: config.jobThreads,
     };
     const loop = new WorkLoop({
       nc,

@@ -278,6 +278,7 @@ export function hostileHost<T>(
     start: async () => out(await inner.start()),
     deliver: async (m) => out(await inner.deliver(m)),
     missing: () => inner.missing(),
+    settle: () => inner.settle(),
     result: () => inner.result(),
     close: () => inner.close(),
   };

@@ -24,6 +24,8 @@ export { keyIdOf, operationIdOf, requestDigest } from "./ids.js";
 export type { LocalRun, LocalRunOptions, Tamper } from "./local.js";
 export { runLocal } from "./local.js";
 export type { ProtocolMessage, Recipient } from "./message.js";
+export type { Job, ParallelMap } from "./parallel.js";
+export { inline } from "./parallel.js";
 export type { PartyId } from "./party.js";
 export { assertPartySet, assertThreshold, isPartyId, MAX_PARTY_ID } from "./party.js";
 export type { Round, RoundExpectation, Step } from "./round.js";

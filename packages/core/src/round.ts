@@ -29,6 +29,13 @@ export interface Round<T> {
   receive(msg: ProtocolMessage): void;
   /** Called once all expected messages were received; returns the next step. */
   finalize(): Step<T>;
+  /**
+   * For a round that defers checks of received messages to `finalize` (to run them together, see
+   * `ParallelMap`): runs them on the messages received so far. Called when the round cannot finish
+   * (it timed out), so a sender of an invalid message is still named. Must throw a `ProtocolError`
+   * naming that sender; must leave the round able to finish if it does not.
+   */
+  settle?(): void;
 }
 
 /** Result of starting a protocol or finalizing a round. */
@@ -61,5 +68,6 @@ function mapRound<T, U>(round: Round<T>, f: (result: T) => U): Round<U> {
     expects: round.expects,
     receive: (msg) => round.receive(msg),
     finalize: () => mapStep(round.finalize(), f),
+    ...(round.settle && { settle: () => round.settle!() }),
   };
 }

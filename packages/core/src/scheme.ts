@@ -4,6 +4,7 @@
  * generic {@link Session} then runs.
  * @module
  */
+import type { Job, ParallelMap } from "./parallel.js";
 import type { PartyId } from "./party.js";
 import type { Step } from "./round.js";
 
@@ -19,6 +20,8 @@ export interface SessionParams {
 export interface KeygenParams extends SessionParams {
   readonly parties: readonly PartyId[];
   readonly threshold: number;
+  /** Where the run's independent jobs execute (see {@link Scheme.jobs}); default: inline. */
+  readonly parallel?: ParallelMap;
 }
 
 /** Threshold signing of `message` by exactly the parties in `signers` (t of them or more). */
@@ -34,6 +37,8 @@ export interface SignParams<S> extends SessionParams {
 /** Proactive refresh by all parties of the share: same public key, fresh shares. */
 export interface RefreshParams<S> extends SessionParams {
   readonly share: S;
+  /** Where the run's independent jobs execute (see {@link Scheme.jobs}); default: inline. */
+  readonly parallel?: ParallelMap;
 }
 
 /** What anybody may know about a share (no secrets). */
@@ -81,4 +86,6 @@ export interface Scheme<S> {
   info(share: S): ShareInfo;
   /** Throws a `bad-input` ProtocolError when `message` (or `path`) is not acceptable to this scheme. */
   checkSignInput(message: Uint8Array, path?: readonly number[]): void;
+  /** The jobs its rounds hand to a {@link ParallelMap}, for helper threads to look up by name. */
+  readonly jobs?: readonly Job<never, unknown>[];
 }

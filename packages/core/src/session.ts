@@ -88,6 +88,15 @@ export class Session<T> {
   }
 
   /**
+   * The current round cannot finish (it timed out): runs the checks it deferred on the messages it
+   * has (see `Round.settle`), so an invalid one is named even while another party stays silent.
+   * @throws ProtocolError naming the sender of an invalid message.
+   */
+  settle(): void {
+    this.round?.settle?.();
+  }
+
+  /**
    * Accepts one incoming message and returns the messages to send in response (possibly none).
    * An exact duplicate of an already accepted message is ignored.
    * @throws ProtocolError naming the sender for misrouted, conflicting or invalid messages.

@@ -110,38 +110,55 @@ test("DKG: a tampered r1 binding → mismatch, nobody blamed, before any other c
   );
 });
 
-const r2Cases: [string, boolean, Edit][] = [
-  ["r2 opening salt", true, flip(3)],
-  ["r2 Feldman point A_0", true, flip(32 + 4)],
-  ["r2 Feldman point A_1", true, flip(32 + 33 + 20)],
-  ["r2 PoK", true, flip(32 + 66 + 40)],
-  ["r2 chain-code contribution", true, flip(32 + 66 + 65 + 1)],
-  ["r2 broadcast truncated", true, truncate],
-  ["r2 broadcast extended", true, extend],
-  ["r2 secret share = n", false, put(0, N_BYTES)],
-  ["r2 seed opening", false, flip(40)],
-  ["r2 seed salt", false, flip(64 + 3)],
-  ["r2 base-OT u", false, flip(OT + 10)],
-  ["r2 base-OT v off-curve", false, put(OT + 33, OFF_CURVE)],
-  ["r2 base-OT A0 (instance 9)", false, flip(OT + 9 * INST + 66 + 32)],
-  ["r2 base-OT B1 (last instance)", false, flip(OT + 255 * INST + 165 + 32)],
-  ["r2 base-OT e0", false, flip(OT + 6 * INST + 198 + 31)],
-  ["r2 base-OT z1 = n", false, put(OT + 3 * INST + 198 + 64, N_BYTES)],
-  ["r2 base-OT seed_R", false, flip(OT - 32 + 5)],
-  ["r2 P2P truncated", false, truncate],
+// A valid point that is not the one sent: it passes parsing, only the OR-proof check catches it.
+const OTHER_POINT = pointToBytes(mulG(12345n));
+// Checked on receipt ("receive"), or with the base-OT OR-proofs, which the round defers to
+// `finalize` (or `settle`, when it cannot finish) to run the counterparties' checks together.
+const r2Cases: [string, boolean, Edit, "receive" | "finalize"][] = [
+  ["r2 opening salt", true, flip(3), "receive"],
+  ["r2 Feldman point A_0", true, flip(32 + 4), "receive"],
+  ["r2 Feldman point A_1", true, flip(32 + 33 + 20), "receive"],
+  ["r2 PoK", true, flip(32 + 66 + 40), "receive"],
+  ["r2 chain-code contribution", true, flip(32 + 66 + 65 + 1), "receive"],
+  ["r2 broadcast truncated", true, truncate, "receive"],
+  ["r2 broadcast extended", true, extend, "receive"],
+  ["r2 secret share = n", false, put(0, N_BYTES), "receive"],
+  ["r2 seed opening", false, flip(40), "receive"],
+  ["r2 seed salt", false, flip(64 + 3), "receive"],
+  ["r2 base-OT v off-curve", false, put(OT + 33, OFF_CURVE), "receive"],
+  ["r2 base-OT z1 = n", false, put(OT + 3 * INST + 198 + 64, N_BYTES), "receive"],
+  ["r2 P2P truncated", false, truncate, "receive"],
+  ["r2 base-OT u", false, put(OT, OTHER_POINT), "finalize"],
+  ["r2 base-OT A0 (instance 9)", false, put(OT + 9 * INST + 66, OTHER_POINT), "finalize"],
+  ["r2 base-OT B1 (last instance)", false, put(OT + 255 * INST + 165, OTHER_POINT), "finalize"],
+  ["r2 base-OT e0", false, flip(OT + 6 * INST + 198 + 31), "finalize"],
+  ["r2 base-OT seed_R", false, flip(OT - 32 + 5), "finalize"],
 ];
-for (const [label, broadcast, edit] of r2Cases) {
+for (const [label, broadcast, edit, where] of r2Cases) {
   test(`DKG: tampered ${label} → bad-message, culprit named`, () => {
     const { v, c } = round2();
     const bc = pick(c, 2, true);
     const pp = pick(c, 2, false);
     if (broadcast) expectThrow(() => v.receive(edited(bc, edit)), "bad-message", label);
-    else {
+    else if (where === "receive") {
       v.receive(bc);
       expectThrow(() => v.receive(edited(pp, edit)), "bad-message", label);
+    } else {
+      v.receive(bc);
+      v.receive(edited(pp, edit));
+      expectThrow(() => v.finalize(), "bad-message", label);
+      expectThrow(() => v.settle!(), "bad-message", `${label} (settled)`);
     }
   });
 }
+
+test("DKG: settling round 2 with valid replies blames nobody and leaves it able to finish", () => {
+  const { v, c } = round2();
+  v.receive(pick(c, 2, true));
+  v.receive(pick(c, 2, false));
+  v.settle!();
+  assert.equal(v.finalize().kind, "next");
+});
 
 test("DKG: a share inconsistent with the dealer's Feldman vector → bad-message at finalize", () => {
   const { v, c } = round2();

@@ -29,6 +29,7 @@ export type { WorkerSighting } from "./heartbeat.js";
 export { HeartbeatPublisher, LivenessTracker, MISSED_HEARTBEATS } from "./heartbeat.js";
 export type { Identity } from "./identity.js";
 export { createIdentity, publicKeyOf, readSeed, writeCreds } from "./identity.js";
+export { JobThreads, serveJobThread } from "./job-threads.js";
 export type { MetricsListen, MetricsServer } from "./metrics-server.js";
 export { parseListen, serveMetrics } from "./metrics-server.js";
 export type { PartyDirectory, PartyIdentity } from "./party-identity.js";

@@ -13,6 +13,11 @@ export interface SessionHost<T> {
   deliver(msg: ProtocolMessage): Promise<readonly ProtocolMessage[]>;
   /** Parties the current round still waits for. */
   missing(): Promise<readonly PartyId[]>;
+  /**
+   * The current round cannot finish: runs the checks it deferred on the messages it has (see
+   * `Session.settle`). Rejects with a ProtocolError naming the sender of an invalid one.
+   */
+  settle(): Promise<void>;
   /** The result once done, else undefined. */
   result(): Promise<{ value: T } | undefined>;
   /** Releases resources (threads). */
@@ -26,6 +31,7 @@ export function inProcessHost<T>(self: PartyId, begin: () => Step<T>, maxRounds:
     start: async () => s.start(),
     deliver: async (m) => s.deliver(m),
     missing: async () => s.missing(),
+    settle: async () => s.settle(),
     result: async () => (s.done ? { value: s.result } : undefined),
     close: async () => {},
   };

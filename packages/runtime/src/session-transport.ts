@@ -9,7 +9,9 @@
  *    A receiver that does not listen yet answers "no responders" and the sender retries until the
  *    round deadline, so no round message is lost to a late subscriber.
  * 3. A round that makes no progress in time aborts as a `timeout` that blames nobody: slowness is
- *    not provable misbehaviour, so the parties waited for are named in the message only. The wait
+ *    not provable misbehaviour, so the parties waited for are named in the message only. Before
+ *    that, the round runs the checks it deferred (`settle`), so a party whose message is invalid
+ *    is still named while another stays silent. The wait
  *    is sized from measured cost: at least the round timeout, and at least four times the longest
  *    this party itself computed for one step (peers do the same work, possibly on a loaded host).
  *    A failing party tells its peers (round 0 envelope) so they abort at once instead of timing out.
@@ -338,6 +340,16 @@ export async function runSession<T>(o: RunSessionOptions<T>): Promise<SessionOut
     watchdog = setInterval(async () => {
       if (failed || computing > 0 || Date.now() - lastProgress < Math.max(roundTimeoutMs, 4 * longestStepMs))
         return;
+      // Checks the round deferred run first: an invalid message is named even while another
+      // party stays silent.
+      computing++;
+      try {
+        await h.settle();
+      } catch (e) {
+        return fail(e as Error);
+      } finally {
+        computing--;
+      }
       const missing = await h.missing().catch(() => []);
       fail(new ProtocolError("timeout", `round timed out (waiting for ${missing.join(", ") || "nobody"})`));
     }, 500);

@@ -10,19 +10,18 @@
  */
 
 import { parentPort, Worker } from "node:worker_threads";
-import { type PartyId, ProtocolError, type ProtocolMessage, Session, type Step } from "@custody/core";
+import { type PartyId, type ProtocolMessage, Session, type Step } from "@custody/core";
 import type { SessionHost } from "./session-host.js";
+import { errorFromWire, errorToWire, type WireError } from "./thread-errors.js";
 
 type Call =
   | { id: number; op: "open"; init: unknown }
   | { id: number; op: "start" }
   | { id: number; op: "deliver"; msg: ProtocolMessage }
-  | { id: number; op: "missing" | "result" | "end" };
+  | { id: number; op: "missing" | "settle" | "result" | "end" };
 /** A call without its id (each member of the union on its own). */
 type Request = Call extends infer C ? (C extends { id: number } ? Omit<C, "id"> : never) : never;
-type Reply =
-  | { id: number; ok: true; value: unknown }
-  | { id: number; ok: false; error: { kind?: string; message: string; culprits?: number[] } };
+type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WireError };
 
 /** One worker thread and its calls in flight. */
 class SessionThread {
@@ -40,11 +39,7 @@ class SessionThread {
       if (!p) return;
       this.pending.delete(r.id);
       if (r.ok) p.resolve(r.value);
-      else if (r.error.kind)
-        p.reject(
-          new ProtocolError(r.error.kind as ProtocolError["kind"], r.error.message, r.error.culprits ?? []),
-        );
-      else p.reject(new Error(r.error.message));
+      else p.reject(errorFromWire(r.error));
     });
     worker.on("error", (e) => this.die(e));
     worker.on("messageerror", (e) => this.die(e));
@@ -145,6 +140,7 @@ export class SessionThreadPool {
       start: () => call<ProtocolMessage[]>({ op: "start" }),
       deliver: (msg) => call<ProtocolMessage[]>({ op: "deliver", msg }),
       missing: () => call<PartyId[]>({ op: "missing" }),
+      settle: () => call<void>({ op: "settle" }),
       result: () => call<{ value: T } | undefined>({ op: "result" }),
       close: async () => {
         if (closed) return;
@@ -204,25 +200,11 @@ export function serveSessionThread<T>(factory: ThreadSessionFactory<T>): void {
       else if (c.op === "start") value = session.start();
       else if (c.op === "deliver") value = session.deliver(c.msg);
       else if (c.op === "missing") value = session.missing();
+      else if (c.op === "settle") session.settle();
       else value = session.done ? { value: session.result } : undefined;
       port.postMessage({ id: c.id, ok: true, value } satisfies Reply);
     } catch (e) {
-      const err = e as ProtocolError;
-      port.postMessage({
-        id: c.id,
-        ok: false,
-        error: {
-          kind: e instanceof ProtocolError ? err.kind : undefined,
-          message:
-            e instanceof ProtocolError ? stripCulprits(err.message) : String((e as Error)?.message ?? e),
-          culprits: e instanceof ProtocolError ? [...err.culprits] : undefined,
-        },
-      } satisfies Reply);
+      port.postMessage({ id: c.id, ok: false, error: errorToWire(e) } satisfies Reply);
     }
   });
-}
-
-/** ProtocolError appends "(culprit: …)" to its message; strip it so the rebuilt error does not repeat it. */
-function stripCulprits(message: string): string {
-  return message.replace(/ \(culprit: [0-9, ]+\)$/, "");
 }

@@ -387,6 +387,67 @@ test(
   },
 );
 
+/** Toy round that checks messages only in `finalize` or `settle`: a broadcast byte 0xff is invalid. */
+function deferring(self: PartyId, parties: readonly PartyId[], value: number) {
+  const peers = parties.filter((p) => p !== self);
+  const got = new Map<PartyId, number>();
+  const checkAll = () => {
+    for (const [from, v] of got)
+      if (v === 0xff) throw new ProtocolError("bad-message", "invalid value", [from]);
+  };
+  const r1: Round<number> = {
+    number: 1,
+    expects: { from: peers, broadcast: true, p2p: false },
+    receive: (m) => {
+      got.set(
+        m.from,
+        decodeWith(m.payload, (r) => r.u8()),
+      );
+    },
+    settle: checkAll,
+    finalize: () => {
+      checkAll();
+      return done(value);
+    },
+  };
+  return () =>
+    next(r1, [{ round: 1, from: self, to: "all" as const, payload: new Writer().u8(value).finish() }]);
+}
+
+test(
+  "a round that times out still names a party whose message failed the checks the round deferred",
+  TEST_TIMEOUT,
+  async () => {
+    const session = (self: number, value: number) =>
+      runSession<number>({
+        nc: conns[self - 1]!,
+        operationId: "op_deferred",
+        self,
+        participants: [1, 2, 3],
+        workerId: `w${self}`,
+        identity: ids.get(self)!,
+        directory,
+        roundTimeoutMs: 1500,
+        joinTimeoutMs: 5000,
+        host: () => inProcessHost(self, deferring(self, [1, 2, 3], value), 4),
+      });
+    const p1 = session(1, 1);
+    const p2 = session(2, 0xff); // party 2's message is invalid
+    p1.catch(() => {});
+    p2.catch(() => {});
+    const { sidHex } = await joinAsParty3("op_deferred", [1, 2]);
+    const inbox = ackAll(conns[3]!, sidHex); // party 3 stays silent, so the round cannot finish
+    await assert.rejects(p1, (e: unknown) => {
+      assert.ok(e instanceof ProtocolError, String(e));
+      assert.equal(e.kind, "bad-message");
+      assert.deepEqual([...e.culprits], [2]);
+      return true;
+    });
+    await assert.rejects(p2);
+    inbox.unsubscribe();
+  },
+);
+
 test("a participant that never joins times out the join without blaming it", TEST_TIMEOUT, async () => {
   await assert.rejects(run(conns[0]!, "op_nojoin", 1, [1, 2]), (e: unknown) => {
     assert.ok(e instanceof TransportError, String(e));

@@ -106,6 +106,12 @@ export const SETTINGS = {
     s("heartbeat-ms", "int", "heartbeat interval", { default: "2000" }),
     s("round-timeout-ms", "int", "session round timeout", { default: "30000" }),
     s("join-timeout-ms", "int", "session join timeout", { default: "20000" }),
+    s(
+      "job-threads",
+      "string",
+      "helper threads per ECDSA key-generation or refresh session: a number, or auto (cores − 2)",
+      { default: "auto" },
+    ),
     s("progress-ms", "int", "interval of in-progress signals (a third of the ack wait)", {
       default: "10000",
     }),

@@ -3,6 +3,7 @@
  * settings from flags, environment or a config file: see `config.ts`).
  * @module
  */
+import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { startApi, type TlsFiles } from "@custody/api";
 import { parseListen } from "@custody/runtime";
@@ -125,11 +126,29 @@ export function registerServeCommands(program: Command): void {
         roundTimeoutMs: s.int("round-timeout-ms"),
         joinTimeoutMs: s.int("join-timeout-ms"),
         progressMs: s.int("progress-ms"),
+        jobThreads: jobThreadsOf(s),
       });
       onSignals(() => w.stop(true));
     },
   );
 }
+
+/**
+ * Helper threads per key-generation or refresh session. `auto` leaves a core to the worker's event
+ * loop and one to the session thread itself: none on a host with fewer than 3 cores, where the
+ * helpers would only compete with the session thread (and, on one machine, with the other parties).
+ */
+function jobThreadsOf(s: Settings): number {
+  const v = s.str("job-threads");
+  if (v === "auto") return Math.min(Math.max(availableParallelism() - 2, 0), MAX_JOB_THREADS);
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > MAX_JOB_THREADS)
+    throw new ConfigError("bad-value", `job-threads must be auto or an integer from 0 to ${MAX_JOB_THREADS}`);
+  return n;
+}
+
+/** Most helper threads a session may use (a 2-of-n DKG has n − 1 counterparties). */
+const MAX_JOB_THREADS = 15;
 
 /** The per-credential signing rate (messages); both values must be at least 1. */
 function signRateOf(s: Settings): { perSecond: number; burst: number } {

@@ -4,7 +4,7 @@
  * pairwise base OTs.
  * @module
  */
-import { assertPartySet, assertThreshold, ProtocolError } from "@custody/core";
+import { assertPartySet, assertThreshold, inline, type ParallelMap, ProtocolError } from "@custody/core";
 import { randomBytes } from "@noble/hashes/utils.js";
 import { ctEqual } from "../group.js";
 import { H } from "../hash.js";
@@ -22,6 +22,8 @@ export interface DkgContext {
   readonly parties: readonly number[];
   readonly others: readonly number[];
   readonly threshold: number;
+  /** Where the base OTs of different counterparties run (round 2). */
+  readonly parallel: ParallelMap;
 }
 
 /** Number of Feldman points a dealer publishes: t for keygen, t − 1 for refresh (A_0 = O is implicit). */
@@ -40,6 +42,7 @@ export function makeContext(
   parties: readonly number[],
   threshold: number,
   mode: DkgMode,
+  parallel: ParallelMap = inline,
 ): DkgContext {
   if (!(sessionId instanceof Uint8Array) || sessionId.length !== NONCE_BYTES)
     throw new ProtocolError("bad-input", "sessionId must be 32 bytes");
@@ -51,7 +54,7 @@ export function makeContext(
       ? ["keygen"]
       : ["refresh", mode.share.transcript, mode.share.publicKey, mode.share.chainCode, mode.share.epoch];
   const sid = H("dkg/sid", [sessionId, threshold, Uint8Array.from(sorted), ...bind]);
-  return { mode, sid, self, parties: sorted, others: sorted.filter((p) => p !== self), threshold };
+  return { mode, sid, self, parties: sorted, others: sorted.filter((p) => p !== self), threshold, parallel };
 }
 
 /**

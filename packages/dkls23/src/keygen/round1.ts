@@ -6,15 +6,15 @@
  * `H(dkg/bind; sid, i, j)`, compared on receipt before anything else (`mismatch`, nobody blamed).
  * @module
  */
-import { check, next, type ProtocolMessage, type Round, type Step, Writer } from "@custody/core";
+import { check, next, type ProtocolMessage, Reader, type Round, type Step, Writer } from "@custody/core";
 import { commit } from "../commit.js";
 import { mulG, pointToBytes, scalarToBytes } from "../group.js";
 import {
-  type BaseOtSenderMsg,
   type BaseOtSenderSecret,
   baseOtContext,
   baseOtSenderStart,
   readSenderMsg,
+  SENDER_MSG_BYTES,
   writeSenderMsg,
 } from "../ot/base-ot.js";
 import { randomPolynomial } from "../poly.js";
@@ -42,7 +42,8 @@ export interface Round1Secrets {
 export interface Round1Received {
   readonly commitment: Map<number, Uint8Array>;
   readonly seedCommitment: Map<number, Uint8Array>;
-  readonly otSender: Map<number, BaseOtSenderMsg>;
+  /** Each base-OT sender's message as received (validated on receipt). */
+  readonly otSender: Map<number, Uint8Array>;
 }
 
 /** Encodes a Schnorr proof as K ‖ z. */
@@ -100,11 +101,13 @@ export class Round1 implements Round<EcdsaShare> {
       this.got.commitment.set(msg.from, msg.payload);
       return;
     }
-    const m = decodeFrom(msg, "DKG round 1", (r) => ({
-      binding: r.fixed(32),
-      seedCommitment: r.fixed(32),
-      otSender: readSenderMsg(r, msg.from),
-    }));
+    const m = decodeFrom(msg, "DKG round 1", (r) => {
+      const binding = r.fixed(32);
+      const seedCommitment = r.fixed(32);
+      const otSender = r.fixed(SENDER_MSG_BYTES);
+      readSenderMsg(new Reader(otSender), msg.from);
+      return { binding, seedCommitment, otSender };
+    });
     checkPairBinding(this.ctx, msg.from, m.binding);
     this.got.seedCommitment.set(msg.from, m.seedCommitment);
     this.got.otSender.set(msg.from, m.otSender);

@@ -2,7 +2,10 @@
  * DKG/refresh round 2 (spec dkls23.md §6.2): open the broadcast commitment (A_i, π_i, cc_i), send
  * `f_i(j)` and the seed contribution P2P, and run the base-OT receiver side (§4.4) for the pair
  * where we are the OTE sender, with fresh choice bits Δ. Receivers check every opening, the PoK,
- * the Feldman equation `f_j(i)·G == Σ_k i^k·A_{j,k}` and every base-OT OR-proof.
+ * the Feldman equation `f_j(i)·G == Σ_k i^k·A_{j,k}` and every base-OT OR-proof. The base-OT work
+ * of different counterparties is independent: it runs as jobs of the context's `parallel` map (the
+ * receiver side when the round starts, the sender side once every reply is in, or when the round
+ * is settled because it cannot finish).
  * @module
  */
 import { check, next, type ProtocolMessage, type Round, type Step, Writer } from "@custody/core";
@@ -12,10 +15,9 @@ import { decodePoint, decodeScalar, mulG, type Point, scalarToBytes } from "../g
 import {
   type BaseOtReceiverMsg,
   baseOtContext,
-  baseOtReceive,
-  baseOtSenderFinish,
+  baseOtReceiveJob,
+  baseOtSenderFinishJob,
   readReceiverMsg,
-  writeReceiverMsg,
 } from "../ot/base-ot.js";
 import { KAPPA, SALT_BYTES } from "../params.js";
 import { evalCommitment, evalPoly } from "../poly.js";
@@ -49,6 +51,8 @@ export class Round2 implements Round<EcdsaShare> {
   readonly shares = new Map<number, bigint>();
   readonly seeds = new Map<number, Uint8Array>();
   readonly otReceiver = new Map<number, { k0: Uint8Array; k1: Uint8Array }>();
+  /** Each counterparty's validated base-OT reply, finished in {@link finalize}. */
+  private readonly otReplies = new Map<number, BaseOtReceiverMsg>();
 
   private constructor(
     readonly ctx: DkgContext,
@@ -66,19 +70,25 @@ export class Round2 implements Round<EcdsaShare> {
     for (const A of secrets.feldman) b.fixed(A);
     b.fixed(secrets.pok).fixed(secrets.cc);
     out.push({ round: 2, from: ctx.self, to: "all", payload: b.finish() });
+    const inputs = ctx.others.map((j) => ({
+      T: baseOtContext(ctx.sid, j, ctx.self),
+      delta: randomBytes(KAPPA / 8),
+      senderMsg: r1.otSender.get(j)!,
+      sender: j,
+    }));
+    const replies = ctx.parallel.map(baseOtReceiveJob, inputs);
     const otSender = new Map<number, OtSenderSide>();
-    for (const j of ctx.others) {
-      const delta = randomBytes(KAPPA / 8);
-      const { msg, keys } = baseOtReceive(baseOtContext(ctx.sid, j, ctx.self), delta, r1.otSender.get(j)!, j);
-      otSender.set(j, { delta, kDelta: keys });
+    ctx.others.forEach((j, n) => {
+      const { msg, keys } = replies[n]!;
+      otSender.set(j, { delta: inputs[n]!.delta, kDelta: keys });
       const seed = secrets.seeds.get(j)!;
       const w = new Writer()
         .fixed(scalarToBytes(evalPoly(secrets.poly, j)))
         .fixed(seed.value)
-        .fixed(seed.salt);
-      writeReceiverMsg(w, msg);
+        .fixed(seed.salt)
+        .fixed(msg);
       out.push({ round: 2, from: ctx.self, to: j, payload: w.finish() });
-    }
+    });
     return next(new Round2(ctx, secrets, r1, otSender), out);
   }
 
@@ -119,17 +129,14 @@ export class Round2 implements Round<EcdsaShare> {
       share: decodeScalar(r.fixed(32), j, "secret share"),
       seed: r.fixed(32),
       seedSalt: r.fixed(SALT_BYTES),
-      ot: readReceiverMsg(r, j) as BaseOtReceiverMsg,
+      ot: readReceiverMsg(r, j),
     }));
     check(
       opens(this.r1.seedCommitment.get(j)!, "dkg/seed", this.ctx.sid, j, this.ctx.self, p.seedSalt, [p.seed]),
       j,
       "DKG: seed commitment does not open",
     );
-    this.otReceiver.set(
-      j,
-      baseOtSenderFinish(baseOtContext(this.ctx.sid, this.ctx.self, j), this.secrets.ot.get(j)!, p.ot, j),
-    );
+    this.otReplies.set(j, p.ot);
     this.shares.set(j, p.share);
     const own = this.secrets.seeds.get(j)!.value;
     this.seeds.set(
@@ -138,7 +145,35 @@ export class Round2 implements Round<EcdsaShare> {
     );
   }
 
+  /**
+   * Finishes the base OTs of every reply received so far (their OR-proofs are checked here),
+   * through the context's parallel map.
+   * @throws ProtocolError `bad-message` naming the first counterparty whose reply fails.
+   */
+  private finishBaseOts(): void {
+    const { ctx } = this;
+    const from = ctx.others.filter((j) => this.otReplies.has(j) && !this.otReceiver.has(j));
+    const keys = ctx.parallel.map(
+      baseOtSenderFinishJob,
+      from.map((j) => ({
+        T: baseOtContext(ctx.sid, ctx.self, j),
+        s: this.secrets.ot.get(j)!.s,
+        msg: this.otReplies.get(j)!,
+        receiver: j,
+      })),
+    );
+    from.forEach((j, n) => {
+      this.otReceiver.set(j, keys[n]!);
+    });
+  }
+
+  /** The round cannot finish: check the replies already in, so a bad one is still named. */
+  settle(): void {
+    this.finishBaseOts();
+  }
+
   finalize(): Step<EcdsaShare> {
+    this.finishBaseOts();
     // Feldman check for every dealer (needs both its broadcast and its P2P share).
     const keygen = this.ctx.mode.kind === "keygen";
     for (const j of this.ctx.others) {

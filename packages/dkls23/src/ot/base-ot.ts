@@ -16,7 +16,7 @@
  * The instance index k and the choice c are bound into every hash (§4.4 step 5).
  * @module
  */
-import { check, ProtocolError, type Reader, type Writer } from "@custody/core";
+import { check, type Job, ProtocolError, Reader, Writer } from "@custody/core";
 import { normalizeZ } from "@noble/curves/abstract/curve.js";
 import { randomBytes } from "@noble/hashes/utils.js";
 import {
@@ -208,7 +208,7 @@ export function baseOtReceive(
  */
 export function baseOtSenderFinish(
   T: Uint8Array,
-  secret: BaseOtSenderSecret,
+  secret: Pick<BaseOtSenderSecret, "s">,
   msg: BaseOtReceiverMsg,
   receiver: number,
 ): { k0: Uint8Array; k1: Uint8Array } {
@@ -269,6 +269,9 @@ export function baseOtSenderFinish(
   return { k0, k1 };
 }
 
+/** Length of the sender's encoded message: z, the PoK commitment and its response. */
+export const SENDER_MSG_BYTES = 33 + 33 + 32;
+
 /** Writes the sender's message. */
 export function writeSenderMsg(w: Writer, m: BaseOtSenderMsg): void {
   w.fixed(pointToBytes(m.z)).fixed(pointToBytes(m.proof.K)).fixed(scalarToBytes(m.proof.z));
@@ -317,3 +320,43 @@ export function readReceiverMsg(r: Reader, from: number): BaseOtReceiverMsg {
   }
   return { seed, inst };
 }
+
+/** Input of {@link baseOtReceiveJob}: one counterparty's pair, in plain data. */
+export interface BaseOtReceiveInput {
+  readonly T: Uint8Array;
+  readonly delta: Uint8Array;
+  /** The sender's message as it came on the wire (already validated once on receipt). */
+  readonly senderMsg: Uint8Array;
+  readonly sender: number;
+}
+
+/** {@link baseOtReceive} for one counterparty, as a job: returns the encoded reply and the keys. */
+export const baseOtReceiveJob: Job<BaseOtReceiveInput, { msg: Uint8Array; keys: Uint8Array }> = Object.freeze(
+  {
+    name: "ecdsa-secp256k1/base-ot-receive",
+    run: (i: BaseOtReceiveInput) => {
+      const senderMsg = readSenderMsg(new Reader(i.senderMsg), i.sender);
+      const { msg, keys } = baseOtReceive(i.T, i.delta, senderMsg, i.sender);
+      const w = new Writer();
+      writeReceiverMsg(w, msg);
+      return { msg: w.finish(), keys };
+    },
+  },
+);
+
+/** Input of {@link baseOtSenderFinishJob}: one counterparty's pair, in plain data. */
+export interface BaseOtSenderFinishInput {
+  readonly T: Uint8Array;
+  /** The sender's secret `s`. */
+  readonly s: bigint;
+  /** The receiver's message, validated on receipt (affine points and scalars). */
+  readonly msg: BaseOtReceiverMsg;
+  readonly receiver: number;
+}
+
+/** {@link baseOtSenderFinish} for one counterparty, as a job. */
+export const baseOtSenderFinishJob: Job<BaseOtSenderFinishInput, { k0: Uint8Array; k1: Uint8Array }> =
+  Object.freeze({
+    name: "ecdsa-secp256k1/base-ot-sender-finish",
+    run: (i: BaseOtSenderFinishInput) => baseOtSenderFinish(i.T, { s: i.s }, i.msg, i.receiver),
+  });

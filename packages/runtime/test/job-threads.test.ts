@@ -1,0 +1,91 @@
+/**
+ * Job threads behave exactly like an inline map (outputs in order; the first failing input's
+ * error, with its kind and culprits) while running jobs in other threads, and a helper that dies
+ * fails the map instead of hanging it. The map blocks its caller, here the test's own thread.
+ */
+import assert from "node:assert/strict";
+import { after, test } from "node:test";
+import { threadId } from "node:worker_threads";
+import { inline, ProtocolError } from "@custody/core";
+import { JobThreads } from "../src/job-threads.js";
+import { exit, failOdd, square } from "./toy-jobs.js";
+
+const SCRIPT = new URL("./toy-job-thread.js", import.meta.url);
+const opened: JobThreads[] = [];
+const threads = (size: number, timeoutMs?: number) => {
+  const t = new JobThreads(SCRIPT, size, timeoutMs);
+  opened.push(t);
+  return t;
+};
+after(() => Promise.all(opened.map((t) => t.close())));
+
+test("outputs come in input order and the work is spread over the caller and every helper", {
+  timeout: 30_000,
+}, () => {
+  const inputs = [1n, 2n, 3n, 4n, 5n, 6n, 7n];
+  const out = threads(2).map(square, inputs);
+  assert.deepEqual(
+    out.map((o) => o.value),
+    inputs.map((n) => n * n),
+  );
+  const ran = new Set(out.map((o) => o.thread));
+  assert.equal(ran.size, 3);
+  assert.ok(ran.has(threadId));
+  // Input i runs in lane i mod 3; lane 0 is the caller.
+  assert.equal(out[3]!.thread, threadId);
+  assert.notEqual(out[1]!.thread, threadId);
+});
+
+test("the first failing input's error is thrown, rebuilt with its kind and culprits", {
+  timeout: 30_000,
+}, () => {
+  // Inputs 3 and 5 fail: 3 runs in a helper, 5 too; 3 comes first.
+  const jt = threads(2);
+  for (const map of [jt, inline]) {
+    assert.throws(
+      () => map.map(failOdd, [2, 4, 6, 3, 8, 5]),
+      (e) => {
+        assert.ok(e instanceof ProtocolError);
+        assert.equal(e.kind, "bad-message");
+        assert.deepEqual([...e.culprits], [3]);
+        assert.equal(e.message, "input 3 is odd (culprit: 3)");
+        return true;
+      },
+    );
+  }
+  // A failure in the caller's own lane comes first when its input does.
+  assert.throws(
+    () => jt.map(failOdd, [1, 3]),
+    (e) => e instanceof ProtocolError && e.culprits[0] === 1,
+  );
+  // The helpers still serve after failures.
+  assert.deepEqual(jt.map(failOdd, [2, 4, 6]), [4, 16, 36]);
+});
+
+test("no helpers, or a single input: everything runs in the caller", { timeout: 30_000 }, () => {
+  assert.deepEqual(
+    threads(0)
+      .map(square, [2n, 3n])
+      .map((o) => o.thread),
+    [threadId, threadId],
+  );
+  assert.equal(threads(3).map(square, [9n])[0]!.thread, threadId);
+});
+
+test("a helper that dies fails the map within its timeout, and fresh helpers serve the next", {
+  timeout: 30_000,
+}, () => {
+  const jt = threads(1, 1500);
+  const t0 = Date.now();
+  assert.throws(
+    () => jt.map(exit, [1, 2]),
+    (e) => e instanceof ProtocolError && e.kind === "internal" && /did not answer/.test(e.message),
+  );
+  assert.ok(Date.now() - t0 >= 1400);
+  const out = jt.map(square, [2n, 3n]);
+  assert.deepEqual(
+    out.map((o) => o.value),
+    [4n, 9n],
+  );
+  assert.notEqual(out[1]!.thread, threadId);
+});
