@@ -23,8 +23,10 @@ import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Stack } from "@custody/cli";
-import { runLocal } from "@custody/core";
+import { inline, runLocal } from "@custody/core";
+import { ecdsaScheme } from "@custody/dkls23";
 import { bip340Scheme, ed25519Scheme } from "@custody/frost";
+import { JobThreads } from "@custody/runtime";
 import { CustodyClient } from "@custody/sdk";
 import { benchDkls23 } from "../packages/dkls23/dist/test/bench.js";
 
@@ -446,6 +448,52 @@ results.inProcess["ecdsa-secp256k1"] = {
   all: dkls,
 };
 
+// One party's base OTs with different counterparties in parallel job threads (what a worker does
+// with --job-threads): all parties still run on this thread one after the other, so the wall time
+// shows how much faster one party's rounds get with helpers; the process CPU counts the helpers too.
+console.error("in process: DKLs23 DKG with job threads");
+const JOB_SCRIPT = new URL("../apps/worker/dist/src/job-thread.js", import.meta.url);
+async function dkgWithJobs(n, helpers, runs) {
+  const parties = Array.from({ length: n }, (_, i) => i + 1);
+  const threads = new JobThreads(JOB_SCRIPT, helpers);
+  const dkg = (parallel) => {
+    const sessionId = randomBytes(32);
+    const run = runLocal(
+      new Map(
+        parties.map((p) => [
+          p,
+          () => ecdsaScheme.keygen({ sessionId, self: p, parties, threshold: 2, parallel }),
+        ]),
+      ),
+    );
+    if (run.errors.size > 0 || run.stalled.length > 0) throw new Error("DKG with job threads failed");
+  };
+  dkg(threads); // starts the helpers and warms them up
+  const inlineRuns = [];
+  const threadRuns = [];
+  for (let i = 0; i < runs; i++) {
+    // Alternated, so drifting load hits both alike.
+    inlineRuns.push(timedRun(() => dkg(inline)));
+    threadRuns.push(timedRun(() => dkg(threads)));
+  }
+  await threads.close();
+  const mean = (xs, k) => xs.reduce((a, r) => a + r[k], 0) / xs.length;
+  const fig = (xs) => ({ wallMs: round(mean(xs, "wallMs")), cpuMs: round(mean(xs, "cpuMs")) });
+  const a = fig(inlineRuns);
+  const b = fig(threadRuns);
+  return {
+    parties: n,
+    helpers,
+    runs,
+    inline: a,
+    jobThreads: b,
+    wallRatio: round(b.wallMs / a.wallMs, 2),
+    cpuRatio: round(b.cpuMs / a.cpuMs, 2),
+  };
+}
+results.dkgJobThreads = [await dkgWithJobs(3, 1, QUICK ? 1 : 2)];
+if (env.BENCH_FULL) results.dkgJobThreads.push(await dkgWithJobs(5, 3, 1));
+
 const builds = [["current", Stack]];
 if (env.BENCH_BASELINE) {
   const base = resolve(env.BENCH_BASELINE);
@@ -562,6 +610,18 @@ table(
 );
 console.log(
   `  single-key noble ECDSA sign, same run: ${results.inProcess["ecdsa-secp256k1"].all.nobleSingleKeySignMs} ms`,
+);
+console.log("\nECDSA DKG in process, each party's base OTs inline or in job threads (same run, alternated):");
+table(
+  ["parties", "helpers", "inline wall / CPU ms", "job threads wall / CPU ms", "wall ratio", "CPU ratio"],
+  results.dkgJobThreads.map((r) => [
+    r.parties,
+    r.helpers,
+    `${r.inline.wallMs} / ${r.inline.cpuMs}`,
+    `${r.jobThreads.wallMs} / ${r.jobThreads.cpuMs}`,
+    r.wallRatio,
+    r.cpuRatio,
+  ]),
 );
 for (const [label] of builds) {
   for (const [wk, perScheme] of Object.entries(results.endToEnd[label])) {

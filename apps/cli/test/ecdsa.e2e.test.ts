@@ -2,6 +2,8 @@
  * Threshold ECDSA (DKLs23) end to end: DKG, sign with and without a BIP32 path, refresh, sign again.
  * Every signature is checked by OpenSSL (node:crypto), by libsecp256k1 (tiny-secp256k1, strict
  * low-s) and by public-key recovery; derived keys come from the xpub through @scure/bip32.
+ * The workers run with one job thread, so each party's base OTs with its two counterparties run
+ * in two threads (the default on this kind of 2-core host is none; in-process tests cover that).
  */
 import assert from "node:assert/strict";
 import { createHash, createPublicKey, randomBytes, verify } from "node:crypto";
@@ -18,6 +20,7 @@ let api: CustodyClient;
 before(async () => {
   stack = await startTestStack({
     parties: 3,
+    jobThreads: 1,
     roundTimeoutMs: 60_000,
     joinTimeoutMs: 20_000,
     ackWaitMs: 30_000,

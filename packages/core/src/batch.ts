@@ -146,6 +146,11 @@ function combine<T>(steps: readonly Step<T>[]): Step<T[]> {
       });
     },
     finalize: () => combine(rounds.map((r, i) => inInstance(i, () => r.finalize()))),
+    settle: () => {
+      rounds.forEach((r, i) => {
+        inInstance(i, () => r.settle?.());
+      });
+    },
   };
   return { kind: "next", round, outgoing };
 }

@@ -96,6 +96,7 @@ export function registerServeCommands(program: Command): void {
   addSettingFlags(program.command("worker").description(SUMMARY.worker), "worker").action(
     async (flags: Record<string, unknown>) => {
       const s = Settings.resolve("worker", flags);
+      const jobThreads = jobThreadsOf(s);
       const slot = s.optInt("kek-slot");
       const kek: KekFlags = {
         kek: s.opt("kek"),
@@ -126,7 +127,7 @@ export function registerServeCommands(program: Command): void {
         roundTimeoutMs: s.int("round-timeout-ms"),
         joinTimeoutMs: s.int("join-timeout-ms"),
         progressMs: s.int("progress-ms"),
-        jobThreads: jobThreadsOf(s),
+        jobThreads,
       });
       onSignals(() => w.stop(true));
     },

@@ -5,6 +5,8 @@
  * are the signature shares verified one by one against their signers' verifying shares (RFC 9591
  * §5.4 permits either order): by linearity an invalid aggregate has at least one invalid share,
  * and every invalid share's signer is named. Nothing is returned unless the signature verifies.
+ * A round that cannot finish because a signer withholds its share is settled: the shares already
+ * in are verified one by one, so a signer of an invalid share is named even then.
  * @module
  */
 import {
@@ -50,6 +52,17 @@ export class SignRound2 implements Round<SignatureOutput> {
     if (!equalBytes(hash, this.packageHash))
       throw new ProtocolError("mismatch", `party ${msg.from} signed a different signing package`);
     this.shares.set(msg.from, z);
+  }
+
+  /**
+   * The round cannot finish (another signer withholds its share): verifies every share received so
+   * far against its signer's verifying share, so an invalid one is named all the same.
+   */
+  settle(): void {
+    const culprits = [...this.shares.keys()].filter(
+      (p) => p !== this.ctx.share.self && !verifyWithPackage(this.pkg, p, this.shares.get(p)!),
+    );
+    if (culprits.length > 0) throw new ProtocolError("bad-message", "invalid signature share", culprits);
   }
 
   finalize(): Step<SignatureOutput> {
