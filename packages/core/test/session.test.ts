@@ -4,6 +4,7 @@ import {
   decodeWith,
   done,
   frame,
+  mapStep,
   next,
   type PartyId,
   ProtocolError,
@@ -132,4 +133,33 @@ test("transcript hashing is domain-separated and length-prefixed", () => {
   assert.notDeepEqual(a, transcriptHash("e", ["ab", "c"]));
   assert.deepEqual(a, transcriptHash("d", ["ab", "c"]));
   assert.deepEqual([...frame("x", [1])].slice(0, 5), [0, 0, 0, 1, 0x78]);
+});
+
+test("settle runs the current round's deferred checks, through mapStep too, and is a no-op without them", () => {
+  const bad = new ProtocolError("bad-message", "deferred check failed", [2]);
+  let settled = 0;
+  const deferring: Round<number> = {
+    number: 1,
+    expects: { from: [2], broadcast: true, p2p: false },
+    receive() {},
+    finalize: () => done(1),
+    settle: () => {
+      settled++;
+      throw bad;
+    },
+  };
+  const s = new Session(1, () => mapStep(next(deferring, []), (n) => `${n}`));
+  s.settle(); // not started: no round yet
+  s.start();
+  assert.throws(
+    () => s.settle(),
+    (e) => e === bad,
+  );
+  assert.equal(settled, 1);
+  const plain = new Session(1, () => next({ ...deferring, settle: undefined }, []));
+  plain.start();
+  plain.settle();
+  const finished = new Session(1, () => done(5));
+  finished.start();
+  finished.settle();
 });
