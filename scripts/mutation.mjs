@@ -53,6 +53,7 @@ const GROUPS = {
       "packages/frost/dist/test/rfc9591.test.js",
       "packages/frost/dist/test/keygen.test.js",
       "packages/frost/dist/test/sign.test.js",
+      "packages/frost/dist/test/settle.test.js",
       "packages/frost/dist/test/refresh.test.js",
       "packages/frost/dist/test/derive.test.js",
       "packages/frost/dist/test/share.test.js",
@@ -67,8 +68,14 @@ const GROUPS = {
   },
   "session-transport": {
     build: ["packages/runtime"],
-    mutate: ["packages/runtime/src/session-transport.ts"],
+    mutate: [
+      "packages/runtime/src/session-transport.ts",
+      "packages/runtime/src/job-threads.ts",
+      "packages/runtime/src/thread-errors.ts",
+    ],
     tests: [
+      "packages/runtime/dist/test/job-threads.test.js",
+      "packages/runtime/dist/test/session-thread-pool.test.js",
       "packages/runtime/dist/test/session-transport.test.js",
       "packages/runtime/dist/test/session-transport-edges.test.js",
       "packages/runtime/dist/test/mutation-*.test.js",
@@ -108,6 +115,7 @@ const GROUPS = {
       "packages/dkls23/dist/test/binding.test.js",
       "packages/dkls23/dist/test/malicious-sign.test.js",
       "packages/dkls23/dist/test/malicious.test.js",
+      "packages/dkls23/dist/test/parallel.test.js",
       "packages/dkls23/dist/test/protocol.test.js",
     ],
   },
