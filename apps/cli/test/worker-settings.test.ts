@@ -34,6 +34,9 @@ test("job threads other than auto or 0..15 are refused before the worker starts"
     [["--job-threads", "-1"], {}],
     [["--job-threads", "1.5"], {}],
     [["--job-threads", "many"], {}],
+    [["--job-threads", "0x2"], {}],
+    [["--job-threads", "1e1"], {}],
+    [["--job-threads", " "], {}],
     [[], { CUSTODY_WORKER_JOB_THREADS: "x" }],
   ] as const) {
     const r = worker([...args], env);

@@ -63,15 +63,13 @@ export function decodeBatchPayload(payload: Uint8Array, count: number, from: num
   return parts;
 }
 
-const stripCulprits = (m: string) => m.replace(/ \(culprit: [0-9, ]+\)$/, "");
-
 /** Runs `f` for instance `index`; a protocol abort keeps its kind and culprits and names the instance. */
 function inInstance<R>(index: number, f: () => R): R {
   try {
     return f();
   } catch (e) {
     if (!(e instanceof ProtocolError)) throw e;
-    throw new ProtocolError(e.kind, `batch item ${index}: ${stripCulprits(e.message)}`, e.culprits, {
+    throw new ProtocolError(e.kind, `batch item ${index}: ${e.reason}`, e.culprits, {
       cause: e,
     });
   }

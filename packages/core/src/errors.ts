@@ -22,13 +22,16 @@ export class ProtocolError extends Error {
   /** Parties blamed for this abort, sorted, without duplicates. */
   readonly culprits: readonly PartyId[];
 
+  /**
+   * @param reason what failed; `message` adds the culprits to it
+   */
   constructor(
     readonly kind: AbortKind,
-    message: string,
+    readonly reason: string,
     culprits: readonly PartyId[] = [],
     options?: ErrorOptions,
   ) {
-    super(culprits.length > 0 ? `${message} (culprit: ${culprits.join(", ")})` : message, options);
+    super(culprits.length > 0 ? `${reason} (culprit: ${culprits.join(", ")})` : reason, options);
     this.culprits = [...new Set(culprits)].sort((a, b) => a - b);
   }
 

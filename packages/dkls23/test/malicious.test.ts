@@ -96,6 +96,7 @@ for (const [label, broadcast, edit, where] of r1Cases) {
     if (where === "receive") expectThrow(deliver, "bad-message", label);
     else {
       deliver();
+      expectThrow(() => v.settle!(), "bad-message", `${label} (settled)`);
       expectThrow(() => v.finalize(), "bad-message", label);
     }
   });
@@ -165,6 +166,7 @@ test("DKG: a share inconsistent with the dealer's Feldman vector → bad-message
   v.receive(pick(c, 2, true));
   v.receive(edited(pick(c, 2, false), flip(31)));
   expectThrow(() => v.finalize(), "bad-message", "Feldman");
+  expectThrow(() => v.settle!(), "bad-message", "Feldman (settled)");
 });
 
 test("DKG: a PoK bound to another party, inside a commitment that opens → bad-message", () => {

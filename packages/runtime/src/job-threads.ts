@@ -31,6 +31,8 @@ interface Helper {
   readonly replies: Int32Array;
   /** Replies taken so far. */
   taken: number;
+  /** Set when the thread failed or exited: it is replaced before the next map. */
+  dead: boolean;
 }
 
 /** What one job call came to: its output, or the error to rethrow. */
@@ -39,12 +41,13 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: Error };
 /** A `ParallelMap` over up to `size` helper threads running `script` (which calls {@link serveJobThread}). */
 export class JobThreads implements ParallelMap {
   private helpers: Helper[] = [];
+  private busy = false;
 
   /**
    * @param script the helper thread's entry point
    * @param size helper threads (0: every job inline)
-   * @param timeoutMs longest wait for one helper's reply; past it the map fails (a helper that
-   *   died cannot say so to a thread that is blocked) and the helpers are replaced
+   * @param timeoutMs longest a map waits for its helpers; past it the map fails at once (a helper
+   *   that died cannot say so to a thread that is blocked) and the helpers are replaced
    */
   constructor(
     private readonly script: URL,
@@ -56,60 +59,76 @@ export class JobThreads implements ParallelMap {
   map<I, O>(job: Job<I, O>, inputs: readonly I[]): O[] {
     const lanes = Math.min(this.size, inputs.length - 1);
     if (lanes < 1) return inline.map(job, inputs);
+    if (this.busy) throw new ProtocolError("internal", "job threads are already running a map");
+    this.busy = true;
+    try {
+      return this.spread(job, inputs, lanes);
+    } catch (e) {
+      // A reply may still be owed, so no helper's counter can be trusted any more.
+      this.reset();
+      throw e;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Input i runs in lane i mod (lanes + 1); lane 0 is this thread. */
+  private spread<I, O>(job: Job<I, O>, inputs: readonly I[], lanes: number): O[] {
     const helpers = this.take(lanes);
-    // Input i runs in lane i mod (lanes + 1); lane 0 is this thread.
-    const outcomes: Outcome[] = new Array(inputs.length);
+    const lane = (i: number) => i % (lanes + 1);
     inputs.forEach((input, i) => {
-      const lane = i % (lanes + 1);
-      if (lane > 0) helpers[lane - 1]!.port.postMessage({ name: job.name, input } satisfies JobRequest);
+      if (lane(i) > 0) helpers[lane(i) - 1]!.port.postMessage({ name: job.name, input } satisfies JobRequest);
     });
-    inputs.forEach((input, i) => {
-      if (i % (lanes + 1) === 0) outcomes[i] = attempt(() => job.run(input));
-    });
+    const outcomes = inputs.map((input, i) => (lane(i) === 0 ? attempt(() => job.run(input)) : undefined));
+    const deadline = Date.now() + this.timeoutMs;
     inputs.forEach((_, i) => {
-      const lane = i % (lanes + 1);
-      if (lane > 0) outcomes[i] = this.await(helpers[lane - 1]!);
+      if (lane(i) > 0) outcomes[i] = this.await(helpers[lane(i) - 1]!, deadline);
     });
-    const failed = outcomes.find((o) => !o.ok);
+    const failed = outcomes.find((o) => !o!.ok) as { error: Error } | undefined;
     if (failed) throw failed.error;
     return outcomes.map((o) => (o as { value: O }).value);
   }
 
-  /** The first `n` helpers, started on first use. */
+  /** The first `n` helpers, started on first use (all replaced when one of them died). */
   private take(n: number): Helper[] {
+    if (this.helpers.some((h) => h.dead)) this.reset();
     while (this.helpers.length < n) {
       const { port1, port2 } = new MessageChannel();
       const replies = new Int32Array(new SharedArrayBuffer(4));
       const worker = new Worker(this.script, { workerData: { port: port2, replies }, transferList: [port2] });
+      const h: Helper = { worker, port: port1, replies, taken: 0, dead: false };
+      worker.on("error", () => {
+        h.dead = true;
+      });
+      worker.on("exit", () => {
+        h.dead = true;
+      });
       // A helper never keeps its session thread alive.
       worker.unref();
       port1.unref();
-      this.helpers.push({ worker, port: port1, replies, taken: 0 });
+      this.helpers.push(h);
     }
     return this.helpers.slice(0, n);
   }
 
-  /** Blocks until `h` replies to its oldest job. */
-  private await(h: Helper): Outcome {
-    const deadline = Date.now() + this.timeoutMs;
+  /**
+   * Blocks until `h` replies to its oldest job.
+   * @throws ProtocolError `internal` when the deadline passes or the reply is missing.
+   */
+  private await(h: Helper, deadline: number): Outcome {
     while (Atomics.load(h.replies, 0) === h.taken) {
       const left = deadline - Date.now();
-      if (left <= 0 || Atomics.wait(h.replies, 0, h.taken, left) === "timed-out") {
-        this.reset();
-        return { ok: false, error: new ProtocolError("internal", "a job thread did not answer in time") };
-      }
+      if (left <= 0 || Atomics.wait(h.replies, 0, h.taken, left) === "timed-out")
+        throw new ProtocolError("internal", "a job thread did not answer in time");
     }
     h.taken++;
     const got = receiveMessageOnPort(h.port);
-    if (!got) {
-      this.reset();
-      return { ok: false, error: new ProtocolError("internal", "a job thread's reply went missing") };
-    }
+    if (!got) throw new ProtocolError("internal", "a job thread's reply went missing");
     const r = got.message as JobReply;
     return r.ok ? { ok: true, value: r.value } : { ok: false, error: errorFromWire(r.error) };
   }
 
-  /** Drops every helper (one stopped answering, so none of their counters can be trusted). */
+  /** Drops every helper. */
   private reset(): void {
     for (const h of this.helpers) {
       h.port.close();

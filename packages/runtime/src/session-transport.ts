@@ -342,6 +342,7 @@ export async function runSession<T>(o: RunSessionOptions<T>): Promise<SessionOut
         return;
       // Checks the round deferred run first: an invalid message is named even while another
       // party stays silent.
+      const silentSince = lastProgress;
       computing++;
       try {
         await h.settle();
@@ -350,6 +351,8 @@ export async function runSession<T>(o: RunSessionOptions<T>): Promise<SessionOut
       } finally {
         computing--;
       }
+      // A message that arrived meanwhile made progress: the round is no longer silent.
+      if (failed || computing > 0 || lastProgress !== silentSince) return;
       const missing = await h.missing().catch(() => []);
       fail(new ProtocolError("timeout", `round timed out (waiting for ${missing.join(", ") || "nobody"})`));
     }, 500);

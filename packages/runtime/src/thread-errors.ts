@@ -15,10 +15,10 @@ export interface WireError {
 /** `e` as plain data. */
 export function errorToWire(e: unknown): WireError {
   if (!(e instanceof ProtocolError)) return { message: String((e as Error)?.message ?? e) };
-  // ProtocolError appends "(culprit: …)" to its message; strip it so the rebuilt one does not repeat it.
+  // The reason without the culprits that `message` adds, so the rebuilt error does not repeat them.
   return {
     kind: e.kind,
-    message: e.message.replace(/ \(culprit: [0-9, ]+\)$/, ""),
+    message: e.reason,
     culprits: [...e.culprits],
   };
 }

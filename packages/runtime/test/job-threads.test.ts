@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { threadId } from "node:worker_threads";
-import { inline, ProtocolError } from "@custody/core";
+import { inline, type Job, ProtocolError } from "@custody/core";
 import { JobThreads } from "../src/job-threads.js";
-import { exit, failOdd, square } from "./toy-jobs.js";
+import { crashLater, exit, failOdd, square } from "./toy-jobs.js";
 
 const SCRIPT = new URL("./toy-job-thread.js", import.meta.url);
 const opened: JobThreads[] = [];
@@ -88,4 +88,47 @@ test("a helper that dies fails the map within its timeout, and fresh helpers ser
     [4n, 9n],
   );
   assert.notEqual(out[1]!.thread, threadId);
+});
+
+test("a dead helper fails the map once, not once per job it still owed", { timeout: 30_000 }, () => {
+  const jt = threads(1, 1000);
+  const t0 = Date.now();
+  // Inputs 1, 3, 5 and 7 go to the helper, which exits on the first.
+  assert.throws(
+    () => jt.map(exit, [0, 1, 2, 3, 4, 5, 6, 7]),
+    (e) => e instanceof ProtocolError && e.kind === "internal",
+  );
+  assert.ok(Date.now() - t0 < 3000, "one deadline for the whole map");
+});
+
+test("a map that fails while posting leaves no reply behind for the next one", { timeout: 30_000 }, () => {
+  const jt = threads(1);
+  // Input 1 is posted to the helper; input 3 cannot be cloned, so posting it throws.
+  assert.throws(() => jt.map(square, [1n, 2n, 3n, (() => 4n) as unknown as bigint]), /could not be cloned/);
+  assert.deepEqual(
+    jt.map(square, [5n, 6n]).map((o) => o.value),
+    [25n, 36n],
+  );
+});
+
+test("a helper that dies of an uncaught error is replaced, and the caller survives", {
+  timeout: 30_000,
+}, async () => {
+  const jt = threads(1);
+  const first = jt.map(square, [1n, 2n])[1]!.thread;
+  assert.deepEqual(jt.map(crashLater, [1, 2]), [1, 2]);
+  await new Promise((r) => setTimeout(r, 300)); // the helper's error reaches this thread
+  const next = jt.map(square, [3n, 4n]);
+  assert.equal(next[1]!.value, 16n);
+  assert.notEqual(next[1]!.thread, first);
+});
+
+test("a map started from inside one of its own jobs is refused", { timeout: 30_000 }, () => {
+  const jt = threads(1);
+  const reenter: Job<bigint, bigint> = { name: "toy/square", run: () => jt.map(square, [1n, 2n])[0]!.value };
+  assert.throws(
+    () => jt.map(reenter, [1n, 2n]),
+    (e) => e instanceof ProtocolError && e.kind === "internal" && /already running/.test(e.message),
+  );
+  assert.equal(jt.map(square, [2n, 3n])[1]!.value, 9n);
 });

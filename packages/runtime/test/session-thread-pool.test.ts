@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
+import { ProtocolError } from "@custody/core";
 import { SessionThreadPool } from "../src/thread-host.js";
 
 const SCRIPT = new URL("./toy-session-thread.js", import.meta.url);
@@ -46,6 +47,19 @@ describe("session thread pool", { timeout: 30_000 }, () => {
     await next.start();
     assert.equal((await next.result())?.value.n, 2);
     await next.close();
+  });
+
+  test("settling a session runs its round's deferred checks in the thread", async () => {
+    const host = pool.host<Out>({ mode: "settle", n: 1 });
+    await host.start();
+    await assert.rejects(host.settle(), (e: unknown) => {
+      assert.ok(e instanceof ProtocolError);
+      assert.equal(e.kind, "bad-message");
+      assert.deepEqual([...e.culprits], [2]);
+      assert.equal(e.message, "deferred check failed (culprit: 2)");
+      return true;
+    });
+    await host.close();
   });
 
   test("two sessions at once run in two threads", async () => {

@@ -1,6 +1,7 @@
 /**
  * Jobs of `job-threads.test`: `square` answers with the thread that ran it, `fail` throws a
- * ProtocolError blaming its input, `exit` ends its thread without answering, `slow` spins first.
+ * ProtocolError blaming its input, `exit` ends its thread without answering, `crashLater` answers
+ * and then dies of an uncaught error.
  */
 import { threadId } from "node:worker_threads";
 import { type Job, ProtocolError } from "@custody/core";
@@ -34,5 +35,17 @@ export const exit: Job<number, number> = {
   run: (n) => (threadId === 0 ? n : process.exit(5)),
 };
 
+/** Answers, then (in a helper) throws outside any job: an uncaught error that ends its thread. */
+export const crashLater: Job<number, number> = {
+  name: "toy/crash-later",
+  run: (n) => {
+    if (threadId !== 0)
+      setTimeout(() => {
+        throw new Error("helper crashed");
+      }, 10);
+    return n;
+  },
+};
+
 /** All of them, for the helper script. */
-export const TOY_JOBS = [square, fail, failOdd, exit] as const;
+export const TOY_JOBS = [square, fail, failOdd, exit, crashLater] as const;

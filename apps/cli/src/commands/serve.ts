@@ -142,8 +142,8 @@ export function registerServeCommands(program: Command): void {
 function jobThreadsOf(s: Settings): number {
   const v = s.str("job-threads");
   if (v === "auto") return Math.min(Math.max(availableParallelism() - 2, 0), MAX_JOB_THREADS);
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > MAX_JOB_THREADS)
+  const n = /^[0-9]{1,2}$/.test(v) ? Number(v) : Number.NaN;
+  if (!(n <= MAX_JOB_THREADS))
     throw new ConfigError("bad-value", `job-threads must be auto or an integer from 0 to ${MAX_JOB_THREADS}`);
   return n;
 }

@@ -13,6 +13,7 @@ import {
   type BaseOtSenderSecret,
   baseOtContext,
   baseOtSenderStart,
+  checkSenderProof,
   readSenderMsg,
   SENDER_MSG_BYTES,
   writeSenderMsg,
@@ -111,6 +112,15 @@ export class Round1 implements Round<EcdsaShare> {
     checkPairBinding(this.ctx, msg.from, m.binding);
     this.got.seedCommitment.set(msg.from, m.seedCommitment);
     this.got.otSender.set(msg.from, m.otSender);
+  }
+
+  /**
+   * The round cannot finish: checks the base-OT PoKs received so far (otherwise checked when
+   * round 2 starts), so a sender of a bad one is named.
+   */
+  settle(): void {
+    for (const [j, bytes] of this.got.otSender)
+      checkSenderProof(baseOtContext(this.ctx.sid, j, this.ctx.self), readSenderMsg(new Reader(bytes), j), j);
   }
 
   finalize(): Step<EcdsaShare> {

@@ -5,7 +5,8 @@
  * the Feldman equation `f_j(i)·G == Σ_k i^k·A_{j,k}` and every base-OT OR-proof. The base-OT work
  * of different counterparties is independent: it runs as jobs of the context's `parallel` map (the
  * receiver side when the round starts, the sender side once every reply is in, or when the round
- * is settled because it cannot finish).
+ * is settled because it cannot finish). The Feldman equation is checked at the same points; every
+ * other check on receipt.
  * @module
  */
 import { check, next, type ProtocolMessage, type Round, type Step, Writer } from "@custody/core";
@@ -167,21 +168,33 @@ export class Round2 implements Round<EcdsaShare> {
     });
   }
 
-  /** The round cannot finish: check the replies already in, so a bad one is still named. */
-  settle(): void {
-    this.finishBaseOts();
-  }
-
-  finalize(): Step<EcdsaShare> {
-    this.finishBaseOts();
-    // Feldman check for every dealer (needs both its broadcast and its P2P share).
+  /**
+   * Feldman check of every dealer in `dealers` (needs both its broadcast and its P2P share).
+   * @throws ProtocolError `bad-message` naming the first dealer whose share fails.
+   */
+  private checkFeldman(dealers: readonly number[]): void {
     const keygen = this.ctx.mode.kind === "keygen";
-    for (const j of this.ctx.others) {
+    for (const j of dealers) {
       const A = this.opened.get(j)!.feldman;
       const lhs = mulG(this.shares.get(j)!);
       const rhs = evalCommitment(A, this.ctx.self, keygen ? 0 : 1);
       check(lhs.equals(rhs), j, "DKG: share fails the Feldman check");
     }
+  }
+
+  /**
+   * The round cannot finish: runs the checks deferred to `finalize` on what is in (the base OTs of
+   * the replies received, the Feldman check of every dealer whose broadcast and share are both
+   * in), so a sender of an invalid message is still named.
+   */
+  settle(): void {
+    this.finishBaseOts();
+    this.checkFeldman(this.ctx.others.filter((j) => this.opened.has(j) && this.shares.has(j)));
+  }
+
+  finalize(): Step<EcdsaShare> {
+    this.finishBaseOts();
+    this.checkFeldman(this.ctx.others);
     return Round3.start(this);
   }
 }

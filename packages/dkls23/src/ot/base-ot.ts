@@ -134,6 +134,14 @@ function sum(A: Affine, B: Affine): Affine {
   return S;
 }
 
+/**
+ * Verifies the sender's PoK of `s` (bound to T).
+ * @throws ProtocolError `bad-message` blaming `sender` when it fails.
+ */
+export function checkSenderProof(T: Uint8Array, senderMsg: BaseOtSenderMsg, sender: number): void {
+  check(verifyDlog([T, "ot/base/z"], senderMsg.z, senderMsg.proof), sender, "base OT: invalid PoK of z");
+}
+
 /** Sender step 1: pick s, publish `z = s·G` with a PoK bound to T. */
 export function baseOtSenderStart(T: Uint8Array): { msg: BaseOtSenderMsg; secret: BaseOtSenderSecret } {
   const s = randomScalar();
@@ -160,7 +168,7 @@ export function baseOtReceive(
   senderMsg: BaseOtSenderMsg,
   sender: number,
 ): { msg: BaseOtReceiverMsg; keys: Uint8Array } {
-  check(verifyDlog([T, "ot/base/z"], senderMsg.z, senderMsg.proof), sender, "base OT: invalid PoK of z");
+  checkSenderProof(T, senderMsg, sender);
   const z = toAffine(senderMsg.z);
   const seed = randomBytes(32);
   const hp = hkAll(T, seed);
