@@ -4,6 +4,7 @@
  * fails the map instead of hanging it. The map blocks its caller, here the test's own thread.
  */
 import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
 import { after, test } from "node:test";
 import { threadId } from "node:worker_threads";
 import { inline, type Job, ProtocolError } from "@custody/core";
@@ -39,11 +40,11 @@ test("outputs come in input order and the work is spread over the caller and eve
 test("the first failing input's error is thrown, rebuilt with its kind and culprits", {
   timeout: 30_000,
 }, () => {
-  // Inputs 3 and 5 fail: 3 runs in a helper, 5 too; 3 comes first.
+  // Inputs 3 and 5 fail, both in lane 1 (a helper): input i runs in lane i mod 3, lane 0 the caller.
   const jt = threads(2);
   for (const map of [jt, inline]) {
     assert.throws(
-      () => map.map(failOdd, [2, 4, 6, 3, 8, 5]),
+      () => map.map(failOdd, [2, 3, 6, 8, 5]),
       (e) => {
         assert.ok(e instanceof ProtocolError);
         assert.equal(e.kind, "bad-message");
@@ -131,4 +132,18 @@ test("a map started from inside one of its own jobs is refused", { timeout: 30_0
     (e) => e instanceof ProtocolError && e.kind === "internal" && /already running/.test(e.message),
   );
   assert.equal(jt.map(square, [2n, 3n])[1]!.value, 9n);
+});
+
+test("a job a helper does not know fails with its name, and close ends the helpers", {
+  timeout: 30_000,
+}, async () => {
+  const threadsOfProcess = () => readdirSync("/proc/self/task").length;
+  const before = threadsOfProcess();
+  const jt = new JobThreads(SCRIPT, 1);
+  const unknown = { name: "toy/unknown", run: (n: number) => n };
+  assert.throws(() => jt.map(unknown, [1, 2]), /^Error: unknown job toy\/unknown$/);
+  assert.ok(threadsOfProcess() > before);
+  await jt.close();
+  await new Promise((r) => setTimeout(r, 200));
+  assert.ok(threadsOfProcess() <= before, "the helper thread ended");
 });
