@@ -61,8 +61,9 @@ export class JobThreads implements ParallelMap {
     if (lanes < 1) return inline.map(job, inputs);
     if (this.busy) throw new ProtocolError("internal", "job threads are already running a map");
     this.busy = true;
+    let outcomes: Outcome[];
     try {
-      return this.spread(job, inputs, lanes);
+      outcomes = this.spread(job, inputs, lanes);
     } catch (e) {
       // A reply may still be owed, so no helper's counter can be trusted any more.
       this.reset();
@@ -70,10 +71,14 @@ export class JobThreads implements ParallelMap {
     } finally {
       this.busy = false;
     }
+    // A job's own error leaves the helpers in step: they are kept.
+    const failed = outcomes.find((o) => !o.ok) as { error: Error } | undefined;
+    if (failed) throw failed.error;
+    return outcomes.map((o) => (o as { value: O }).value);
   }
 
   /** Input i runs in lane i mod (lanes + 1); lane 0 is this thread. */
-  private spread<I, O>(job: Job<I, O>, inputs: readonly I[], lanes: number): O[] {
+  private spread<I, O>(job: Job<I, O>, inputs: readonly I[], lanes: number): Outcome[] {
     const helpers = this.take(lanes);
     const lane = (i: number) => i % (lanes + 1);
     inputs.forEach((input, i) => {
@@ -84,9 +89,7 @@ export class JobThreads implements ParallelMap {
     inputs.forEach((_, i) => {
       if (lane(i) > 0) outcomes[i] = this.await(helpers[lane(i) - 1]!, deadline);
     });
-    const failed = outcomes.find((o) => !o!.ok) as { error: Error } | undefined;
-    if (failed) throw failed.error;
-    return outcomes.map((o) => (o as { value: O }).value);
+    return outcomes as Outcome[];
   }
 
   /** The first `n` helpers, started on first use (all replaced when one of them died). */
@@ -97,9 +100,9 @@ export class JobThreads implements ParallelMap {
       const replies = new Int32Array(new SharedArrayBuffer(4));
       const worker = new Worker(this.script, { workerData: { port: port2, replies }, transferList: [port2] });
       const h: Helper = { worker, port: port1, replies, taken: 0, dead: false };
-      worker.on("error", () => {
-        h.dead = true;
-      });
+      // An uncaught error in the helper ends it: the exit that follows marks it dead. Listening
+      // keeps the error from being rethrown in this thread.
+      worker.on("error", () => {});
       worker.on("exit", () => {
         h.dead = true;
       });

@@ -20,6 +20,21 @@ const threads = (size: number, timeoutMs?: number) => {
 };
 after(() => Promise.all(opened.map((t) => t.close())));
 
+// First, so that no other test's helpers are still ending while it counts threads.
+test("a job a helper does not know fails with its name, and close ends the helpers", {
+  timeout: 30_000,
+}, async () => {
+  const threadsOfProcess = () => readdirSync("/proc/self/task").length;
+  const before = threadsOfProcess();
+  const jt = new JobThreads(SCRIPT, 1);
+  const unknown = { name: "toy/unknown", run: (n: number) => n };
+  assert.throws(() => jt.map(unknown, [1, 2]), /^Error: unknown job toy\/unknown$/);
+  assert.ok(threadsOfProcess() > before);
+  await jt.close();
+  await new Promise((r) => setTimeout(r, 200));
+  assert.ok(threadsOfProcess() <= before, "the helper thread ended");
+});
+
 test("outputs come in input order and the work is spread over the caller and every helper", {
   timeout: 30_000,
 }, () => {
@@ -59,8 +74,14 @@ test("the first failing input's error is thrown, rebuilt with its kind and culpr
     () => jt.map(failOdd, [1, 3]),
     (e) => e instanceof ProtocolError && e.culprits[0] === 1,
   );
-  // The helpers still serve after failures.
+  // A job's own error keeps the helpers: the same threads serve the next map.
   assert.deepEqual(jt.map(failOdd, [2, 4, 6]), [4, 16, 36]);
+  const helpersBefore = jt.map(square, [1n, 2n, 3n]).map((o) => o.thread);
+  assert.throws(() => jt.map(failOdd, [2, 3, 4]));
+  assert.deepEqual(
+    jt.map(square, [1n, 2n, 3n]).map((o) => o.thread),
+    helpersBefore,
+  );
 });
 
 test("no helpers, or a single input: everything runs in the caller", { timeout: 30_000 }, () => {
@@ -132,18 +153,4 @@ test("a map started from inside one of its own jobs is refused", { timeout: 30_0
     (e) => e instanceof ProtocolError && e.kind === "internal" && /already running/.test(e.message),
   );
   assert.equal(jt.map(square, [2n, 3n])[1]!.value, 9n);
-});
-
-test("a job a helper does not know fails with its name, and close ends the helpers", {
-  timeout: 30_000,
-}, async () => {
-  const threadsOfProcess = () => readdirSync("/proc/self/task").length;
-  const before = threadsOfProcess();
-  const jt = new JobThreads(SCRIPT, 1);
-  const unknown = { name: "toy/unknown", run: (n: number) => n };
-  assert.throws(() => jt.map(unknown, [1, 2]), /^Error: unknown job toy\/unknown$/);
-  assert.ok(threadsOfProcess() > before);
-  await jt.close();
-  await new Promise((r) => setTimeout(r, 200));
-  assert.ok(threadsOfProcess() <= before, "the helper thread ended");
 });
