@@ -116,6 +116,7 @@ const GROUPS = {
       "packages/dkls23/dist/test/malicious-sign.test.js",
       "packages/dkls23/dist/test/malicious.test.js",
       "packages/dkls23/dist/test/parallel.test.js",
+      "packages/dkls23/dist/test/settle.test.js",
       "packages/dkls23/dist/test/protocol.test.js",
     ],
   },
