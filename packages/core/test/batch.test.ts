@@ -262,3 +262,37 @@ describe("batch combinator", () => {
     });
   }
 });
+
+test("settling a batch settles every instance's round and names the instance that fails", () => {
+  const settled: number[] = [];
+  const waiting = (i: number): Step<number> =>
+    next(
+      {
+        number: 1,
+        expects: { from: [2], broadcast: true, p2p: false },
+        receive() {},
+        finalize: () => done(i),
+        settle: () => {
+          settled.push(i);
+          if (i === 2) throw new ProtocolError("bad-message", "deferred check failed", [2]);
+        },
+      } satisfies Round<number>,
+      [],
+    );
+  const step = batch(new Uint8Array(32), 3, (i) => waiting(i));
+  assert.equal(step.kind, "next");
+  const round = (step as { round: Round<number[]> }).round;
+  assert.throws(
+    () => round.settle!(),
+    (e) =>
+      e instanceof ProtocolError &&
+      e.culprits.join() === "2" &&
+      e.message === "batch item 2: deferred check failed (culprit: 2)",
+  );
+  assert.deepEqual(settled, [0, 1, 2]);
+  // Instances without deferred checks settle as nothing.
+  const plain = batch(new Uint8Array(32), 2, () =>
+    next({ ...(waiting(0) as { round: Round<number> }).round, settle: undefined }, []),
+  );
+  (plain as { round: Round<number[]> }).round.settle!();
+});

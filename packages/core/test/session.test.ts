@@ -163,3 +163,14 @@ test("settle runs the current round's deferred checks, through mapStep too, and 
   finished.start();
   finished.settle();
 });
+
+test("mapStep runs the same rounds and maps only the result, a finished step too", () => {
+  const mapped = new Map(
+    parties.map((p) => [p, () => mapStep(toy(p, parties, p * 10)(), (n) => `sum ${n}`)]),
+  );
+  const run = runLocal(mapped);
+  assert.deepEqual([...run.results.values()], ["sum 60", "sum 60", "sum 60"]);
+  const s = new Session(1, () => mapStep(done(2, []), (n) => n + 1));
+  assert.deepEqual(s.start(), []);
+  assert.equal(s.result, 3);
+});
