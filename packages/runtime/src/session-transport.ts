@@ -352,7 +352,7 @@ export async function runSession<T>(o: RunSessionOptions<T>): Promise<SessionOut
         computing--;
       }
       // A message that arrived meanwhile made progress: the round is no longer silent.
-      if (failed || computing > 0 || lastProgress !== silentSince) return;
+      if (computing > 0 || lastProgress !== silentSince) return;
       const missing = await h.missing().catch(() => []);
       fail(new ProtocolError("timeout", `round timed out (waiting for ${missing.join(", ") || "nobody"})`));
     }, 500);

@@ -54,14 +54,19 @@ export class SignRound2 implements Round<SignatureOutput> {
     this.shares.set(msg.from, z);
   }
 
+  /** The other signers among `from` whose shares fail verification against their verifying shares. */
+  private invalidShares(from: readonly PartyId[]): PartyId[] {
+    return others(from, this.ctx.share.self).filter(
+      (p) => !verifyWithPackage(this.pkg, p, this.shares.get(p)!),
+    );
+  }
+
   /**
    * The round cannot finish (another signer withholds its share): verifies every share received so
    * far against its signer's verifying share, so an invalid one is named all the same.
    */
   settle(): void {
-    const culprits = [...this.shares.keys()].filter(
-      (p) => p !== this.ctx.share.self && !verifyWithPackage(this.pkg, p, this.shares.get(p)!),
-    );
+    const culprits = this.invalidShares([...this.shares.keys()]);
     if (culprits.length > 0) throw new ProtocolError("bad-message", "invalid signature share", culprits);
   }
 
@@ -70,9 +75,7 @@ export class SignRound2 implements Round<SignatureOutput> {
     const signature = aggregateWithPackage(this.pkg, this.shares);
     const publicKey = suite.publicKey(keyElements(suite, share).groupKey);
     if (!suite.verify(signature, message, publicKey)) {
-      const culprits = others([...this.pkg.signers.keys()], share.self).filter(
-        (p) => !verifyWithPackage(this.pkg, p, this.shares.get(p)!),
-      );
+      const culprits = this.invalidShares([...this.pkg.signers.keys()]);
       // Every other share valid: this signer's own share is wrong, which blames nobody.
       if (culprits.length === 0) throw new ProtocolError("internal", "aggregated signature does not verify");
       throw new ProtocolError("bad-message", "invalid signature share", culprits);
